@@ -1,0 +1,3 @@
+from cocreate.cli import main
+
+raise SystemExit(main())

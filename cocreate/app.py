@@ -1,0 +1,102 @@
+"""The app factory: settings in, a Starlette app out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from cocreate import errors, health
+from cocreate.accounts import oidc
+from cocreate.accounts import routes as accounts
+from cocreate.brands import routes as brands
+from cocreate.campaigns import routes as campaigns
+from cocreate.clock import Clock, system_clock
+from cocreate.db import Database, make_engine
+from cocreate.notifications.service import deliver_due
+from cocreate.security.headers import SecurityHeadersMiddleware
+from cocreate.security.ratelimit import RateLimiter
+from cocreate.security.tokens import Tokens
+from cocreate.settings import Settings
+from cocreate.web import STATIC_DIR, make_templates
+
+log = logging.getLogger(__name__)
+SESSION_DAYS = 14
+
+
+def all_routes(settings: Settings) -> list[BaseRoute]:
+    return [
+        *health.routes,
+        *accounts.routes,
+        *oidc.routes(settings),
+        *brands.routes,
+        *campaigns.routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
+    engine = make_engine(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = None
+        if settings.outbox_interval_seconds > 0:
+            task = asyncio.create_task(_send_outbox_forever(app))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            engine.dispose()
+
+    app = Starlette(
+        routes=all_routes(settings),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=settings.https),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="cocreate_session",
+                max_age=SESSION_DAYS * 24 * 3600,
+                same_site="lax",
+                https_only=settings.https,
+            ),
+        ],
+        exception_handlers={HTTPException: errors.http_error, 500: errors.server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = Database(engine)
+    app.state.templates = make_templates()
+    app.state.tokens = Tokens(settings.secret_key)
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.clock = clock
+    app.state.oauth = oidc.make_oauth(settings)
+    return app
+
+
+async def _send_outbox_forever(app: Starlette) -> None:
+    settings: Settings = app.state.settings
+    while True:
+        try:
+            await asyncio.to_thread(
+                deliver_due,
+                app.state.db.engine,
+                settings.smtp_url,
+                settings.mail_from,
+                clock=app.state.clock,
+            )
+        except Exception:  # a bad row or a database blip must not stop the sender for good
+            log.exception("outbox delivery failed")
+        await asyncio.sleep(settings.outbox_interval_seconds)

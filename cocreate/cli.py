@@ -1,0 +1,133 @@
+"""The `cocreate` command: serve, migrate, demo, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from cocreate.settings import ConfigurationError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigurationError as exc:
+        sys.exit(f"cocreate: configuration error: {exc}")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from cocreate.db import make_engine
+    from cocreate.migrate import upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    print(f"Database is up to date: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cocreate.db import Database, make_engine
+    from cocreate.demo import load_demo
+
+    settings = _settings()
+    if settings.production:
+        sys.exit("cocreate: refusing to load demo accounts with known passwords in production")
+    database = Database(make_engine(settings.database_url))
+    with database.session() as session:
+        accounts = load_demo(session)
+    print("Demo data is ready: brand 'Crispy Co', campaign 'Pick our next flavour'.")
+    print("Demo logins (email / password):")
+    for account in accounts:
+        print(f"  {account.role:<10} {account.email:<32} {account.password}")
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from cocreate.accounts.service import create_admin
+    from cocreate.db import Database, make_engine
+    from cocreate.forms import ValidationFailed, normalise_email
+
+    settings = _settings()
+    try:
+        email = normalise_email(args.email)
+    except ValueError as exc:
+        sys.exit(f"cocreate: {exc}")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    database = Database(make_engine(settings.database_url))
+    with database.session() as session:
+        try:
+            create_admin(
+                session=session,
+                email=email,
+                password=password,
+                display_name=args.name or email.split("@")[0],
+            )
+        except ValidationFailed as exc:
+            sys.exit("cocreate: " + " ".join(exc.errors.values()))
+    print(f"{email} is an administrator.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _settings()  # fail early, with a clear message, on a bad configuration
+    uvicorn.run(
+        "cocreate.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=args.proxy_headers,
+        log_level="info",
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="cocreate",
+        description="Crowdsourcing and co-creation voting platform. "
+        "Configuration comes from COCREATE_* environment variables (see README).",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the web application with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-* from the proxy (behind a load balancer)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations (alembic upgrade)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    demo = commands.add_parser("demo", help="load the demo brand, campaign and accounts")
+    demo.set_defaults(func=cmd_demo)
+
+    admin = commands.add_parser("create-admin", help="create or promote an administrator")
+    admin.add_argument("email")
+    admin.add_argument("--name", help="display name (default: the part before @)")
+    admin.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    admin.set_defaults(func=cmd_create_admin)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

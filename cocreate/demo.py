@@ -1,0 +1,87 @@
+"""Demo data: a brand, a campaign and one account per role. Running it twice changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from cocreate.accounts.models import User
+from cocreate.accounts.service import get_user_by_email
+from cocreate.brands.models import Brand, Membership, Role
+from cocreate.campaigns.models import Campaign, CampaignStatus
+from cocreate.clock import Clock, system_clock
+from cocreate.security.passwords import hash_password
+
+BRAND_SLUG = "crispy-co"
+CAMPAIGN_SLUG = "pick-our-next-flavour"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: str
+    email: str
+    password: str
+
+
+ACCOUNTS = (
+    DemoAccount("consumer", "consumer@demo.cocreate.test", "demo-consumer-pass"),
+    DemoAccount("marketer", "marketer@demo.cocreate.test", "demo-marketer-pass"),
+    DemoAccount("moderator", "moderator@demo.cocreate.test", "demo-moderator-pass"),
+    DemoAccount("admin", "admin@demo.cocreate.test", "demo-admin-pass"),
+)
+
+BRIEF = """We are Crispy Co, and our next crisps flavour is yours to invent.
+
+Tell us the flavour you would buy every week. The best ideas go to a public vote, our jury
+tastes the finalists, and the winner goes on sale next summer."""
+
+
+def _id(value: int | None) -> int:
+    assert value is not None, "flushed rows have ids"
+    return value
+
+
+def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAccount]:
+    brand = session.exec(select(Brand).where(Brand.slug == BRAND_SLUG)).first()
+    if brand is None:
+        brand = Brand(name="Crispy Co", slug=BRAND_SLUG, primary_color="#b3261e")
+        session.add(brand)
+        session.flush()
+    campaign = session.exec(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG)).first()
+    if campaign is None:
+        session.add(
+            Campaign(
+                brand_id=_id(brand.id),
+                slug=CAMPAIGN_SLUG,
+                title="Pick our next flavour",
+                summary="Invent the next Crispy Co flavour, then vote for your favourites.",
+                brief=BRIEF,
+                status=CampaignStatus.PUBLISHED,
+                created_at=clock.now(),
+            )
+        )
+    for account in ACCOUNTS:
+        user = get_user_by_email(session=session, email=account.email)
+        if user is None:
+            user = User(
+                email=account.email,
+                display_name=f"Demo {account.role}",
+                password_hash=hash_password(account.password),
+                email_verified_at=clock.now(),
+                is_admin=account.role == "admin",
+                created_at=clock.now(),
+            )
+            session.add(user)
+            session.flush()
+        role = {"marketer": Role.MARKETER, "moderator": Role.MODERATOR}.get(account.role)
+        if role is not None:
+            member = session.exec(
+                select(Membership).where(
+                    Membership.brand_id == brand.id, Membership.user_id == user.id
+                )
+            ).first()
+            if member is None:
+                session.add(Membership(brand_id=_id(brand.id), user_id=_id(user.id), role=role))
+    session.commit()
+    return list(ACCOUNTS)

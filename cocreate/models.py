@@ -1,0 +1,18 @@
+"""Imports every feature's tables so that SQLModel.metadata (Alembic, tests) sees them all."""
+
+from cocreate.accounts.models import Identity, User
+from cocreate.audit.models import AuditEvent
+from cocreate.brands.models import Brand, Invitation, Membership
+from cocreate.campaigns.models import Campaign
+from cocreate.notifications.models import OutboxEmail
+
+__all__ = [
+    "AuditEvent",
+    "Brand",
+    "Campaign",
+    "Identity",
+    "Invitation",
+    "Membership",
+    "OutboxEmail",
+    "User",
+]

@@ -1,0 +1,150 @@
+"""Who may use a route. Every route is built by `route()` and so declares its access.
+
+The wrapper also loads the current user, fixes the request's language, and checks the CSRF
+token of every unsafe request, so no handler can forget any of the three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel import Session, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cocreate.accounts.models import User
+from cocreate.brands.models import Brand, Membership, Role
+from cocreate.i18n import LOCALES, negotiate, set_locale
+from cocreate.security.csrf import CSRFError, verify_csrf
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Access:
+    """A named rule; `allows` gets the request, the signed-in user (or None) and a session."""
+
+    name: str
+    allows: Callable[[Request, User | None, Session], bool]
+    login_required: bool = True
+    roles: tuple[Role, ...] = ()
+
+
+PUBLIC = Access("public", lambda request, user, session: True, login_required=False)
+SIGNED_IN = Access("signed in", lambda request, user, session: user is not None)
+VERIFIED = Access(
+    "verified email", lambda request, user, session: user is not None and user.is_verified
+)
+ADMIN = Access("admin", lambda request, user, session: user is not None and user.is_admin)
+
+
+def brand_role(*roles: Role) -> Access:
+    """Members of the brand named by the `brand` path parameter with one of `roles`; admins."""
+
+    def allows(request: Request, user: User | None, session: Session) -> bool:
+        if user is None:
+            return False
+        if user.is_admin:
+            return True
+        membership = session.exec(
+            select(Membership)
+            .join(Brand, Brand.id == Membership.brand_id)  # type: ignore[arg-type]
+            .where(Brand.slug == request.path_params.get("brand"), Membership.user_id == user.id)
+        ).first()
+        return membership is not None and Role(membership.role) in roles
+
+    return Access("brand " + "/".join(roles), allows, roles=tuple(roles))
+
+
+def db(request: Request) -> Session:
+    """The request's database session, opened on first use and closed by the route wrapper."""
+    session: Session | None = getattr(request.state, "db_session", None)
+    if session is None:
+        session = Session(request.app.state.db.engine, expire_on_commit=False)
+        request.state.db_session = session
+    return session
+
+
+def current_user(request: Request) -> User | None:
+    if hasattr(request.state, "user"):
+        user: User | None = request.state.user
+        return user
+    user = None
+    uid = request.session.get("uid")
+    if isinstance(uid, int):
+        found = db(request).get(User, uid)
+        if (
+            found is not None
+            and found.is_active
+            and request.session.get("sv") == found.session_version
+        ):
+            user = found
+        else:
+            request.session.pop("uid", None)
+            request.session.pop("sv", None)
+    request.state.user = user
+    return user
+
+
+def choose_locale(request: Request, user: User | None) -> str:
+    chosen = request.session.get("locale")
+    if isinstance(chosen, str) and chosen in LOCALES:
+        return chosen
+    if user is not None and user.locale in LOCALES:
+        return str(user.locale)
+    return negotiate(request.headers.get("accept-language"))
+
+
+def route(
+    path: str,
+    endpoint: Endpoint,
+    *,
+    access: Access,
+    methods: Sequence[str] = ("GET",),
+    name: str | None = None,
+) -> Route:
+    async def guarded(request: Request) -> Response:
+        try:
+            return await _guard(request, endpoint, access)
+        finally:
+            session = getattr(request.state, "db_session", None)
+            if session is not None:
+                session.close()
+
+    guarded.access = access  # type: ignore[attr-defined]
+    guarded.__name__ = endpoint.__name__
+    guarded.__doc__ = endpoint.__doc__
+    return Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
+
+
+async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Response:
+    user = current_user(request)
+    locale = choose_locale(request, user)
+    request.state.locale = locale
+    set_locale(locale)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        try:
+            await verify_csrf(request)
+        except CSRFError as exc:
+            raise HTTPException(403, "csrf") from exc
+    if not access.allows(request, user, db(request)):
+        if user is None and access.login_required:
+            # After login, come back to the page; a refused POST is not replayed, so go home.
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            if request.method != "GET":
+                target = "/"
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        if access is VERIFIED:
+            raise HTTPException(403, "unverified")
+        raise HTTPException(403)
+    return await endpoint(request)
+
+
+def access_of(endpoint: Any) -> Access | None:
+    found = getattr(endpoint, "access", None)
+    return found if isinstance(found, Access) else None

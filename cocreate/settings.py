@@ -1,0 +1,127 @@
+"""All configuration, read from COCREATE_* environment variables into one object.
+
+Every variable is documented in README.md; tests/unit/test_settings.py fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a platform that can start."""
+
+
+@dataclass(frozen=True)
+class OIDCProvider:
+    name: str
+    label: str
+    issuer: str
+    client_id: str
+    client_secret: str
+
+    @property
+    def metadata_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "dev"
+    database_url: str = "sqlite:///data/cocreate.db"
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    data_dir: Path = Path("data")
+    smtp_url: str | None = None
+    mail_from: str = "cocreate <no-reply@cocreate.invalid>"
+    redis_url: str | None = None
+    oidc_providers: tuple[OIDCProvider, ...] = ()
+    login_rate_limit: str = "10/15 minutes"
+    signup_rate_limit: str = "20/hour"
+    outbox_interval_seconds: float = 5.0
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        mode = env.get("COCREATE_ENV", "dev")
+        if mode not in ("dev", "production"):
+            raise ConfigurationError(f"COCREATE_ENV must be 'dev' or 'production', not {mode!r}")
+        data_dir = Path(env.get("COCREATE_DATA_DIR", "data"))
+        secret_key = env.get("COCREATE_SECRET_KEY", "")
+        if not secret_key:
+            if mode == "production":
+                raise ConfigurationError(
+                    "COCREATE_SECRET_KEY is not set. In production the key must come from the "
+                    "environment (for example: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')."
+                )
+            secret_key = _dev_secret_key(data_dir)
+        elif len(secret_key) < 32:
+            raise ConfigurationError("COCREATE_SECRET_KEY must be at least 32 characters long.")
+        database_url = env.get("COCREATE_DATABASE_URL", f"sqlite:///{data_dir / 'cocreate.db'}")
+        return cls(
+            env=mode,
+            database_url=database_url,
+            secret_key=secret_key,
+            base_url=env.get("COCREATE_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            data_dir=data_dir,
+            smtp_url=env.get("COCREATE_SMTP_URL") or None,
+            mail_from=env.get("COCREATE_MAIL_FROM", cls.mail_from),
+            redis_url=env.get("COCREATE_REDIS_URL") or None,
+            oidc_providers=_oidc_providers(env),
+            login_rate_limit=env.get("COCREATE_LOGIN_RATE_LIMIT", cls.login_rate_limit),
+            signup_rate_limit=env.get("COCREATE_SIGNUP_RATE_LIMIT", cls.signup_rate_limit),
+            outbox_interval_seconds=float(env.get("COCREATE_OUTBOX_INTERVAL", "5")),
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("COCREATE_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+        )
+
+
+def _dev_secret_key(data_dir: Path) -> str:
+    """In dev mode a key is generated once and kept in the data folder, so sessions survive."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _oidc_providers(env: Mapping[str, str]) -> tuple[OIDCProvider, ...]:
+    names = [n.strip() for n in env.get("COCREATE_OIDC_PROVIDERS", "").split(",") if n.strip()]
+    providers = []
+    for name in names:
+        if not name.isidentifier():
+            raise ConfigurationError(f"OIDC provider name {name!r} must be letters, digits and _")
+        prefix = f"COCREATE_OIDC_{name.upper()}_"
+        missing = [k for k in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET") if not env.get(prefix + k)]
+        if missing:
+            raise ConfigurationError(
+                f"OIDC provider {name!r} needs " + ", ".join(prefix + k for k in missing)
+            )
+        providers.append(
+            OIDCProvider(
+                name=name.lower(),
+                label=env.get(prefix + "LABEL", name.title()),
+                issuer=env[prefix + "ISSUER"],
+                client_id=env[prefix + "CLIENT_ID"],
+                client_secret=env[prefix + "CLIENT_SECRET"],
+            )
+        )
+    return tuple(providers)
