@@ -3,16 +3,19 @@
 from cocreate.accounts.models import Identity, User
 from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Invitation, Membership
-from cocreate.campaigns.models import Campaign
+from cocreate.campaigns.models import Campaign, Stage
+from cocreate.ideas.models import Idea
 from cocreate.notifications.models import OutboxEmail
 
 __all__ = [
     "AuditEvent",
     "Brand",
     "Campaign",
+    "Idea",
     "Identity",
     "Invitation",
     "Membership",
     "OutboxEmail",
+    "Stage",
     "User",
 ]
