@@ -1,0 +1,54 @@
+"""Markdown from brands and consumers: rendered without raw HTML, then sanitised by nh3."""
+
+from __future__ import annotations
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+
+
+def render_markdown(text: str) -> Markup:
+    """Safe HTML for a template; links get rel="nofollow noopener ugc" (user content)."""
+    html = _md.render(text or "")
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener ugc",
+    )
+    return Markup(clean)  # noqa: S704  (sanitised by nh3 just above)
+
+
+def plain_text(text: str, limit: int = 200) -> str:
+    """A one-line plain excerpt (meta descriptions, share text)."""
+    html = _md.render(text or "")
+    stripped = " ".join(nh3.clean(html, tags=set()).split())
+    return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"
