@@ -33,7 +33,8 @@ from cocreate.clock import FrozenClock
 from cocreate.db import make_engine
 from cocreate.migrate import upgrade
 from cocreate.security.passwords import hash_password
-from cocreate.settings import Settings
+from cocreate.settings import OIDCProvider, Settings
+from tests.oidc_provider import Provider, running_provider
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get(
@@ -252,3 +253,24 @@ def reload(session: Session, obj: Any) -> None:
     """See what other connections committed: end our snapshot (SQLite WAL keeps it), re-read."""
     session.rollback()
     session.refresh(obj)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    """A real OpenID Connect provider on 127.0.0.1, shared by the whole run (use fresh subjects)."""
+    log_path = tmp_path_factory.mktemp("oidc") / "provider.log"
+    with running_provider(free_port(), log_path) as provider:
+        yield provider
+
+
+def oidc_config(
+    provider: Provider, *, name: str = "mockid", label: str = "Mock ID"
+) -> OIDCProvider:
+    """The platform's configuration for `provider` (it accepts any client id and secret)."""
+    return OIDCProvider(
+        name=name,
+        label=label,
+        issuer=provider.issuer,
+        client_id="cocreate-tests",
+        client_secret="cocreate-tests-secret",
+    )

@@ -189,16 +189,25 @@ def request_email_change(
     user.pending_email = new_email
     session.add(user)
     if taken is None:
-        token = tokens.make("change-email", {"uid": user.id, "email": new_email})
-        queue_email(
-            session=session,
-            to=new_email,
-            template="change_email",
-            locale=user.locale,
-            name=user.display_name,
-            url=f"{base_url}/account/email/confirm/{token}",
+        send_email_change_link(
+            session=session, tokens=tokens, base_url=base_url, user=user, new_email=new_email
         )
     session.commit()
+
+
+def send_email_change_link(
+    *, session: Session, tokens: Tokens, base_url: str, user: User, new_email: str
+) -> None:
+    """Queue the link that makes `new_email` the account's address once its owner opens it."""
+    token = tokens.make("change-email", {"uid": user.id, "email": new_email})
+    queue_email(
+        session=session,
+        to=new_email,
+        template="change_email",
+        locale=user.locale,
+        name=user.display_name,
+        url=f"{base_url}/account/email/confirm/{token}",
+    )
 
 
 def confirm_email_change(
