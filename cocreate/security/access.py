@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cocreate.accounts.models import User
-from cocreate.brands.models import Brand, Membership, Role
+from cocreate.brands.models import Role
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
+from cocreate.security.permissions import role_in_brand
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -51,12 +52,10 @@ def brand_role(*roles: Role) -> Access:
             return False
         if user.is_admin:
             return True
-        membership = session.exec(
-            select(Membership)
-            .join(Brand, Brand.id == Membership.brand_id)  # type: ignore[arg-type]
-            .where(Brand.slug == request.path_params.get("brand"), Membership.user_id == user.id)
-        ).first()
-        return membership is not None and Role(membership.role) in roles
+        slug = request.path_params.get("brand")
+        if not isinstance(slug, str):
+            return False
+        return role_in_brand(session=session, user=user, brand_slug=slug) in roles
 
     return Access("brand " + "/".join(roles), allows, roles=tuple(roles))
 
@@ -68,6 +67,14 @@ def db(request: Request) -> Session:
         session = Session(request.app.state.db.engine, expire_on_commit=False)
         request.state.db_session = session
     return session
+
+
+def close_db(request: Request) -> None:
+    """End the request's session, if it opened one. A closed session reopens on next use, so
+    whatever renders after the handler (an error page's navigation) must close it again."""
+    session: Session | None = getattr(request.state, "db_session", None)
+    if session is not None:
+        session.close()
 
 
 def current_user(request: Request) -> User | None:
@@ -112,9 +119,7 @@ def route(
         try:
             return await _guard(request, endpoint, access)
         finally:
-            session = getattr(request.state, "db_session", None)
-            if session is not None:
-                session.close()
+            close_db(request)
 
     guarded.access = access  # type: ignore[attr-defined]
     guarded.__name__ = endpoint.__name__
