@@ -10,6 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from cocreate.i18n import gettext as _
 from cocreate.i18n import negotiate, set_locale
+from cocreate.security.access import close_db
 from cocreate.web import render
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
     _locale(request)
     detail = exc.detail if isinstance(exc.detail, str) else None
     title, message = _messages(status, detail)
-    response = render(
-        request,
-        "errors/error.html",
-        {"status": status, "title": title, "message": message},
-        status_code=status,
-    )
+    try:
+        response = render(
+            request,
+            "errors/error.html",
+            {"status": status, "title": title, "message": message},
+            status_code=status,
+        )
+    finally:
+        close_db(request)  # the page is rendered: give the navigation's connection back
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -76,3 +80,5 @@ async def server_error(request: Request, exc: Exception) -> Response:
         )
     except Exception:  # the error page itself must never fail
         return PlainTextResponse("Internal Server Error", status_code=500)
+    finally:
+        close_db(request)
