@@ -26,10 +26,10 @@ class DemoAccount:
 
 
 ACCOUNTS = (
-    DemoAccount("consumer", "consumer@demo.cocreate.test", "demo-consumer-pass"),
-    DemoAccount("marketer", "marketer@demo.cocreate.test", "demo-marketer-pass"),
-    DemoAccount("moderator", "moderator@demo.cocreate.test", "demo-moderator-pass"),
-    DemoAccount("admin", "admin@demo.cocreate.test", "demo-admin-pass"),
+    DemoAccount("consumer", "consumer@demo.example.com", "demo-consumer-pass"),
+    DemoAccount("marketer", "marketer@demo.example.com", "demo-marketer-pass"),
+    DemoAccount("moderator", "moderator@demo.example.com", "demo-moderator-pass"),
+    DemoAccount("admin", "admin@demo.example.com", "demo-admin-pass"),
 )
 
 BRIEF = """We are Crispy Co, and our next crisps flavour is yours to invent.

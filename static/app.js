@@ -33,7 +33,7 @@
       time.textContent = words(el, left);
     }
     tick();
-    timer = setInterval(tick, 15000);
+    timer = setInterval(tick, 1000);
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-countdown-to]").forEach(start);

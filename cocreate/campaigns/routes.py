@@ -77,6 +77,11 @@ def _stage(request: Request, campaign: Campaign) -> Stage:
     raise HTTPException(404)
 
 
+def _as_page_error(errors: dict[str, str]) -> dict[str, str]:
+    """Errors of a button form (no fields of its own to mark) shown at the top of the page."""
+    return {"": " ".join(errors.values())}
+
+
 def _console_url(brand: Brand, campaign: Campaign, page: str = "timeline") -> str:
     return f"/brands/{brand.slug}/campaigns/{campaign.slug}/{page}"
 
@@ -283,7 +288,9 @@ async def console_status(request: Request) -> Response:
         )
     except ValidationFailed as exc:
         db(request).rollback()
-        return _timeline_page(request, brand, campaign, errors=exc.errors, status_code=400)
+        return _timeline_page(
+            request, brand, campaign, errors=_as_page_error(exc.errors), status_code=400
+        )
     return redirect(
         _console_url(brand, campaign), flash=messages[CampaignStatus(to)], request=request
     )
@@ -460,7 +467,9 @@ async def stage_remove(request: Request) -> Response:
         )
     except ValidationFailed as exc:
         db(request).rollback()
-        return _timeline_page(request, brand, campaign, errors=exc.errors, status_code=400)
+        return _timeline_page(
+            request, brand, campaign, errors=_as_page_error(exc.errors), status_code=400
+        )
     return redirect(_console_url(brand, campaign), flash=_("Stage removed."), request=request)
 
 
@@ -482,7 +491,9 @@ async def stage_move(request: Request) -> Response:
         )
     except ValidationFailed as exc:
         db(request).rollback()
-        return _timeline_page(request, brand, campaign, errors=exc.errors, status_code=400)
+        return _timeline_page(
+            request, brand, campaign, errors=_as_page_error(exc.errors), status_code=400
+        )
     return redirect(_console_url(brand, campaign), flash=_("Stage moved."), request=request)
 
 

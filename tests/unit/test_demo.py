@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
+from starlette.testclient import TestClient
 
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import is_open, timeline_problems
 from cocreate.clock import FrozenClock
 from cocreate.demo import CAMPAIGN_SLUG, load_demo
+from tests.conftest import post_form
 
 
 def test_the_demo_campaign_is_open_for_ideas_and_loading_twice_adds_nothing(
@@ -30,3 +32,12 @@ def test_the_demo_campaign_is_open_for_ideas_and_loading_twice_adds_nothing(
     submission = is_open(stages, StageKind.SUBMISSION, clock.now())
     assert submission is not None
     assert submission.closes_at - clock.now() > timedelta(days=18)
+
+
+def test_every_demo_account_can_log_in(client: TestClient, session: Session) -> None:
+    for account in load_demo(session):
+        response = post_form(
+            client, "/login", {"email": account.email, "password": account.password}
+        )
+        assert response.status_code == 303, account.email
+        client.cookies.clear()
