@@ -261,6 +261,8 @@ def update_campaign(
         if _slug_taken(session, data.slug, other_than=campaign.id):
             raise _slug_taken_error()
     changed = sorted(k for k, v in _details(data).items() if getattr(campaign, k) != v)
+    if not changed:
+        return
     for key, value in _details(data).items():
         setattr(campaign, key, value)
     session.add(campaign)
@@ -557,7 +559,11 @@ def move_stage(
     its span, so the rest of the timeline does not move."""
     _refuse_unless_editable(campaign)
     stages = _lock(session, campaign)
-    index = next(i for i, s in enumerate(stages) if s.id == stage.id)
+    index = next((i for i, s in enumerate(stages) if s.id == stage.id), None)
+    if index is None:  # removed by someone else since the page was shown
+        raise ValidationFailed(
+            {"": _("The timeline changed while you were editing it. Please try again.")}
+        )
     other_index = index - 1 if up else index + 1
     if not 0 <= other_index < len(stages):
         raise ValidationFailed({"": _("This stage cannot move further that way.")})
