@@ -61,9 +61,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
             status_code=status,
         )
     finally:
-        # The page's navigation may have (re)opened the request's database session; an open
-        # one would keep its connection "idle in transaction" and block TRUNCATE, DDL, VACUUM.
-        close_db(request)
+        close_db(request)  # the page is rendered: give the navigation's connection back
     if exc.headers:
         response.headers.update(exc.headers)
     return response

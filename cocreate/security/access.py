@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cocreate.accounts.models import User
-from cocreate.brands.models import Role
+from cocreate.brands.models import Brand, Membership, Role
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
-from cocreate.security.permissions import role_in_brand
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -52,10 +51,12 @@ def brand_role(*roles: Role) -> Access:
             return False
         if user.is_admin:
             return True
-        slug = request.path_params.get("brand")
-        if not isinstance(slug, str):
-            return False
-        return role_in_brand(session=session, user=user, brand_slug=slug) in roles
+        membership = session.exec(
+            select(Membership)
+            .join(Brand, Brand.id == Membership.brand_id)  # type: ignore[arg-type]
+            .where(Brand.slug == request.path_params.get("brand"), Membership.user_id == user.id)
+        ).first()
+        return membership is not None and Role(membership.role) in roles
 
     return Access("brand " + "/".join(roles), allows, roles=tuple(roles))
 
@@ -70,11 +71,13 @@ def db(request: Request) -> Session:
 
 
 def close_db(request: Request) -> None:
-    """End the request's session, if it opened one. A closed session reopens on next use, so
-    whatever renders after the handler (an error page's navigation) must close it again."""
+    """Close the request's session and forget it, so that a later `db(request)` (the error
+    page, which runs after the route) opens a fresh one instead of silently reusing a closed
+    session, whose new connection nobody would ever give back to the pool."""
     session: Session | None = getattr(request.state, "db_session", None)
     if session is not None:
         session.close()
+        del request.state.db_session
 
 
 def current_user(request: Request) -> User | None:
@@ -120,6 +123,7 @@ def route(
             return await _guard(request, endpoint, access)
         finally:
             close_db(request)
+            await request.close()  # uploaded files of a multipart form; Starlette leaves them open
 
     guarded.access = access  # type: ignore[attr-defined]
     guarded.__name__ = endpoint.__name__
