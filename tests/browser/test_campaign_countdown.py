@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,19 +15,7 @@ from sqlmodel import Session
 from cocreate.campaigns.models import CampaignStatus, StageKind
 from cocreate.clock import FrozenClock
 from tests.campaigns_support import add_stages, make_brand, make_campaign
-from tests.conftest import IN_CI, free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -51,24 +38,8 @@ def server(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def chromium_page() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail("/usr/bin/chromium is required when CI=true")
-        pytest.skip("!!! SKIPPED: /usr/bin/chromium is not installed (make chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-
-
 def test_the_countdown_keeps_time_and_says_when_the_timeline_moves_on(
-    server: str, chromium_page: Any, session: Session, clock: FrozenClock
+    server: str, page: Any, session: Session, clock: FrozenClock
 ) -> None:
     # The server's clock stands still; the script counts on from the server's "now".
     clock.at = datetime.now(UTC)
@@ -92,7 +63,7 @@ def test_the_countdown_keeps_time_and_says_when_the_timeline_moves_on(
         ],
     )
     problems: list[str] = []
-    page = chromium_page
+    page = page
 
     def on_console(message: Any) -> None:
         # Chromium asks for /favicon.ico on its own; the site has none yet.
