@@ -132,6 +132,12 @@ def route(
 
 
 async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Response:
+    if request.method == "HEAD":
+        # Handlers branch on GET versus POST; a HEAD must take the GET branch, never the
+        # form-processing one (which would run without a CSRF check). The server drops the body.
+        request.scope["method"] = "GET"
+    if any(_unusable(value) for value in request.path_params.values()):
+        raise HTTPException(404)  # e.g. /c/a%00b: no such page, and PostgreSQL refuses NUL
     user = current_user(request)
     locale = choose_locale(request, user)
     request.state.locale = locale
@@ -152,6 +158,10 @@ async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Respon
             raise HTTPException(403, "unverified")
         raise HTTPException(403)
     return await endpoint(request)
+
+
+def _unusable(value: object) -> bool:
+    return isinstance(value, str) and (len(value) > 200 or any(ord(c) < 32 for c in value))
 
 
 def access_of(endpoint: Any) -> Access | None:
