@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
+from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
 
@@ -115,6 +116,7 @@ def route(
             session = getattr(request.state, "db_session", None)
             if session is not None:
                 session.close()
+            await request.close()  # uploaded files are spooled to temporary files
 
     guarded.access = access  # type: ignore[attr-defined]
     guarded.__name__ = endpoint.__name__
@@ -128,6 +130,7 @@ async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Respon
     request.state.locale = locale
     set_locale(locale)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        await read_form(request)  # a 400 for an undecodable body, before any handler sees it
         try:
             await verify_csrf(request)
         except CSRFError as exc:
