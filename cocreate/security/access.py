@@ -125,6 +125,11 @@ def route(
 
 
 async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Response:
+    if request.method == "HEAD":
+        # Starlette routes HEAD to GET handlers; handlers that test `method == "GET"` would
+        # take it for a POST (a failed log-in counted, a sign-up tried). HEAD is a GET whose
+        # body the server drops, so the handler sees a GET.
+        request.scope["method"] = "GET"
     user = current_user(request)
     locale = choose_locale(request, user)
     request.state.locale = locale

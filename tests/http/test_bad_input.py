@@ -520,3 +520,13 @@ def test_no_text_in_sign_up_or_log_in_gives_a_500(
         client.cookies.clear()
     else:
         assert response.status_code in (200, 400, 429), response.status_code
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup", "/password/forgot", "/", "/healthz"])
+def test_head_is_a_get_without_a_body(client: TestClient, app: Any, path: str) -> None:
+    """Not a form post: a monitor sending HEAD /login must not count as failed log-ins."""
+    for _ in range(12):  # more than the log-in limit allows failures
+        response = client.head(path)
+        assert response.status_code == 200, (path, response.status_code)
+        assert response.content == b""
+    assert client.get(path).status_code == 200
