@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
+from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
 
@@ -143,6 +144,7 @@ async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Respon
     request.state.locale = locale
     set_locale(locale)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        await read_form(request)  # a 400 for an undecodable body, before any handler sees it
         try:
             await verify_csrf(request)
         except CSRFError as exc:
