@@ -60,7 +60,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
     if exc.headers:
         response.headers.update(exc.headers)
+    _close_db(request)
     return response
+
+
+def _close_db(request: Request) -> None:
+    """The page above may have queried (the header's navigation) after the route closed its
+    session, which opens a new transaction; close it, or the connection stays "idle in
+    transaction" and holds its locks (PostgreSQL) until garbage collection."""
+    session = getattr(request.state, "db_session", None)
+    if session is not None:
+        session.close()
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -68,11 +78,13 @@ async def server_error(request: Request, exc: Exception) -> Response:
     try:
         _locale(request)
         title, message = _messages(500, None)
-        return render(
+        response = render(
             request,
             "errors/error.html",
             {"status": 500, "title": title, "message": message},
             status_code=500,
         )
+        _close_db(request)
+        return response
     except Exception:  # the error page itself must never fail
         return PlainTextResponse("Internal Server Error", status_code=500)

@@ -26,9 +26,10 @@ class Idea(SQLModel, table=True):
             "status IN ('draft', 'pending', 'approved', 'rejected', 'merged', 'withdrawn')",
             name="idea_status",
         ),
-        Index("ix_ideas_gallery_newest", "campaign_id", "status", "submitted_at"),
-        Index("ix_ideas_gallery_votes", "campaign_id", "status", "vote_count"),
-        Index("ix_ideas_gallery_random", "campaign_id", "status", "random_key"),
+        # The gallery's keyset pages: (sort key, id) after equality on campaign and status.
+        Index("ix_ideas_gallery_newest", "campaign_id", "status", "submitted_at", "id"),
+        Index("ix_ideas_gallery_votes", "campaign_id", "status", "vote_count", "id"),
+        Index("ix_ideas_gallery_random", "campaign_id", "status", "random_key", "id"),
         Index("ix_ideas_author", "author_id", "campaign_id"),
     )
 
@@ -50,3 +51,20 @@ class Idea(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IdeaTerm(SQLModel, table=True):
+    """One folded word of an idea's title or description, for prefix look-ups.
+
+    The primary key leads with (campaign, term) so "ideas of this campaign with a word starting
+    with 'choco'" is one index range; status is not copied here (moderation changes it), the
+    look-ups join `ideas` to keep approved ones. Rewritten whenever the text changes.
+    """
+
+    __tablename__ = "idea_terms"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    campaign_id: int = Field(foreign_key="campaigns.id", primary_key=True, ondelete="CASCADE")
+    term: str = Field(primary_key=True, max_length=40)
+    idea_id: int = Field(foreign_key="ideas.id", primary_key=True, ondelete="CASCADE", index=True)
+    in_title: bool = Field(default=False)

@@ -55,6 +55,7 @@ def navigation(request: Request, user: User | None) -> list[NavLink]:
     links = [NavLink(_("Campaigns"), "/")]
     if user is None:
         return links
+    links.append(NavLink(_("My ideas"), "/me/ideas"))
     if user.is_admin:
         links.append(NavLink(_("Brands"), "/admin/brands"))
     for slug, role in sorted(brand_roles(session=db(request), user=user).items()):
