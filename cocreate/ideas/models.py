@@ -56,15 +56,20 @@ class Idea(SQLModel, table=True):
 class IdeaTerm(SQLModel, table=True):
     """One folded word of an idea's title or description, for prefix look-ups.
 
-    The primary key leads with (campaign, term) so "ideas of this campaign with a word starting
-    with 'choco'" is one index range; status is not copied here (moderation changes it), the
-    look-ups join `ideas` to keep approved ones. Rewritten whenever the text changes.
+    The primary key is (campaign, in_title, term, idea): look-alike titles read one index
+    range ("title words of this campaign starting with 'choco'"), the gallery search reads two
+    (in_title false and true). The (idea, term) index answers "has this idea a word starting
+    with 'choco'?" when the database walks the gallery in order instead. Status is not copied
+    here (moderation changes it): look-ups join `ideas`. Rewritten when the text changes.
     """
 
     __tablename__ = "idea_terms"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index("ix_idea_terms_idea_term", "idea_id", "term"),
+        {"sqlite_with_rowid": False},
+    )
 
     campaign_id: int = Field(foreign_key="campaigns.id", primary_key=True, ondelete="CASCADE")
+    in_title: bool = Field(primary_key=True)
     term: str = Field(primary_key=True, max_length=40)
-    idea_id: int = Field(foreign_key="ideas.id", primary_key=True, ondelete="CASCADE", index=True)
-    in_title: bool = Field(default=False)
+    idea_id: int = Field(foreign_key="ideas.id", primary_key=True, ondelete="CASCADE")

@@ -26,6 +26,7 @@ from cocreate.storage import Storage
 from cocreate.web import redirect, render
 
 SEARCH_MAX = 100
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ def _user(request: Request) -> User:
 
 
 def _idea(request: Request, campaign: Campaign) -> Idea:
-    idea = service.get_idea(
-        session=db(request), campaign=campaign, idea_id=request.path_params["idea_id"]
-    )
+    idea_id: int = request.path_params["idea_id"]
+    if idea_id > MAX_ID:  # the column is a 32-bit integer: larger ids exist nowhere
+        raise HTTPException(404)
+    idea = service.get_idea(session=db(request), campaign=campaign, idea_id=idea_id)
     if idea is None:
         raise HTTPException(404)
     return idea
@@ -339,6 +341,11 @@ async def idea_page(request: Request) -> Response:
     return render(request, "ideas/idea.html", context)
 
 
+def _natural(text: str) -> int | None:
+    """A whole number from a query parameter, or None (ASCII digits only: int() takes more)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+
+
 def _gallery_query(request: Request, campaign: Campaign) -> service.GalleryQuery:
     params = request.query_params
     sort = params.get("sort", "newest")
@@ -348,9 +355,8 @@ def _gallery_query(request: Request, campaign: Campaign) -> service.GalleryQuery
     if category not in campaign.categories:
         category = None
     search = clean_text(params.get("q", ""))[:SEARCH_MAX]
-    seed_text = params.get("seed", "")
-    seed = int(seed_text) if seed_text.isdigit() and len(seed_text) <= 10 else -1
-    if not 0 <= seed < service.RANDOM_KEY_LIMIT:
+    seed = _natural(params.get("seed", ""))
+    if seed is None or seed >= service.RANDOM_KEY_LIMIT:
         seed = service.random_seed() if sort == "random" else 0
     return service.GalleryQuery(
         campaign_id=campaign.id or 0,
@@ -404,8 +410,7 @@ async def gallery(request: Request) -> Response:
 async def similar(request: Request) -> Response:
     campaign, _brand = _campaign(request)
     title = clean_text(request.query_params.get("title", ""))[: service.TITLE_MAX]
-    exclude_text = request.query_params.get("exclude", "")
-    exclude = int(exclude_text) if exclude_text.isdigit() and len(exclude_text) < 12 else None
+    exclude = _natural(request.query_params.get("exclude", ""))
     ideas = service.similar_ideas(
         session=db(request), campaign_id=campaign.id or 0, title=title, exclude=exclude
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0002
-Create Date: 2026-11-23 19:21:40.275856
+Create Date: 2026-11-23 19:52:24.780595
 """
 
 from collections.abc import Sequence
@@ -22,16 +22,16 @@ def upgrade() -> None:
     op.create_table(
         "idea_terms",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("in_title", sa.Boolean(), nullable=False),
         sa.Column("term", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("idea_id", sa.Integer(), nullable=False),
-        sa.Column("in_title", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["idea_id"], ["ideas.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("campaign_id", "term", "idea_id"),
+        sa.PrimaryKeyConstraint("campaign_id", "in_title", "term", "idea_id"),
         sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idea_terms", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_idea_terms_idea_id"), ["idea_id"], unique=False)
+        batch_op.create_index("ix_idea_terms_idea_term", ["idea_id", "term"], unique=False)
 
     with op.batch_alter_table("ideas", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ideas_gallery_newest"))
@@ -73,7 +73,7 @@ def downgrade() -> None:
         )
 
     with op.batch_alter_table("idea_terms", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_idea_terms_idea_id"))
+        batch_op.drop_index("ix_idea_terms_idea_term")
 
     op.drop_table("idea_terms")
     # ### end Alembic commands ###

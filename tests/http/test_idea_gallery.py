@@ -15,6 +15,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Role
 from cocreate.campaigns.models import Campaign
 from cocreate.clock import FrozenClock
+from cocreate.ideas import service
 from cocreate.ideas.models import IdeaStatus
 from tests.conftest import log_in
 
@@ -103,17 +104,25 @@ def test_random_order_starts_somewhere_else_for_another_seed(
     campaign, _author = gallery_campaign
     one = walk_gallery(client, f"/c/{campaign.slug}/ideas?sort=random&seed=0", htmx=False)
     other = walk_gallery(client, f"/c/{campaign.slug}/ideas?sort=random&seed=500", htmx=False)
+    # The largest seed still pages through everything (it is carried in every link).
+    last = walk_gallery(client, f"/c/{campaign.slug}/ideas?sort=random&seed=2147483647", htmx=False)
+    assert last == one  # every random key (below 1000 here) is under that seed: a full lap
     assert sorted(one) == sorted(other) and one != other
     # A rotation: the same cycle, started elsewhere.
     at = one.index(other[0])
     assert one[at:] + one[:at] == other
 
 
+# Both ways of searching: ids of the few matches read first, or membership tests per word.
+@pytest.mark.parametrize("id_list_max", [1, 1000], ids=["many-matches", "few-matches"])
 def test_filter_by_category_and_search_with_folded_words(
     client: TestClient,
     gallery_campaign: tuple[Campaign, User],
     make_idea: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    id_list_max: int,
 ) -> None:
+    monkeypatch.setattr(service, "SEARCH_ID_LIST_MAX", id_list_max)
     campaign, author = gallery_campaign
     make_idea(campaign, author, "Crème brûlée", description="Caramel on top", category="Sweet")
     make_idea(campaign, author, "Fraises des bois", description="Wild", category="Sweet")
@@ -148,8 +157,14 @@ def test_bad_gallery_parameters_fall_back_instead_of_failing(
         "?after=nonsense",
         "?after=99999999999999999999999.1",
         "?after=-5.-5",
+        "?after=4611686018427387904.1",  # a time past the year 9999
+        "?sort=votes&after=999999999999999999.1",  # more votes than an integer column holds
+        "?sort=random&seed=5&after=999999999999999999.999999999999999999",
+        "?after=%E2%91%A0.1",  # a digit that int() takes but is not ASCII
+        "?after=1.2.3",
         "?sort=random&seed=-1",
         "?sort=random&seed=99999999999999999999",
+        "?sort=random&seed=%E2%91%A0",
         "?category=%3Cscript%3E",
         "?q=" + "x" * 5000,
         "?q=%00%01",
@@ -318,6 +333,8 @@ def test_an_idea_of_another_campaign_is_not_found_under_this_one(
     idea = make_idea(one, make_user(), "Elsewhere")
     assert client.get(f"/c/{other.slug}/ideas/{idea.id}").status_code == 404
     assert client.get(f"/c/{one.slug}/ideas/999999").status_code == 404
+    assert client.get(f"/c/{one.slug}/ideas/99999999999999999999999").status_code == 404
+    assert client.get(f"/c/{one.slug}/ideas/99999999999999999999999/edit").status_code == 303
 
 
 def test_similar_ideas_are_approved_look_alikes_of_the_same_campaign(
@@ -344,6 +361,7 @@ def test_similar_ideas_are_approved_look_alikes_of_the_same_campaign(
     assert similar("pistache") == []
     assert similar("") == []
     assert similar("x" * 10_000) == []
+    assert client.get(url, params={"title": "fraise", "exclude": "①"}).status_code == 200
     fragment = client.get(url, params={"title": "fraise"}, headers=HTMX).text
     assert fragment.startswith('<section class="similar"') and "<!doctype" not in fragment
     # Without htmx the same answer comes as a page with its own form.
