@@ -12,7 +12,9 @@ import secrets
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from starlette.datastructures import UploadFile
 
+from cocreate.forms import Form
 from cocreate.i18n import gettext as _
 from cocreate.storage import Storage
 
@@ -44,10 +46,31 @@ class ProcessedImage:
     variants: dict[str, bytes]  # variant name -> encoded bytes
 
 
+@dataclass(frozen=True)
+class Upload:
+    data: bytes | None = None  # None: no file was chosen (or `error` says why not)
+    error: str | None = None
+
+
 def too_large_message() -> str:
     return _("The image is larger than %(mb)d MB. Choose a smaller file.") % {
         "mb": MAX_UPLOAD_BYTES // (1024 * 1024)
     }
+
+
+async def read_upload(form: Form, name: str) -> Upload:
+    """The uploaded file's bytes (at most the limit plus one, to tell it is too large)."""
+    value = form.data.get(name)
+    if not isinstance(value, UploadFile):
+        return Upload()
+    data = await value.read(MAX_UPLOAD_BYTES + 1)
+    if not data and not value.filename:
+        return Upload()  # the browser sends an empty part when no file was chosen
+    if len(data) > MAX_UPLOAD_BYTES:
+        return Upload(error=too_large_message())
+    if not data:
+        return Upload(error=_("This file is empty."))
+    return Upload(data=data)
 
 
 def process_image(data: bytes) -> ProcessedImage:
@@ -114,9 +137,9 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def store_image(storage: Storage, image: ProcessedImage) -> str:
+def store_image(storage: Storage, image: ProcessedImage, *, folder: str = "ideas") -> str:
     """Save every variant under a fresh random folder; returns the image key (the folder)."""
-    key = "ideas/" + secrets.token_hex(12)
+    key = f"{folder}/{secrets.token_hex(12)}"
     for name, data in image.variants.items():
         fmt = VARIANTS[name][1]
         storage.save(f"{key}/{name}.{EXTENSIONS[fmt]}", data, CONTENT_TYPES[fmt])

@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,12 +26,6 @@ from cocreate.storage import Storage
 from cocreate.web import redirect, render
 
 SEARCH_MAX = 100
-
-
-@dataclass(frozen=True)
-class Upload:
-    data: bytes | None = None
-    error: str | None = None
 
 
 def _campaign(request: Request) -> tuple[Campaign, Brand]:
@@ -80,21 +73,6 @@ def idea_path(campaign: Campaign, idea: Idea) -> str:
     return f"/c/{campaign.slug}/ideas/{idea.id}"
 
 
-async def _read_upload(form: Form, name: str) -> Upload:
-    """The uploaded file's bytes (at most the limit plus one, to tell it is too large)."""
-    value = form.data.get(name)
-    if not isinstance(value, UploadFile):
-        return Upload()
-    data = await value.read(images.MAX_UPLOAD_BYTES + 1)
-    if not data and not value.filename:
-        return Upload()  # the browser sends an empty part when no file was chosen
-    if len(data) > images.MAX_UPLOAD_BYTES:
-        return Upload(error=images.too_large_message())
-    if not data:
-        return Upload(error=_("This file is empty."))
-    return Upload(data=data)
-
-
 @dataclass
 class ParsedIdeaForm:
     content: service.IdeaContent
@@ -125,7 +103,7 @@ async def _check_idea_form(
     category: str | None = None
     if campaign.categories:
         category = form.choice("category", campaign.categories)
-    upload = await _read_upload(form, "image")
+    upload = await images.read_upload(form, "image")
     processed = None
     if upload.error:
         form.errors["image"] = upload.error
