@@ -21,6 +21,7 @@ from cocreate.brands import routes as brands
 from cocreate.campaigns import routes as campaigns
 from cocreate.clock import Clock, system_clock
 from cocreate.db import Database, make_engine
+from cocreate.moderation import routes as moderation
 from cocreate.notifications.service import deliver_due
 from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
@@ -39,6 +40,7 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *oidc.routes(settings),
         *brands.routes,
         *campaigns.routes,
+        *moderation.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -52,15 +52,26 @@ async def http_error(request: Request, exc: Exception) -> Response:
     _locale(request)
     detail = exc.detail if isinstance(exc.detail, str) else None
     title, message = _messages(status, detail)
-    response = render(
-        request,
-        "errors/error.html",
-        {"status": status, "title": title, "message": message},
-        status_code=status,
-    )
+    try:
+        response = render(
+            request,
+            "errors/error.html",
+            {"status": status, "title": title, "message": message},
+            status_code=status,
+        )
+    finally:
+        _close_session(request)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+def _close_session(request: Request) -> None:
+    # The page's navigation reads the database after the route closed its session: without
+    # this the connection stays "idle in transaction" (and blocks PostgreSQL DDL) until GC.
+    session = getattr(request.state, "db_session", None)
+    if session is not None:
+        session.close()
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -76,3 +87,5 @@ async def server_error(request: Request, exc: Exception) -> Response:
         )
     except Exception:  # the error page itself must never fail
         return PlainTextResponse("Internal Server Error", status_code=500)
+    finally:
+        _close_session(request)

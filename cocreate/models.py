@@ -5,6 +5,14 @@ from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.ideas.models import Idea
+from cocreate.moderation.models import (
+    MergeCredit,
+    ModerationClaim,
+    ModerationDecision,
+    ModerationFlag,
+    ModerationSettings,
+    Report,
+)
 from cocreate.notifications.models import OutboxEmail
 
 __all__ = [
@@ -15,7 +23,13 @@ __all__ = [
     "Identity",
     "Invitation",
     "Membership",
+    "MergeCredit",
+    "ModerationClaim",
+    "ModerationDecision",
+    "ModerationFlag",
+    "ModerationSettings",
     "OutboxEmail",
+    "Report",
     "Stage",
     "User",
 ]

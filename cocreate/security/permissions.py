@@ -60,4 +60,8 @@ def navigation(request: Request, user: User | None) -> list[NavLink]:
     for slug, role in sorted(brand_roles(session=db(request), user=user).items()):
         if role in MANAGE_MEMBERS + RUN_CAMPAIGNS + MODERATE:
             links.append(NavLink(_("Brand: %(slug)s") % {"slug": slug}, f"/brands/{slug}"))
+        if role in MODERATE:
+            links.append(
+                NavLink(_("Moderation: %(slug)s") % {"slug": slug}, f"/brands/{slug}/moderation")
+            )
     return links
