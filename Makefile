@@ -55,8 +55,8 @@ test: $(DEV_STAMP) chromium lint ## install dev extras, lint, type-check, run ev
 	$(BIN)/pytest -q
 
 messages: $(DEV_STAMP) ## extract translatable strings and add the new ones to the French catalog
-	$(BIN)/pybabel extract -F babel.cfg -o cocreate/locale/messages.pot --no-location --omit-header --sort-output .
-	$(BIN)/pybabel update -i cocreate/locale/messages.pot -o cocreate/locale/fr/LC_MESSAGES/messages.po -l fr --no-fuzzy-matching --ignore-obsolete -w 100
+	$(BIN)/pybabel -q extract -F babel.cfg -o cocreate/locale/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/pybabel -q update -i cocreate/locale/messages.pot -o cocreate/locale/fr/LC_MESSAGES/messages.po -l fr --no-fuzzy-matching --ignore-obsolete -w 100
 	@echo "Now translate the empty msgstr entries in cocreate/locale/fr/LC_MESSAGES/messages.po"
 
 bench: $(DEV_STAMP) ## run the benchmarks (see benchmarks/README.md)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 
@@ -23,12 +23,29 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; we issue BEGIN ourselves so
         # SAVEPOINTs and SELECT ... then write work (see SQLAlchemy "pysqlite" notes).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A read-then-write transaction that began DEFERRED fails at once with "database is
+    # locked" when another writer committed in between; write paths ask for IMMEDIATE.
+    mode = "IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE; others: as is).
+
+    Call before the first statement of a transaction that reads, then writes what it read.
+    """
+    if session.in_transaction():
+        return
+    session.connection(execution_options={"sqlite_immediate": True})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from cocreate.accounts.models import User
 from cocreate.accounts.service import get_user_by_email
 from cocreate.brands.models import Brand, Membership, Role
-from cocreate.campaigns.models import Campaign, CampaignStatus
+from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import Clock, system_clock
 from cocreate.security.passwords import hash_password
 
@@ -25,10 +26,10 @@ class DemoAccount:
 
 
 ACCOUNTS = (
-    DemoAccount("consumer", "consumer@demo.cocreate.test", "demo-consumer-pass"),
-    DemoAccount("marketer", "marketer@demo.cocreate.test", "demo-marketer-pass"),
-    DemoAccount("moderator", "moderator@demo.cocreate.test", "demo-moderator-pass"),
-    DemoAccount("admin", "admin@demo.cocreate.test", "demo-admin-pass"),
+    DemoAccount("consumer", "consumer@demo.example.com", "demo-consumer-pass"),
+    DemoAccount("marketer", "marketer@demo.example.com", "demo-marketer-pass"),
+    DemoAccount("moderator", "moderator@demo.example.com", "demo-moderator-pass"),
+    DemoAccount("admin", "admin@demo.example.com", "demo-admin-pass"),
 )
 
 BRIEF = """We are Crispy Co, and our next crisps flavour is yours to invent.
@@ -36,10 +37,38 @@ BRIEF = """We are Crispy Co, and our next crisps flavour is yours to invent.
 Tell us the flavour you would buy every week. The best ideas go to a public vote, our jury
 tastes the finalists, and the winner goes on sale next summer."""
 
+RULES = """- Up to **3 ideas** per person, each with a name and a short description.
+- Ideas must be your own, and fit for the whole family.
+- Voting: pick as many ideas as you like, once a day."""
+
+PRIZES = """The winner's flavour goes on sale with **their name on the bag**, and they get a year of
+Crispy Co crisps. The two runners-up get a tasting box."""
+
 
 def _id(value: int | None) -> int:
     assert value is not None, "flushed rows have ids"
     return value
+
+
+def _demo_timeline(campaign_id: int, clock: Clock) -> list[Stage]:
+    """Ideas open since a few days and for three more weeks, then a vote, then the winners."""
+    hour = clock.now().replace(minute=0, second=0, microsecond=0)
+    steps = [
+        (StageKind.SUBMISSION, "", hour - timedelta(days=3), hour + timedelta(days=21)),
+        (StageKind.VOTING, "Public vote", hour + timedelta(days=23), hour + timedelta(days=37)),
+        (StageKind.ANNOUNCEMENT, "", hour + timedelta(days=37), hour + timedelta(days=60)),
+    ]
+    return [
+        Stage(
+            campaign_id=campaign_id,
+            position=position,
+            kind=kind,
+            title=title,
+            opens_at=opens,
+            closes_at=closes,
+        )
+        for position, (kind, title, opens, closes) in enumerate(steps)
+    ]
 
 
 def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAccount]:
@@ -50,17 +79,26 @@ def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAcco
         session.flush()
     campaign = session.exec(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG)).first()
     if campaign is None:
-        session.add(
-            Campaign(
-                brand_id=_id(brand.id),
-                slug=CAMPAIGN_SLUG,
-                title="Pick our next flavour",
-                summary="Invent the next Crispy Co flavour, then vote for your favourites.",
-                brief=BRIEF,
-                status=CampaignStatus.PUBLISHED,
-                created_at=clock.now(),
-            )
+        campaign = Campaign(
+            brand_id=_id(brand.id),
+            slug=CAMPAIGN_SLUG,
+            title="Pick our next flavour",
+            summary="Invent the next Crispy Co flavour, then vote for your favourites.",
+            brief=BRIEF,
+            rules=RULES,
+            prizes=PRIZES,
+            categories=["Sweet", "Savoury", "Spicy", "Surprising"],
+            languages=["en", "fr"],
+            timezone="Europe/Paris",
+            status=CampaignStatus.PUBLISHED,
+            created_at=clock.now(),
+            published_at=clock.now(),
         )
+        session.add(campaign)
+        session.flush()
+    has_stages = session.exec(select(Stage.id).where(Stage.campaign_id == campaign.id)).first()
+    if has_stages is None:
+        session.add_all(_demo_timeline(_id(campaign.id), clock))
     for account in ACCOUNTS:
         user = get_user_by_email(session=session, email=account.email)
         if user is None:

@@ -10,6 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from cocreate.i18n import gettext as _
 from cocreate.i18n import negotiate, set_locale
+from cocreate.security.access import close_db
 from cocreate.web import render
 
 log = logging.getLogger(__name__)
@@ -60,18 +61,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
             status_code=status,
         )
     finally:
-        _close_session(request)
+        close_db(request)  # the page is rendered: give the navigation's connection back
     if exc.headers:
         response.headers.update(exc.headers)
     return response
-
-
-def _close_session(request: Request) -> None:
-    # The page's navigation reads the database after the route closed its session: without
-    # this the connection stays "idle in transaction" (and blocks PostgreSQL DDL) until GC.
-    session = getattr(request.state, "db_session", None)
-    if session is not None:
-        session.close()
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -88,4 +81,4 @@ async def server_error(request: Request, exc: Exception) -> Response:
     except Exception:  # the error page itself must never fail
         return PlainTextResponse("Internal Server Error", status_code=500)
     finally:
-        _close_session(request)
+        close_db(request)

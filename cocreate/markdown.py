@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_lib
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -48,7 +50,8 @@ def render_markdown(text: str) -> Markup:
 
 
 def plain_text(text: str, limit: int = 200) -> str:
-    """A one-line plain excerpt (meta descriptions, share text)."""
+    """A one-line plain excerpt (meta descriptions, share text): real characters, not HTML
+    entities, so that the template escapes it exactly once."""
     html = _md.render(text or "")
-    stripped = " ".join(nh3.clean(html, tags=set()).split())
+    stripped = " ".join(html_lib.unescape(nh3.clean(html, tags=set())).split())
     return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"

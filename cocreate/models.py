@@ -14,8 +14,14 @@ from cocreate.moderation.models import (
     Report,
 )
 from cocreate.notifications.models import OutboxEmail
+from cocreate.voting.models import Ballot, IdeaTally, Round, RoundEntrant, Vote
 
 __all__ = [
+    "Ballot",
+    "IdeaTally",
+    "Round",
+    "RoundEntrant",
+    "Vote",
     "AuditEvent",
     "Brand",
     "Campaign",

@@ -17,6 +17,10 @@ class Role(enum.StrEnum):
     JURY = "jury"
 
 
+# A brand's slug is its address (/brands/<slug>): lowercase letters, digits and hyphens.
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
+SLUG_MAX_LENGTH = 60
+
 ROLE_CHECK = "role IN ('owner', 'marketer', 'moderator', 'jury')"
 
 
@@ -25,7 +29,7 @@ class Brand(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
-    slug: str = Field(max_length=60, unique=True)
+    slug: str = Field(max_length=SLUG_MAX_LENGTH, unique=True)
     primary_color: str = Field(default="#b3261e", max_length=7)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

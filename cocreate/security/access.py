@@ -70,6 +70,16 @@ def db(request: Request) -> Session:
     return session
 
 
+def close_db(request: Request) -> None:
+    """Close the request's session and forget it, so that a later `db(request)` (the error
+    page, which runs after the route) opens a fresh one instead of silently reusing a closed
+    session, whose new connection nobody would ever give back to the pool."""
+    session: Session | None = getattr(request.state, "db_session", None)
+    if session is not None:
+        session.close()
+        del request.state.db_session
+
+
 def current_user(request: Request) -> User | None:
     if hasattr(request.state, "user"):
         user: User | None = request.state.user
@@ -112,9 +122,8 @@ def route(
         try:
             return await _guard(request, endpoint, access)
         finally:
-            session = getattr(request.state, "db_session", None)
-            if session is not None:
-                session.close()
+            close_db(request)
+            await request.close()  # uploaded files of a multipart form; Starlette leaves them open
 
     guarded.access = access  # type: ignore[attr-defined]
     guarded.__name__ = endpoint.__name__

@@ -2,36 +2,64 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.requests import Request
 
 from cocreate.accounts.models import User
-from cocreate.brands.models import Brand, Membership, Role
+from cocreate.brands.models import SLUG_MAX_LENGTH, SLUG_PATTERN, Brand, Membership, Role
 from cocreate.i18n import gettext as _
 
 MANAGE_MEMBERS = (Role.OWNER,)
 RUN_CAMPAIGNS = (Role.OWNER, Role.MARKETER)
 MODERATE = (Role.OWNER, Role.MODERATOR)
 JUDGE = (Role.JURY,)
+ANY_ROLE = (Role.OWNER, Role.MARKETER, Role.MODERATOR, Role.JURY)
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+def can_create_brands(user: User | None) -> bool:
+    return user is not None and user.is_active and user.is_admin
+
+
+def role_in_brand(*, session: Session, user: User | None, brand_slug: str) -> Role | None:
+    """The user's role in the brand with this slug, or None (not a member, no such brand)."""
+    if user is None or user.id is None:
+        return None
+    if len(brand_slug) > SLUG_MAX_LENGTH or not _SLUG.fullmatch(brand_slug):
+        return None  # not a slug (a path can hold anything, even a NUL byte PostgreSQL refuses)
+    role = session.exec(
+        select(Membership.role)
+        .join(Brand, col(Brand.id) == Membership.brand_id)
+        .where(Brand.slug == brand_slug, Membership.user_id == user.id)
+    ).first()
+    return Role(role) if role is not None else None
 
 
 def brand_roles(*, session: Session, user: User | None) -> dict[str, Role]:
     """Slug -> role for every brand the user belongs to."""
+    return {brand.slug: role for brand, role in brand_memberships(session=session, user=user)}
+
+
+def brand_memberships(*, session: Session, user: User | None) -> list[tuple[Brand, Role]]:
+    """Every brand the user belongs to, with their role, by brand name."""
     if user is None or user.id is None:
-        return {}
+        return []
     rows = session.exec(
-        select(Brand.slug, Membership.role)
-        .join(Membership, Membership.brand_id == Brand.id)  # type: ignore[arg-type]
+        select(Brand, Membership.role)
+        .join(Membership, col(Membership.brand_id) == Brand.id)
         .where(Membership.user_id == user.id)
+        .order_by(col(Brand.name), col(Brand.id))
     ).all()
-    return {slug: Role(role) for slug, role in rows}
+    return [(brand, Role(role)) for brand, role in rows]
 
 
 def has_brand_role(
     *, session: Session, user: User | None, brand: Brand, roles: tuple[Role, ...]
 ) -> bool:
+    """Admins may do everything in every brand; others need one of `roles` in this brand."""
     if user is None:
         return False
     if user.is_admin:
@@ -40,6 +68,10 @@ def has_brand_role(
         select(Membership).where(Membership.brand_id == brand.id, Membership.user_id == user.id)
     ).first()
     return membership is not None and Role(membership.role) in roles
+
+
+def can_manage_members(*, session: Session, user: User | None, brand: Brand) -> bool:
+    return has_brand_role(session=session, user=user, brand=brand, roles=MANAGE_MEMBERS)
 
 
 @dataclass(frozen=True)
@@ -55,13 +87,8 @@ def navigation(request: Request, user: User | None) -> list[NavLink]:
     links = [NavLink(_("Campaigns"), "/")]
     if user is None:
         return links
-    if user.is_admin:
+    if can_create_brands(user):
         links.append(NavLink(_("Brands"), "/admin/brands"))
-    for slug, role in sorted(brand_roles(session=db(request), user=user).items()):
-        if role in MANAGE_MEMBERS + RUN_CAMPAIGNS + MODERATE:
-            links.append(NavLink(_("Brand: %(slug)s") % {"slug": slug}, f"/brands/{slug}"))
-        if role in MODERATE:
-            links.append(
-                NavLink(_("Moderation: %(slug)s") % {"slug": slug}, f"/brands/{slug}/moderation")
-            )
+    for brand, _role in brand_memberships(session=db(request), user=user):
+        links.append(NavLink(brand.name, f"/brands/{brand.slug}"))
     return links

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -13,8 +12,6 @@ from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from cocreate.accounts.models import User
-from cocreate.brands.models import Brand, Role
-from cocreate.campaigns.models import Campaign
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.moderation import service
@@ -27,49 +24,14 @@ from cocreate.moderation.models import (
 )
 from cocreate.notifications.models import OutboxEmail
 from tests.conftest import Mailbox, csrf_from, log_in, reload
-from tests.moderation_support import add_member, make_brand, make_campaign, make_idea
+from tests.moderation_support import World, build_world, make_campaign, make_idea
 
 HTMX = {"HX-Request": "true"}
 
 
-@dataclass
-class World:
-    brand: Brand
-    other_brand: Brand
-    campaign: Campaign
-    other_campaign: Campaign
-    owner: User
-    moderator: User
-    second_moderator: User
-    other_moderator: User
-    marketer: User
-    author: User
-    consumer: User
-
-
 @pytest.fixture
 def world(session: Session, make_user: Callable[..., User]) -> World:
-    brand = make_brand(session, "crispy-co")
-    other_brand = make_brand(session, "fizz-inc")
-    world = World(
-        brand=brand,
-        other_brand=other_brand,
-        campaign=make_campaign(session, brand, "next-flavour"),
-        other_campaign=make_campaign(session, other_brand, "fizz-flavour"),
-        owner=make_user("owner@example.com", name="Olive Owner"),
-        moderator=make_user("mod@example.com", name="Mo Derator"),
-        second_moderator=make_user("mod2@example.com", name="Sam Second"),
-        other_moderator=make_user("fizzmod@example.com", name="Fizz Mod"),
-        marketer=make_user("marketer@example.com", name="Mark Eter"),
-        author=make_user("author@example.com", name="Ada Author"),
-        consumer=make_user("consumer@example.com", name="Con Sumer"),
-    )
-    add_member(session, brand, world.owner, Role.OWNER)
-    add_member(session, brand, world.moderator, Role.MODERATOR)
-    add_member(session, brand, world.second_moderator, Role.MODERATOR)
-    add_member(session, brand, world.marketer, Role.MARKETER)
-    add_member(session, other_brand, world.other_moderator, Role.MODERATOR)
-    return world
+    return build_world(session, make_user)
 
 
 QUEUE = "/brands/crispy-co/moderation"

@@ -21,3 +21,7 @@ def test_script_tags_and_javascript_links_do_not_survive() -> None:
 def test_plain_text_excerpt_is_short_and_tagless() -> None:
     text = plain_text("# Title\n\n" + "word " * 100, limit=50)
     assert "<" not in text and len(text) <= 50 and text.endswith("…")
+
+
+def test_plain_text_is_text_not_html_so_templates_escape_it_once() -> None:
+    assert plain_text('Fish & <chips> "hot"') == 'Fish & <chips> "hot"'
