@@ -86,9 +86,12 @@
     event.preventDefault();
     if (isField(element)) {
       element.focus();
-    } else {
-      element.click();
+      return;
     }
+    // htmx wires up swapped-in content a few milliseconds after the swap; a fast key could
+    // click before that and load a whole page. Wiring it now is harmless when already done.
+    if (window.htmx) window.htmx.process(element.closest("form") || element);
+    element.click();
   });
 
   // A refused decision (400, 403, 409, 429) comes back as the item with its explanation:
@@ -101,12 +104,17 @@
     }
   });
 
-  // After a swap the focused button is gone: put focus on the new item, so that the next
-  // shortcut and screen readers start from there.
-  document.addEventListener("htmx:afterSettle", function () {
+  // A new item swapped in: put focus on it, so that the next shortcut and screen readers
+  // start from there. (htmx would put it back in the field of the same id, say the reason
+  // list, where the next key would pick a reason instead of being a shortcut.)
+  // Done on afterSwap, in the same task as the swap: a key pressed as soon as the new item
+  // shows must not have its focus taken away a moment later.
+  document.addEventListener("htmx:afterSwap", function (event) {
     var item = document.querySelector("[data-moderation-item]");
-    if (item && (document.activeElement === document.body || !document.activeElement)) {
-      item.focus({ preventScroll: false });
+    var swapped = event.detail && event.detail.target;
+    if (item && swapped && swapped.id === "moderation-item") {
+      item.focus({ preventScroll: true });
+      window.scrollTo(0, 0);
     }
     expireUndo();
   });

@@ -14,7 +14,18 @@ from sqlalchemy import JSON, CheckConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cocreate.clock import utcnow
+from cocreate.ideas.models import Idea
 from cocreate.types import UTCDateTime
+
+# The queue lists pending ideas oldest first across all of a brand's campaigns, and "next
+# item" walks the same order: this index on the ideas table serves both (with a keyset on
+# (submitted_at, id)). Declared here, with the feature that needs it.
+Index(
+    "ix_ideas_status_submitted",
+    Idea.__table__.c.status,  # type: ignore[attr-defined]
+    Idea.__table__.c.submitted_at,  # type: ignore[attr-defined]
+    Idea.__table__.c.id,  # type: ignore[attr-defined]
+)
 
 
 class ModerationMode(enum.StrEnum):
@@ -67,6 +78,7 @@ class ModerationDecision(SQLModel, table=True):
         CheckConstraint(ACTION_CHECK, name="moderation_decision_action"),
         Index("ix_moderation_decisions_idea", "idea_id", "id"),
         Index("ix_moderation_decisions_brand_at", "brand_id", "at"),
+        Index("ix_moderation_decisions_automatic", "brand_id", "automatic", "action"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from cocreate.moderation.models import Action, FlagKind
 
@@ -85,12 +86,37 @@ def all_capitals(text: str) -> bool:
     return sum(c.isupper() for c in letters) / len(letters) >= CAPITALS_RATIO
 
 
+# Words that say nothing about what an idea is, in English and French.
+_STOP_WORDS = frozenset(
+    "a an and the of with for in on to or our my your "
+    "le la les un une des de du et au aux en avec pour sur ou ma mon mes nos notre".split()
+)
+
+
+def _key_words(text: str) -> list[str]:
+    """Folded words without stop words, crudely singular ("crisps" -> "crisp")."""
+    words = []
+    for word in _words(text):
+        if word in _STOP_WORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.append(word)
+    return words
+
+
 def similarity(a: str, b: str) -> float:
-    """How alike two titles are, 0 to 1: shared folded words over all words (Jaccard)."""
-    left, right = set(_words(a)), set(_words(b))
+    """How alike two titles are, 0 to 1, whatever the case, accents, word order or plurals.
+
+    The better of shared words over all words (Jaccard) and the character similarity of the
+    sorted words (catches small spelling differences).
+    """
+    left, right = _key_words(a), _key_words(b)
     if not left or not right:
         return 0.0
-    return len(left & right) / len(left | right)
+    shared = len(set(left) & set(right)) / len(set(left) | set(right))
+    spelled = SequenceMatcher(None, " ".join(sorted(left)), " ".join(sorted(right))).ratio()
+    return max(shared, spelled)
 
 
 def screen(

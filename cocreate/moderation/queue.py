@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, or_
+from sqlalchemy import and_, exists, func, literal, not_, tuple_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -35,8 +36,10 @@ from cocreate.moderation.models import (
     Report,
     ReportStatus,
 )
+from cocreate.types import UTCDateTime
 
 PAGE_SIZE = 50
+COUNT_CAP = 1000  # the queue page says "1,000+" rather than count 100,000 rows each time
 VIEWS = ("pending", "reported", "escalated", "automatic")
 FLAG_FILTERS = (
     "any",
@@ -115,19 +118,16 @@ class QueueFilter:
 
 
 def _open_flag(*kinds: str) -> ColumnElement[bool]:
-    conditions = [
-        col(ModerationFlag.idea_id) == col(Idea.id),
-        col(ModerationFlag.resolved_by_id).is_(None),
-    ]
+    """Ideas with an open flag (of one of `kinds`). Written as `id IN (...)` so that the
+    database can start from the few flagged ideas rather than test every pending one."""
+    flagged = select(ModerationFlag.idea_id).where(col(ModerationFlag.resolved_by_id).is_(None))
     if kinds:
-        conditions.append(col(ModerationFlag.kind).in_(kinds))
-    return exists().where(*conditions)
+        flagged = flagged.where(col(ModerationFlag.kind).in_(kinds))
+    return col(Idea.id).in_(flagged)
 
 
 def _open_reports() -> ColumnElement[bool]:
-    return exists().where(
-        col(Report.idea_id) == col(Idea.id), col(Report.status) == ReportStatus.OPEN
-    )
+    return col(Idea.id).in_(select(Report.idea_id).where(Report.status == ReportStatus.OPEN))
 
 
 def _first_open_report() -> Any:
@@ -139,14 +139,21 @@ def _first_open_report() -> Any:
     )
 
 
-def _last_decision_automatic() -> ColumnElement[bool]:
-    latest = aliased(ModerationDecision)
-    newest_id = select(func.max(latest.id)).where(latest.idea_id == col(Idea.id)).scalar_subquery()
-    return exists().where(
-        col(ModerationDecision.idea_id) == col(Idea.id),
+def _rejected_automatically(brand: Brand) -> ColumnElement[bool]:
+    """Ideas whose last decision is an automatic rejection (the pre-screen's spam rule)."""
+    later = aliased(ModerationDecision)
+    automatic = select(ModerationDecision.idea_id).where(
+        ModerationDecision.brand_id == brand.id,
         col(ModerationDecision.automatic).is_(True),
-        col(ModerationDecision.id) == newest_id,
+        ModerationDecision.action == Action.REJECT,
+        not_(
+            exists().where(
+                col(later.idea_id) == ModerationDecision.idea_id,
+                col(later.id) > ModerationDecision.id,
+            )
+        ),
     )
+    return col(Idea.id).in_(automatic)
 
 
 def _waiting_since(view: str) -> Any:
@@ -154,24 +161,46 @@ def _waiting_since(view: str) -> Any:
     return _first_open_report() if view == "reported" else col(Idea.submitted_at)
 
 
+def _selective(filters: QueueFilter) -> bool:
+    """Whether the view starts from a short list (reports, flags, automatic decisions)."""
+    return filters.view != "pending" or filters.flag not in ("", "none")
+
+
+def _by_id_only(column: Any) -> Any:
+    # An expression on the column rather than the column: neither database will walk an
+    # index of ideas by campaign or status (100,000 pending rows) when the short list of
+    # reported or flagged ideas is the better start; they fetch those few by primary key.
+    return func.coalesce(column, column)
+
+
 def _conditions(
     *, brand: Brand, filters: QueueFilter, campaign_ids: list[int], now: datetime
 ) -> list[Any]:
-    conditions: list[Any] = [col(Idea.campaign_id).in_(campaign_ids)]
+    selective = _selective(filters)
+    campaign = _by_id_only(col(Idea.campaign_id)) if selective else col(Idea.campaign_id)
+    status = _by_id_only(col(Idea.status)) if selective else col(Idea.status)
+    conditions: list[Any] = [campaign.in_(campaign_ids)]
     if filters.view == "pending":
-        conditions.append(col(Idea.status) == IdeaStatus.PENDING)
+        conditions.append(status == IdeaStatus.PENDING)
     elif filters.view == "reported":
         conditions.append(_open_reports())
     elif filters.view == "escalated":
         conditions.append(_open_flag(FlagKind.ESCALATED))
-        conditions.append(col(Idea.status).in_([IdeaStatus.PENDING, IdeaStatus.APPROVED]))
+        conditions.append(status.in_([IdeaStatus.PENDING, IdeaStatus.APPROVED]))
     else:
-        conditions.append(col(Idea.status) == IdeaStatus.REJECTED)
-        conditions.append(_last_decision_automatic())
+        conditions.append(status == IdeaStatus.REJECTED)
+        conditions.append(_rejected_automatically(brand))
     if filters.flag == "any":
         conditions.append(_open_flag())
     elif filters.flag == "none":
-        conditions.append(not_(_open_flag()))
+        conditions.append(
+            not_(
+                exists().where(
+                    col(ModerationFlag.idea_id) == col(Idea.id),
+                    col(ModerationFlag.resolved_by_id).is_(None),
+                )
+            )
+        )
     elif filters.flag == "spam":
         conditions.append(_open_flag(*SPAM_KINDS))
     elif filters.flag:
@@ -179,6 +208,12 @@ def _conditions(
     if filters.age:
         conditions.append(_waiting_since(filters.view) <= now - AGES[filters.age])
     return conditions
+
+
+def _capped_count(session: Session, conditions: list[Any]) -> int:
+    """How many rows match, counting no further than COUNT_CAP + 1 (shown as "1,000+")."""
+    matching = select(col(Idea.id)).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    return session.exec(select(func.count()).select_from(matching)).one()
 
 
 def brand_campaigns(*, session: Session, brand: Brand) -> list[Campaign]:
@@ -229,13 +264,15 @@ def _position(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 def _after(waiting: Any, position: tuple[datetime, int]) -> ColumnElement[bool]:
+    # A row-value comparison, which both databases answer from the (status, submitted_at,
+    # id) index; the equivalent OR of two conditions is not.
     since, idea_id = position
-    return or_(waiting > since, and_(waiting == since, col(Idea.id) > idea_id))
+    return tuple_(waiting, col(Idea.id)) > tuple_(literal(since, UTCDateTime()), idea_id)
 
 
 def _before(waiting: Any, position: tuple[datetime, int]) -> ColumnElement[bool]:
     since, idea_id = position
-    return or_(waiting < since, and_(waiting == since, col(Idea.id) < idea_id))
+    return tuple_(waiting, col(Idea.id)) < tuple_(literal(since, UTCDateTime()), idea_id)
 
 
 def list_queue(
@@ -252,27 +289,45 @@ def list_queue(
     ids = _campaign_ids(campaigns, filters)
     conditions = _conditions(brand=brand, filters=filters, campaign_ids=ids, now=now)
     waiting = _waiting_since(filters.view).label("waiting_since")
+    # One round trip for the rows with their author, open reports and claim holder.
+    holder = aliased(User)
+    open_reports = (
+        select(func.count())
+        .where(col(Report.idea_id) == col(Idea.id), col(Report.status) == ReportStatus.OPEN)
+        .correlate(Idea)
+        .scalar_subquery()
+    )
     query = (
-        select(Idea, waiting).where(*conditions).order_by(waiting, col(Idea.id)).limit(limit + 1)
+        sa_select(  # sqlmodel's select() types at most four columns
+            Idea,
+            waiting,
+            col(User.display_name),
+            open_reports,
+            col(ModerationClaim.moderator_id),
+            col(holder.display_name),
+        )
+        .join(User, col(User.id) == col(Idea.author_id))
+        .outerjoin(
+            ModerationClaim,
+            and_(
+                col(ModerationClaim.idea_id) == col(Idea.id),
+                col(ModerationClaim.expires_at) > now,
+            ),
+        )
+        .outerjoin(holder, col(holder.id) == col(ModerationClaim.moderator_id))
+        .where(*conditions)
+        .order_by(waiting, col(Idea.id))
+        .limit(limit + 1)
     )
     position = _position(cursor)
     if position is not None:
         query = query.where(_after(_waiting_since(filters.view), position))
-    found = session.exec(query).all()
+    found = list(session.execute(query).all())
     more = len(found) > limit
     found = found[:limit]
     by_campaign = {c.id: c for c in campaigns}
-    idea_ids = [idea.id for idea, _since in found if idea.id is not None]
-    authors = dict(
-        session.exec(
-            select(User.id, User.display_name).where(
-                col(User.id).in_({idea.author_id for idea, _since in found})
-            )
-        ).all()
-    )
+    idea_ids = [row[0].id for row in found if row[0].id is not None]
     flags: dict[int, list[str]] = defaultdict(list)
-    reports: dict[int, int] = {}
-    claims: dict[int, tuple[int, str]] = {}
     if idea_ids:
         for idea_id, kind in session.exec(
             select(ModerationFlag.idea_id, ModerationFlag.kind).where(
@@ -282,44 +337,30 @@ def list_queue(
         ):
             if kind not in flags[idea_id]:
                 flags[idea_id].append(kind)
-        reports = dict(
-            session.exec(
-                select(Report.idea_id, func.count())
-                .where(col(Report.idea_id).in_(idea_ids), Report.status == ReportStatus.OPEN)
-                .group_by(col(Report.idea_id))
-            ).all()
-        )
-        for idea_id, moderator_id, name in session.exec(
-            select(ModerationClaim.idea_id, ModerationClaim.moderator_id, User.display_name)
-            .join(User, col(User.id) == col(ModerationClaim.moderator_id))
-            .where(col(ModerationClaim.idea_id).in_(idea_ids), ModerationClaim.expires_at > now)
-        ):
-            claims[idea_id] = (moderator_id, name)
     rows = []
-    for idea, since in found:
+    for idea, since, author_name, reports, holder_id, holder_name in found:
         assert idea.id is not None
-        holder = claims.get(idea.id)
         rows.append(
             QueueRow(
                 idea=idea,
                 campaign=by_campaign[idea.campaign_id],
-                author_name=authors.get(idea.author_id, ""),
+                author_name=author_name,
                 waiting_since=since,
                 flags=flags.get(idea.id, []),
-                open_reports=reports.get(idea.id, 0),
-                claimed_by=holder[1] if holder else None,
-                claimed_by_me=holder is not None and holder[0] == viewer_id,
+                open_reports=reports or 0,
+                claimed_by=holder_name,
+                claimed_by_me=holder_id is not None and holder_id == viewer_id,
             )
         )
     next_cursor = None
     if more and found:
-        last_idea, last_since = found[-1]
+        last_idea, last_since = found[-1][0], found[-1][1]
         if last_since is not None:
             next_cursor = f"{last_since.isoformat()}|{last_idea.id}"
     counts = queue_counts(session=session, brand=brand, campaigns=campaigns, now=now)
     if filters.campaign or filters.flag or filters.age:
         narrowed = _conditions(brand=brand, filters=filters, campaign_ids=ids, now=now)
-        total = session.exec(select(func.count()).select_from(Idea).where(*narrowed)).one()
+        total = _capped_count(session, narrowed)
     else:
         total = counts[filters.view]
     return QueuePage(
@@ -332,13 +373,22 @@ def queue_counts(
 ) -> dict[str, int]:
     """How many items wait in each view of the brand's queue (all campaigns)."""
     ids = [c.id for c in campaigns if c.id is not None]
-    counts = {}
-    for view in VIEWS:
-        conditions = _conditions(
-            brand=brand, filters=QueueFilter(view=view), campaign_ids=ids, now=now
+    # The four counts in one statement: one round trip instead of four.
+    counts = [
+        select(func.count())
+        .select_from(
+            select(col(Idea.id))
+            .where(
+                *_conditions(brand=brand, filters=QueueFilter(view=view), campaign_ids=ids, now=now)
+            )
+            .limit(COUNT_CAP + 1)
+            .subquery()
         )
-        counts[view] = session.exec(select(func.count()).select_from(Idea).where(*conditions)).one()
-    return counts
+        .scalar_subquery()
+        for view in VIEWS
+    ]
+    row = session.exec(select(*counts)).one()
+    return dict(zip(VIEWS, (int(n) for n in row), strict=True))
 
 
 def neighbour(
@@ -427,11 +477,20 @@ def history(*, session: Session, idea_id: int) -> list[HistoryRow]:
 
 
 @dataclass(frozen=True)
+class MergeTarget:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
 class ItemDetails:
     flags: list[ModerationFlag]
     reports: list[tuple[Report, str]]  # (report, reporter name)
-    merge_targets: list[Idea]
+    merge_targets: list[MergeTarget]
     author: User | None
+
+
+MERGE_CANDIDATES = 300  # the campaign's most recent approved ideas, ranked by likeness
 
 
 def item_details(*, session: Session, idea: Idea, merge_candidates: int = 20) -> ItemDetails:
@@ -453,19 +512,19 @@ def item_details(*, session: Session, idea: Idea, merge_candidates: int = 20) ->
             .order_by(col(Report.id))
         ).all()
     ]
+    suggested = {f.similar_idea_id for f in flags if f.similar_idea_id is not None}
     approved = session.exec(
-        select(Idea)
+        select(Idea.id, Idea.title)
         .where(
             Idea.campaign_id == idea.campaign_id,
             Idea.status == IdeaStatus.APPROVED,
             col(Idea.id) != idea.id,
         )
-        .order_by(col(Idea.id).desc())
-        .limit(2000)
+        .order_by(col(Idea.id).in_(suggested or {0}).desc(), col(Idea.id).desc())
+        .limit(MERGE_CANDIDATES)
     ).all()
-    suggested = {f.similar_idea_id for f in flags if f.similar_idea_id is not None}
     ranked = sorted(
-        approved,
+        (MergeTarget(id=int(i), title=t) for i, t in approved if i is not None),
         key=lambda other: (other.id not in suggested, -similarity(idea.title, other.title)),
     )
     return ItemDetails(
@@ -508,8 +567,13 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 def health(*, session: Session, brand: Brand, now: datetime) -> Health:
     campaigns = brand_campaigns(session=session, brand=brand)
-    counts = queue_counts(session=session, brand=brand, campaigns=campaigns, now=now)
     ids = [c.id for c in campaigns if c.id is not None]
+    counts = {}
+    for view in ("pending", "reported"):  # exact here, not capped as on the queue page
+        conditions = _conditions(
+            brand=brand, filters=QueueFilter(view=view), campaign_ids=ids, now=now
+        )
+        counts[view] = session.exec(select(func.count()).select_from(Idea).where(*conditions)).one()
     oldest = session.exec(
         select(func.min(Idea.submitted_at)).where(
             col(Idea.campaign_id).in_(ids), Idea.status == IdeaStatus.PENDING
@@ -578,3 +642,13 @@ def duration_text(delta: timedelta | None) -> str:
 
 def waiting_for(since: datetime | None, now: datetime) -> str:
     return duration_text(now - since if since else None)
+
+
+def count_text(n: int) -> str:
+    """A queue count as shown: exact up to COUNT_CAP, then "1,000+" (in the reader's digits)."""
+    from babel.numbers import format_decimal
+
+    from cocreate.i18n import current_locale
+
+    shown = min(n, COUNT_CAP)
+    return format_decimal(shown, locale=current_locale()) + ("+" if n > COUNT_CAP else "")

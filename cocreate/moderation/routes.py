@@ -18,7 +18,7 @@ from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.markdown import render_markdown
 from cocreate.moderation import queue, service
-from cocreate.moderation.models import Action, ModerationMode
+from cocreate.moderation.models import Action, FlagKind, ModerationMode
 from cocreate.security.access import SIGNED_IN, brand_role, current_user, db, route
 from cocreate.security.ratelimit import Limit
 from cocreate.web import is_htmx_fragment_request, redirect, render
@@ -42,6 +42,15 @@ def _user(request: Request) -> User:
     user = current_user(request)
     assert user is not None and user.id is not None  # the route's access rule signed them in
     return user
+
+
+def _is_owner(request: Request, brand: Brand) -> bool:
+    """Whether the signed-in person may decide escalated ideas (asked once per request)."""
+    found = getattr(request.state, "moderation_owner", None)
+    if found is None:
+        found = service.is_owner(session=db(request), user=_user(request), brand=brand)
+        request.state.moderation_owner = found
+    return bool(found)
 
 
 def _now(request: Request) -> datetime:
@@ -141,7 +150,9 @@ async def queue_page(request: Request) -> Response:
         "undo": _undo_offer(request, brand),
         "now": _now(request),
         "waiting_for": queue.waiting_for,
-        "is_owner": service.is_owner(session=db(request), user=user, brand=brand),
+        "count_text": queue.count_text,
+        "count_cap": queue.COUNT_CAP,
+        "is_owner": _is_owner(request, brand),
     }
     return render(request, "moderation/queue.html", context, fragment="moderation/_queue.html")
 
@@ -160,6 +171,7 @@ def _item_response(
     error: str = "",
     status_code: int = 200,
     claim: bool = True,
+    just_claimed: bool = False,
 ) -> Response:
     """The item page (or its fragment for htmx), claiming the item when it waits for a decision."""
     session, user, now = db(request), _user(request), _now(request)
@@ -179,22 +191,30 @@ def _item_response(
         raise HTTPException(404)
     if found is not None:
         idea, campaign = found
-        owner = service.is_owner(session=session, user=user, brand=brand)
+        owner = _is_owner(request, brand)
         actionable = service.is_actionable(session=session, idea=idea, by_owner=owner)
-        claimed = False
-        if actionable and claim:
+        claimed = just_claimed
+        if actionable and claim and not claimed:
             claimed = service.claim(
                 session=session, idea_id=idea_id or 0, moderator_id=user.id or 0, now=now
             )
-        holder = service.claim_holder(session=session, idea_id=idea_id or 0, now=now)
+        holder = (
+            None
+            if claimed
+            else service.claim_holder(session=session, idea_id=idea.id or 0, now=now)
+        )
         settings = service.get_settings(session=session, brand_id=brand.id or 0)
+        details = queue.item_details(session=session, idea=idea)
         context |= {
             "idea": idea,
             "campaign": campaign,
             "description": render_markdown(idea.description),
-            "details": queue.item_details(session=session, idea=idea),
+            "details": details,
             "history": queue.history(session=session, idea_id=idea_id or 0),
-            "credited": service.credited_authors(session=session, idea_id=idea_id or 0),
+            # Only an approved idea receives merged duplicates.
+            "credited": service.credited_authors(session=session, idea_id=idea.id or 0)
+            if idea.status == "approved"
+            else [],
             "actionable": actionable,
             "claimed": claimed or (holder is not None and holder[0] == user.id),
             "holder": holder[1] if holder and holder[0] != user.id else None,
@@ -205,7 +225,7 @@ def _item_response(
             "reason_label": service.reason_label,
             "report_reason_label": service.report_reason_label,
             "mode_post": campaign.moderation_mode == ModerationMode.POST,
-            "escalated": service.has_open_escalation(session=session, idea_id=idea.id or 0),
+            "escalated": any(flag.kind == FlagKind.ESCALATED for flag in details.flags),
         }
     response = render(
         request,
@@ -262,13 +282,18 @@ def _show_neighbour(
             moderator_id=user.id or 0,
             from_idea=origin,
             backwards=backwards,
-            skip_escalated=not service.is_owner(session=session, user=user, brand=brand),
+            skip_escalated=not _is_owner(request, brand),
         )
         if idea_id is None:
             break
         if service.claim(session=session, idea_id=idea_id, moderator_id=user.id or 0, now=now):
             return _item_response(
-                request, brand=brand, idea_id=idea_id, filters=filters, notice=notice, claim=False
+                request,
+                brand=brand,
+                idea_id=idea_id,
+                filters=filters,
+                notice=notice,
+                just_claimed=True,
             )
     if (
         origin is not None

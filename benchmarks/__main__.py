@@ -1,0 +1,23 @@
+"""`make bench`: every benchmark on SQLite and on the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from benchmarks import moderation_queue
+
+POSTGRES = os.environ.get(
+    "COCREATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def main() -> int:
+    failures = 0
+    for url in ("sqlite", POSTGRES):
+        failures += moderation_queue.main(["--db", url])
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
