@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -23,6 +24,7 @@ from cocreate.clock import Clock, system_clock
 from cocreate.db import Database, make_engine
 from cocreate.moderation import routes as moderation
 from cocreate.notifications.service import deliver_due
+from cocreate.security.bodylimit import BodySizeLimitMiddleware
 from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.security.tokens import Tokens
@@ -66,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         routes=all_routes(settings),
         middleware=[
             Middleware(SecurityHeadersMiddleware, hsts=settings.https),
+            Middleware(BodySizeLimitMiddleware),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
@@ -75,7 +78,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
                 https_only=settings.https,
             ),
         ],
-        exception_handlers={HTTPException: errors.http_error, 500: errors.server_error},
+        exception_handlers={
+            HTTPException: errors.http_error,
+            OperationalError: errors.database_unavailable,
+            500: errors.server_error,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

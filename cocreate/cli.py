@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from cocreate.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from cocreate.db import Database
 
 
 def _settings() -> Settings:
@@ -36,6 +40,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if settings.production:
         sys.exit("cocreate: refusing to load demo accounts with known passwords in production")
     database = Database(make_engine(settings.database_url))
+    if not _migrated(database):
+        sys.exit("cocreate: the database has no tables yet; run `cocreate migrate` first")
     with database.session() as session:
         accounts = load_demo(session)
     print("Demo data is ready: brand 'Crispy Co', campaign 'Pick our next flavour'.")
@@ -57,6 +63,8 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         sys.exit(f"cocreate: {exc}")
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
     database = Database(make_engine(settings.database_url))
+    if not _migrated(database):
+        sys.exit("cocreate: the database has no tables yet; run `cocreate migrate` first")
     with database.session() as session:
         try:
             create_admin(
@@ -71,16 +79,26 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrated(database: Database) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(database.engine).has_table("alembic_version")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _settings()  # fail early, with a clear message, on a bad configuration
+    settings = _settings()  # fail early, with a clear message, on a bad configuration
+    # Behind a proxy every request comes from the proxy's address: unless its
+    # X-Forwarded-For is believed, the per-IP log-in limit would lock out everyone at once.
+    trusted = ",".join(settings.trusted_proxies) or None
     uvicorn.run(
         "cocreate.asgi:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=args.proxy_headers,
+        proxy_headers=args.proxy_headers or trusted is not None,
+        forwarded_allow_ips=trusted,
         log_level="info",
     )
     return 0
@@ -101,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--proxy-headers",
         action="store_true",
-        help="trust X-Forwarded-* from the proxy (behind a load balancer)",
+        help="trust X-Forwarded-* from 127.0.0.1 (see COCREATE_TRUSTED_PROXIES for others)",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -10,11 +10,17 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from cocreate.i18n import gettext as _
 
 _ALLOWED_CONTROL = {"\n", "\t"}
+# Bidi embeddings, overrides and isolates: in a one-line value (a name, a title) they make
+# the text read as something else ("\u202egnp.exe" shows as "exe.png") and nothing closes
+# them, so they are dropped. Multi-line text keeps them: right-to-left writers use them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class ValidationFailed(Exception):
@@ -90,13 +96,40 @@ class Form:
             raise ValidationFailed(self.errors)
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form, parsed once (Starlette caches it), or a 400 for what no browser sends.
+
+    Starlette decodes multipart fields with the charset the client names: "undefined" or
+    "punycode" raise a UnicodeError it does not catch (a 500), and "utf-7" can produce lone
+    surrogates, which cannot be encoded back to UTF-8 to be shown, hashed or stored.
+    """
+    try:
+        form = await request.form()
+    except UnicodeError as exc:
+        raise HTTPException(400, "undecodable form") from exc
+    for key, value in form.multi_items():
+        texts = [key, value.filename or ""] if isinstance(value, UploadFile) else [key, value]
+        if not all(_encodable(text) for text in texts):
+            raise HTTPException(400, "undecodable form")
+    return form
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_text(value: str, *, multiline: bool = False) -> str:
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
     keep = _ALLOWED_CONTROL if multiline else {" "}
+    drop = frozenset("\u2028\u2029") if multiline else _BIDI_CONTROLS | {"\u2028", "\u2029"}
     text = "".join(
-        c
-        for c in text
-        if c in keep or not (unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029")
+        c for c in text if c in keep or not (unicodedata.category(c) in ("Cc", "Cs") or c in drop)
     )
     return text.strip()
 
@@ -104,6 +137,8 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
 def normalise_email(value: str) -> str:
     """One spelling per mailbox: NFKC, trimmed, lower case; raises ValueError with a message."""
     text = unicodedata.normalize("NFKC", value).strip()
+    if "\ufffd" in text:  # a replacement character: the address was mangled on the way
+        raise ValueError(_("Enter a valid email address, like name@example.com."))
     try:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError:

@@ -72,23 +72,66 @@ class Settings:
         elif len(secret_key) < 32:
             raise ConfigurationError("COCREATE_SECRET_KEY must be at least 32 characters long.")
         database_url = env.get("COCREATE_DATABASE_URL", f"sqlite:///{data_dir / 'cocreate.db'}")
+        # Every value is checked here, so a typo stops the start with a message naming the
+        # variable, instead of a 500 on the first log-in or a silent mail outage.
         return cls(
             env=mode,
             database_url=database_url,
             secret_key=secret_key,
-            base_url=env.get("COCREATE_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            base_url=(
+                _url(env, "COCREATE_BASE_URL", ("http", "https"), cls.base_url) or cls.base_url
+            ).rstrip("/"),
             data_dir=data_dir,
-            smtp_url=env.get("COCREATE_SMTP_URL") or None,
+            smtp_url=_url(env, "COCREATE_SMTP_URL", ("smtp", "smtps")),
             mail_from=env.get("COCREATE_MAIL_FROM", cls.mail_from),
-            redis_url=env.get("COCREATE_REDIS_URL") or None,
+            redis_url=_url(env, "COCREATE_REDIS_URL", ("redis", "rediss", "unix")),
             oidc_providers=_oidc_providers(env),
-            login_rate_limit=env.get("COCREATE_LOGIN_RATE_LIMIT", cls.login_rate_limit),
-            signup_rate_limit=env.get("COCREATE_SIGNUP_RATE_LIMIT", cls.signup_rate_limit),
-            outbox_interval_seconds=float(env.get("COCREATE_OUTBOX_INTERVAL", "5")),
+            login_rate_limit=_rate_limit(env, "COCREATE_LOGIN_RATE_LIMIT", cls.login_rate_limit),
+            signup_rate_limit=_rate_limit(env, "COCREATE_SIGNUP_RATE_LIMIT", cls.signup_rate_limit),
+            outbox_interval_seconds=_seconds(env, "COCREATE_OUTBOX_INTERVAL", "5"),
             trusted_proxies=tuple(
                 p.strip() for p in env.get("COCREATE_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
         )
+
+
+def _url(
+    env: Mapping[str, str], name: str, schemes: tuple[str, ...], default: str | None = None
+) -> str | None:
+    value = env.get(name) or default
+    if value is None:
+        return None
+    scheme = value.partition("://")[0]
+    if "://" not in value or scheme not in schemes:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        raise ConfigurationError(f"{name} must start with {wanted}, not {value!r}")
+    return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    value = env.get(name, default)
+    try:
+        allowed = parse(value).amount
+    except ValueError:
+        allowed = 0
+    if allowed < 1:
+        raise ConfigurationError(
+            f"{name} must be a number of attempts per period, like {default!r}; not {value!r}"
+        )
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
+    value = env.get(name, default)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86_400:  # also refuses "nan" and "inf"
+        raise ConfigurationError(f"{name} must be a number of seconds like {default}: {value!r}")
+    return seconds
 
 
 def _dev_secret_key(data_dir: Path) -> str:

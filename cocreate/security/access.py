@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
+from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
 
@@ -132,11 +133,18 @@ def route(
 
 
 async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Response:
+    if request.method == "HEAD":
+        # Handlers branch on GET versus POST; a HEAD must take the GET branch, never the
+        # form-processing one (which would run without a CSRF check). The server drops the body.
+        request.scope["method"] = "GET"
+    if any(_unusable(value) for value in request.path_params.values()):
+        raise HTTPException(404)  # e.g. /c/a%00b: no such page, and PostgreSQL refuses NUL
     user = current_user(request)
     locale = choose_locale(request, user)
     request.state.locale = locale
     set_locale(locale)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
+        await read_form(request)  # a 400 for an undecodable body, before any handler sees it
         try:
             await verify_csrf(request)
         except CSRFError as exc:
@@ -152,6 +160,10 @@ async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Respon
             raise HTTPException(403, "unverified")
         raise HTTPException(403)
     return await endpoint(request)
+
+
+def _unusable(value: object) -> bool:
+    return isinstance(value, str) and (len(value) > 200 or any(ord(c) < 32 for c in value))
 
 
 def access_of(endpoint: Any) -> Access | None:

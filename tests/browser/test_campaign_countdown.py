@@ -38,19 +38,8 @@ def server(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def chromium_page(browser: Any) -> Iterator[Any]:
-    # pytest-playwright's browser (Debian's Chromium, see conftest.py): a second
-    # sync_playwright() of our own fails once pytest-playwright's loop runs in the session.
-    page = browser.new_page()
-    try:
-        yield page
-    finally:
-        page.close()
-
-
 def test_the_countdown_keeps_time_and_says_when_the_timeline_moves_on(
-    server: str, chromium_page: Any, session: Session, clock: FrozenClock
+    server: str, page: Any, session: Session, clock: FrozenClock
 ) -> None:
     # The server's clock stands still; the script counts on from the server's "now".
     clock.at = datetime.now(UTC)
@@ -74,7 +63,7 @@ def test_the_countdown_keeps_time_and_says_when_the_timeline_moves_on(
         ],
     )
     problems: list[str] = []
-    page = chromium_page
+    page = page
 
     def on_console(message: Any) -> None:
         # Chromium asks for /favicon.ico on its own; the site has none yet.

@@ -192,3 +192,21 @@ def test_smtp_down_keeps_mail_and_retries(
     clock.advance(minutes=1)
     assert deliver() == 1
     assert mailbox.to("ana@example.com")
+
+
+def test_head_request_with_a_form_body_does_not_create_an_account(
+    client: TestClient, session: Session
+) -> None:
+    response = client.request(
+        "HEAD",
+        "/signup",
+        content="email=head%40example.com&password=correct+horse+battery&display_name=H",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    assert session.exec(select(User)).first() is None
+
+
+def test_nul_byte_in_a_path_is_a_404_not_a_500(client: TestClient) -> None:
+    assert client.get("/c/a%00b").status_code == 404
+    assert client.get("/verify/a%00b").status_code == 404

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Invitation, Role
+from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.security.access import ADMIN, PUBLIC, SIGNED_IN, VERIFIED, access_of
 from tests.brand_factories import make_brand
 from tests.conftest import csrf_from, log_in
@@ -34,6 +35,8 @@ class World:
     consumer: User
     marketer_y: User
     admin: User
+    campaign_x: Campaign
+    stage_x: Stage
 
 
 # One sample value per path parameter. A new parameter needs a line here.
@@ -42,10 +45,10 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "user_id": lambda w: str(w.owner_x.id),
     "invitation_id": lambda w: str(w.invitation_x.id),
     "token": lambda w: "not-a-valid-token",
-    "slug": lambda w: "no-such-campaign",
-    "provider": lambda w: "no-such-provider",
+    "slug": lambda w: w.campaign_x.slug,
+    "stage_id": lambda w: str(w.stage_x.id),
     "color": lambda w: "b3261e",
-    "stage_id": lambda w: "999999",
+    "provider": lambda w: "no-such-provider",
     "idea": lambda w: "999999",  # no such idea: the access is checked before the lookup
 }
 
@@ -99,8 +102,24 @@ def world(session: Session, make_user: Any, clock: Any) -> World:
         expires_at=clock.now() + timedelta(days=7),
     )
     session.add(invitation)
+    campaign = Campaign(
+        brand_id=brand_x.id,
+        slug="campaign-x",
+        title="Campaign X",  # type: ignore[arg-type]
+        status=CampaignStatus.PUBLISHED,
+    )
+    session.add(campaign)
+    session.flush()
+    stage = Stage(
+        campaign_id=campaign.id,
+        position=0,
+        kind=StageKind.SUBMISSION,  # type: ignore[arg-type]
+        opens_at=clock.now() - timedelta(days=1),
+        closes_at=clock.now() + timedelta(days=9),
+    )
+    session.add(stage)
     session.commit()
-    return World(brand_x, owner_x, invitation, consumer, marketer_y, admin)
+    return World(brand_x, owner_x, invitation, consumer, marketer_y, admin, campaign, stage)
 
 
 def _expected(access: Any, persona: str) -> str:
