@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from cocreate.clock import utcnow
@@ -124,6 +124,14 @@ class ModerationFlag(SQLModel, table=True):
         ),
         Index("ix_moderation_flags_idea_open", "idea_id", "resolved_by_id"),
         Index("ix_moderation_flags_kind_open", "kind", "resolved_by_id", "idea_id"),
+        # One open escalation per idea: two moderators escalating at once cannot both win.
+        Index(
+            "uq_moderation_flags_open_escalation",
+            "idea_id",
+            unique=True,
+            sqlite_where=text("kind = 'escalated' AND resolved_by_id IS NULL"),
+            postgresql_where=text("kind = 'escalated' AND resolved_by_id IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

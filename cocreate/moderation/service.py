@@ -580,7 +580,11 @@ def decide(
             created_at=now,
         )
         session.add(escalation)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # one open escalation per idea (a partial unique index)
+            session.rollback()
+            raise Refused(_("This idea is already escalated to the brand owner.")) from None
         effects["escalation_flag_id"] = escalation.id
     else:
         changes: dict[str, Any] = {"status": status_after, "updated_at": now, "hidden_at": None}

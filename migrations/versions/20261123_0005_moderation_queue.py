@@ -139,6 +139,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_moderation_flags_kind_open", ["kind", "resolved_by_id", "idea_id"], unique=False
         )
+        batch_op.create_index(
+            "uq_moderation_flags_open_escalation",
+            ["idea_id"],
+            unique=True,
+            sqlite_where=sa.text("kind = 'escalated' AND resolved_by_id IS NULL"),
+            postgresql_where=sa.text("kind = 'escalated' AND resolved_by_id IS NULL"),
+        )
 
     op.create_table(
         "moderation_reports",
@@ -205,6 +212,7 @@ def downgrade() -> None:
 
     op.drop_table("moderation_reports")
     with op.batch_alter_table("moderation_flags", schema=None) as batch_op:
+        batch_op.drop_index("uq_moderation_flags_open_escalation")
         batch_op.drop_index("ix_moderation_flags_kind_open")
         batch_op.drop_index("ix_moderation_flags_idea_open")
 

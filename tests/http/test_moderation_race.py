@@ -122,3 +122,37 @@ def test_two_moderators_racing_record_exactly_one_decision(
     # The two requests really overlapped (both read "pending") at least once: otherwise this
     # test would only show that requests one after the other are refused.
     assert lost_in_the_write >= 1, "no round ran concurrently; the race was not tested"
+
+
+def test_two_moderators_escalating_at_once_escalate_once(
+    server: Server, session: Session, world: World, clock: FrozenClock
+) -> None:
+    ideas = [
+        make_idea(session, world.campaign, world.author, f"Borderline {n}", clock=clock)
+        for n in range(10)
+    ]
+    moderators = [world.moderator, world.second_moderator]
+    clients = [httpx2.Client(base_url=server.url, follow_redirects=False) for _ in moderators]
+    try:
+        tokens = [
+            http_log_in(c, m.email or "", PASSWORD)
+            for c, m in zip(clients, moderators, strict=True)
+        ]
+        for idea in ideas:
+            responses = at_the_same_time(
+                [
+                    (c, f"{QUEUE}/ideas/{idea.id}/decide", {"csrf_token": t, "action": "escalate"})
+                    for c, t in zip(clients, tokens, strict=True)
+                ]
+            )
+            statuses = sorted(r.status_code for r in responses if r is not None)
+            assert statuses == [303, 409], [r.text[:300] for r in responses if r]
+    finally:
+        for client in clients:
+            client.close()
+    session.rollback()
+    for idea in ideas:
+        recorded = session.exec(
+            select(ModerationDecision).where(ModerationDecision.idea_id == idea.id)
+        ).all()
+        assert [d.action for d in recorded] == ["escalate"]
