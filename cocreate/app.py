@@ -23,6 +23,7 @@ from cocreate.campaigns import routes as campaigns
 from cocreate.clock import Clock, system_clock
 from cocreate.db import Database, make_engine
 from cocreate.ideas import routes as ideas
+from cocreate.moderation import routes as moderation
 from cocreate.notifications.service import deliver_due
 from cocreate.security.bodylimit import BodySizeLimitMiddleware
 from cocreate.security.headers import SecurityHeadersMiddleware
@@ -44,6 +45,7 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *campaigns.routes,
         *ideas.routes,
         *storage.routes,
+        *moderation.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

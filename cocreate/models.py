@@ -5,6 +5,14 @@ from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.ideas.models import Idea, IdeaTerm
+from cocreate.moderation.models import (
+    MergeCredit,
+    ModerationClaim,
+    ModerationDecision,
+    ModerationFlag,
+    ModerationSettings,
+    Report,
+)
 from cocreate.notifications.models import OutboxEmail
 from cocreate.voting.models import Ballot, IdeaTally, Round, RoundEntrant, Vote
 
@@ -22,7 +30,13 @@ __all__ = [
     "Identity",
     "Invitation",
     "Membership",
+    "MergeCredit",
+    "ModerationClaim",
+    "ModerationDecision",
+    "ModerationFlag",
+    "ModerationSettings",
     "OutboxEmail",
+    "Report",
     "Stage",
     "User",
 ]

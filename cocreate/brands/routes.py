@@ -18,7 +18,9 @@ from cocreate.security.access import ADMIN, SIGNED_IN, brand_role, current_user,
 from cocreate.security.permissions import (
     ANY_ROLE,
     MANAGE_MEMBERS,
+    MODERATE,
     can_manage_members,
+    has_brand_role,
     role_in_brand,
 )
 from cocreate.web import redirect, render
@@ -113,6 +115,9 @@ async def brand_home(request: Request) -> Response:
             "role": role,
             "role_name": service.role_label(role) if role else _("Administrator"),
             "can_manage_members": can_manage_members(session=db(request), user=viewer, brand=brand),
+            "can_moderate": has_brand_role(
+                session=db(request), user=viewer, brand=brand, roles=MODERATE
+            ),
         },
     )
 

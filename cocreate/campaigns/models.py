@@ -29,6 +29,7 @@ class Campaign(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'published', 'archived')", name="campaign_status"),
         CheckConstraint("submission_limit >= 1", name="campaign_submission_limit"),
+        CheckConstraint("moderation_mode IN ('pre', 'post')", name="campaign_moderation_mode"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -48,6 +49,9 @@ class Campaign(SQLModel, table=True):
     status: str = Field(default=CampaignStatus.DRAFT, max_length=16, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "pre": ideas are public once a moderator approves them; "post": public at once,
+    # moderated after (cocreate.moderation).
+    moderation_mode: str = Field(default="pre", max_length=8)
 
 
 class Stage(SQLModel, table=True):

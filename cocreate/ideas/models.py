@@ -51,6 +51,9 @@ class Idea(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set by moderation when open reports reach the brand's threshold: not shown to the
+    # public until a moderator decides (see cocreate.moderation.service.publicly_visible).
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class IdeaTerm(SQLModel, table=True):

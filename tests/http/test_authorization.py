@@ -53,6 +53,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "idea_id": lambda w: str(w.idea_x.id),
     "key": lambda w: "no/such/file.webp",
     "provider": lambda w: "no-such-provider",
+    "idea": lambda w: "999999",  # no such idea: the access is checked before the lookup
 }
 
 PERSONAS = ("anonymous", "consumer", "marketer of another brand", "admin")
