@@ -14,17 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.audit.service import record
 from cocreate.brands.models import Membership, Role
 from cocreate.campaigns.models import Campaign, Stage, StageKind
-from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
-from cocreate.voting.results import StageOutcome, carry_forward, stage_inputs, submission_order
+from cocreate.voting.results import (
+    StageOutcome,
+    carry_forward,
+    stage_inputs,
+    start_writing,
+    submission_order,
+)
 from cocreate.voting.results_models import JuryCriterion, JuryOutcome, JuryPanel, JuryScore
 
 MAX_CRITERIA = 12
@@ -246,6 +252,7 @@ def add_criterion(
     weight: int,
     actor_id: int | None,
 ) -> JuryCriterion:
+    start_writing(session)
     _check_not_finalised(session, stage)
     if len(criteria_of(session=session, stage_id=_id(stage.id))) >= MAX_CRITERIA:
         raise _refused(_("A jury stage has at most %(n)d criteria.") % {"n": MAX_CRITERIA})
@@ -271,6 +278,7 @@ def add_criterion(
 def remove_criterion(
     *, session: Session, stage: Stage, criterion_id: int, actor_id: int | None
 ) -> None:
+    start_writing(session)
     _check_not_finalised(session, stage)
     criterion = session.get(JuryCriterion, criterion_id)
     if criterion is None or criterion.stage_id != stage.id:
@@ -294,6 +302,7 @@ def remove_criterion(
 
 
 def set_picks(*, session: Session, stage: Stage, picks: int, actor_id: int | None) -> JuryPanel:
+    start_writing(session)
     _check_not_finalised(session, stage)
     panel = session.get(JuryPanel, stage.id) or JuryPanel(stage_id=_id(stage.id))
     before = panel.picks
@@ -355,7 +364,24 @@ def score_idea(
         raise _refused(_("A criterion of this form does not exist any more: reload the page."))
     if any(not 0 <= value <= 10 for value in scores.values()):
         raise _refused(_("Scores go from 0 to 10."))
-    begin_write(session)
+    try:
+        return _save_scores(session, stage, juror, idea_id, scores, now)
+    except IntegrityError:
+        # The same juror's form sent twice at once: the other request stored these scores
+        # first. Once more, now as changes to the rows it wrote.
+        session.rollback()
+        return _save_scores(session, stage, juror, idea_id, scores, now)
+
+
+def _save_scores(
+    session: Session,
+    stage: Stage,
+    juror: User,
+    idea_id: int,
+    scores: Mapping[int, int],
+    now: datetime,
+) -> int:
+    start_writing(session)
     existing = {
         s.criterion_id: s
         for s in session.exec(
@@ -440,8 +466,12 @@ def finalise(
     problems = finalise_problems(session=session, campaign=campaign, stage=stage, now=now)
     if problems:
         raise _refused(" ".join(problems))
-    begin_write(session)
-    panel = session.get(JuryPanel, stage.id) or JuryPanel(stage_id=_id(stage.id))
+    start_writing(session)
+    # Two managers closing at once: the second waits here, then sees it closed.
+    session.exec(select(Stage.id).where(Stage.id == stage.id).with_for_update()).one()
+    panel = session.get(JuryPanel, stage.id, populate_existing=True) or JuryPanel(
+        stage_id=_id(stage.id)
+    )
     if panel.finalised_at is not None:
         session.rollback()
         raise _refused(_("The jury's scoring is already closed."))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, update
+from sqlalchemy import String, and_, case, cast, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -58,6 +58,7 @@ from cocreate.voting.results_models import (
     RoundResult,
     VoteLogKey,
 )
+from cocreate.voting.service import _takes_every_approved_idea
 
 PER_PAGE = 50
 MATRIX_IDEAS = 20  # the Schulze matrices kept for the page: the top 20 ideas of a ranked round
@@ -78,6 +79,18 @@ STREAM_BATCH = 20_000  # rows fetched per round trip from the server-side cursor
 def _id(value: int | None) -> int:
     assert value is not None, "flushed rows have ids"
     return value
+
+
+def start_writing(session: Session) -> None:
+    """Begin a writer's transaction, ending first the read-only one that the page's lookups
+    opened: `begin_write` cannot upgrade a transaction already open, and SQLite refuses at
+    once ("database is locked", no busy wait) a reader that wants to write after another
+    writer committed. Nothing is pending at this point in our callers, so the commit only
+    ends the read."""
+    if session.in_transaction():
+        assert not (session.new or session.dirty or session.deleted), "unsaved changes"
+        session.commit()
+    begin_write(session)
 
 
 def _insert(session: Session) -> Any:
@@ -130,8 +143,8 @@ def _decisive(stages: Sequence[Stage]) -> list[Stage]:
 
 
 def _is_first_round(session: Session, round_: Round) -> bool:
-    rounds = campaign_rounds(session=session, campaign_id=round_.campaign_id)
-    return bool(rounds) and rounds[0].round.id == round_.id
+    """The campaign's first voting round takes every approved idea (as `is_entrant` says)."""
+    return _takes_every_approved_idea(session=session, round_=round_)
 
 
 def _entrant_condition(round_: Round, *, first: bool) -> Any:
@@ -153,8 +166,9 @@ def entrant_ids(*, session: Session, round_: Round) -> list[int]:
     return [_id(i) for i in ids]
 
 
-def count_entrants(*, session: Session, round_: Round) -> int:
-    first = _is_first_round(session, round_)
+def count_entrants(*, session: Session, round_: Round, first: bool | None = None) -> int:
+    if first is None:
+        first = _is_first_round(session, round_)
     return int(
         session.exec(
             select(func.count()).select_from(Idea).where(_entrant_condition(round_, first=first))
@@ -341,9 +355,8 @@ class Pseudonyms:
 def _utc_text(session: Session, column: Any) -> Any:
     """A timestamp column as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC), "" when NULL.
 
-    Formatted by the database: the same spelling on both backends, and over ten million rows
-    it saves the two Python datetime conversions per vote that dominated the digest's cost.
-    SQLite holds SQLAlchemy's "YYYY-MM-DD HH:MM:SS.ffffff", already in UTC (UTCDateTime).
+    Spelled by the database, the same on both backends. SQLite holds SQLAlchemy's
+    "YYYY-MM-DD HH:MM:SS.ffffff", already in UTC (UTCDateTime).
     """
     if session.get_bind().dialect.name == "postgresql":
         spelled: Any = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
@@ -352,41 +365,69 @@ def _utc_text(session: Session, column: Any) -> Any:
     return func.coalesce(spelled, "")
 
 
-# vote id, voter id, idea id, period, weight, status, cast at, withdrawn at ("" if not)
-VoteRow = tuple[int, int, int, int, int, str, str, str]
+# voter id, vote id, the rest of the log line ("idea,period,weight,status,cast_at,withdrawn_at"),
+# then for the tally: the idea when the vote counts (counted, not withdrawn) else None,
+# its weight and its period.
+LogRow = tuple[int, int, str, int | None, int, int]
 
 
-def stream_votes(*, session: Session, round_id: int) -> Iterator[VoteRow]:
-    """Every vote of the round, withdrawn, held and void ones included, in id order.
-
-    Core rows from the connection (no ORM row processing), fetched in batches through a
-    server-side cursor on PostgreSQL (yield_per): memory stays flat however many votes.
-    """
-    statement = (
-        sql_select(
-            col(Vote.id),
-            col(Vote.voter_id),
-            col(Vote.idea_id),
-            col(Vote.period),
-            col(Vote.weight),
-            col(Vote.status),
-            _utc_text(session, Vote.__table__.c.cast_at),  # type: ignore[attr-defined]
-            _utc_text(session, Vote.__table__.c.withdrawn_at),  # type: ignore[attr-defined]
-        )
-        .where(col(Vote.round_id) == round_id)
-        .order_by(col(Vote.id))
-        .execution_options(yield_per=STREAM_BATCH)
-    )
-    yield from session.connection().execute(statement)  # a Row is the tuple
-
-
-def log_line(row: VoteRow, pseudonym: Callable[[int], str]) -> str:
-    """The canonical line of one vote, as in the published CSV (no field needs quoting)."""
-    vote_id, voter_id, idea_id, period, weight, status, cast_at, withdrawn_at = row
+def _log_statement(session: Session, round_id: int) -> Any:
+    votes = Vote.__table__.c  # type: ignore[attr-defined]
+    rest: Any = cast(votes.idea_id, String)
+    for part in (
+        cast(votes.period, String),
+        cast(votes.weight, String),
+        votes.status,
+        _utc_text(session, votes.cast_at),
+        _utc_text(session, votes.withdrawn_at),
+    ):
+        rest = rest.concat(",").concat(part)
+    counts = and_(votes.status == VoteStatus.COUNTED.value, votes.withdrawn_at.is_(None))
     return (
-        f"{vote_id},{pseudonym(voter_id)},{idea_id},{period},{weight},{status},"
-        f"{cast_at},{withdrawn_at}\n"
+        sql_select(
+            votes.voter_id,
+            votes.id,
+            rest,
+            case((counts, votes.idea_id), else_=None),
+            votes.weight,
+            votes.period,
+        )
+        .where(votes.round_id == round_id)
+        .order_by(votes.id)
     )
+
+
+def stream_log(*, session: Session, round_id: int) -> Iterator[Sequence[LogRow]]:
+    """Every vote of the round (withdrawn, held and void ones included) in id order, in
+    batches, from a server-side cursor on PostgreSQL: memory stays flat however many votes.
+
+    The database builds each line but the pseudonym, and the rows go straight from the
+    DB-API cursor, in the session's transaction: over ten million votes, SQLAlchemy's
+    per-row objects and Python's datetime formatting were most of the time.
+    """
+    connection = session.connection()
+    sql = str(
+        _log_statement(session, round_id).compile(
+            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+        )
+    )  # the only values are the round's id and fixed strings, rendered inline
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    if connection.dialect.name == "postgresql":
+        cursor = dbapi.cursor(name=f"vote_log_{secrets.token_hex(6)}")  # server-side
+    else:
+        cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(STREAM_BATCH):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def log_line(row: LogRow, pseudonym: Callable[[int], str]) -> str:
+    """The canonical line of one vote, as in the published CSV (no field needs quoting)."""
+    return f"{row[1]},{pseudonym(row[0])},{row[2]}\n"
 
 
 @dataclass(frozen=True)
@@ -400,23 +441,19 @@ def read_vote_log(
     *, session: Session, round_: Round, entrants: Iterable[int], key: bytes
 ) -> LogReading:
     """One pass over the log: the tally of counted live votes, and the SHA-256 digest of the
-    anonymised log (the vote-log CSV without its header line)."""
+    anonymised log (the vote-log CSV without its header line). One statement, so the two
+    cannot disagree, whatever isolation level the database runs at."""
     builder = TallyBuilder(round_.method)
+    add = builder.add
     digest = hashlib.sha256()
     pseudonym = Pseudonyms(key)
-    counted = VoteStatus.COUNTED.value
-    add = builder.add
-    lines: list[str] = []
     n = 0
-    for row in stream_votes(session=session, round_id=_id(round_.id)):
-        n += 1
-        lines.append(log_line(row, pseudonym))
-        if len(lines) >= 1000:
-            digest.update("".join(lines).encode())
-            lines.clear()
-        if row[5] == counted and not row[7]:
-            add(row[1], row[2], row[3], row[4])
-    digest.update("".join(lines).encode())
+    for rows in stream_log(session=session, round_id=_id(round_.id)):
+        n += len(rows)
+        digest.update("".join([log_line(row, pseudonym) for row in rows]).encode())
+        for voter_id, _vote_id, _rest, idea_id, weight, period in rows:
+            if idea_id is not None:
+                add(voter_id, idea_id, period, weight)
     order = submission_order(session=session, campaign_id=round_.campaign_id)
     tally = builder.result(entrants, tie_break=tie_break_key(round_, order))
     return LogReading(tally, digest.hexdigest(), n)
@@ -427,14 +464,8 @@ def vote_log_csv(*, session: Session, round_: Round) -> Iterator[str]:
     key = vote_log_key(session=session, campaign_id=round_.campaign_id)
     pseudonym = Pseudonyms(key)
     yield LOG_HEADER
-    chunk: list[str] = []
-    for row in stream_votes(session=session, round_id=_id(round_.id)):
-        chunk.append(log_line(row, pseudonym))
-        if len(chunk) >= 2000:
-            yield "".join(chunk)
-            chunk.clear()
-    if chunk:
-        yield "".join(chunk)
+    for rows in stream_log(session=session, round_id=_id(round_.id)):
+        yield "".join([log_line(row, pseudonym) for row in rows])
 
 
 # --- Certification ---------------------------------------------------------------------------
@@ -480,7 +511,7 @@ def certify_round(
     problems = certification_problems(session=session, round_=round_, stage=stage, now=now)
     if problems:
         raise ValidationFailed({"": " ".join(problems)})
-    begin_write(session)
+    start_writing(session)
     # Lock the round (PostgreSQL): a vote holds a key-share lock on it until it commits, so
     # this waits for any vote still in flight, and a second certification waits for this one.
     locked = session.exec(
@@ -537,6 +568,8 @@ def certify_round(
             certified_by_id=actor_id,
             votes_in_log=reading.votes_in_log,
             counted_votes=sum(tally.votes.values()),
+            counted_points=sum(tally.points.values()),
+            ideas=len(rows),
             entrants=len(entrants),
             seats=outcome.seats,
         )
@@ -660,7 +693,9 @@ def decide_advancement(
     now: datetime,
 ) -> list[int]:
     """The jury's choice among a certified round's undecided ideas. Audited."""
-    begin_write(session)
+    start_writing(session)
+    # Two jurors deciding at once: the second waits here, then finds nothing left to decide.
+    session.exec(select(Round.id).where(Round.id == round_.id).with_for_update()).one()
     undecided = list(
         session.exec(
             select(RoundResult.idea_id)
@@ -757,14 +792,6 @@ def stage_inputs(*, session: Session, stage: Stage) -> StageOutcome:
     return stage_outcome(session=session, stage=earlier[-1])
 
 
-def _inputs_known(session: Session, stage: Stage) -> bool:
-    """Whether the ideas a stage starts with are decided (without loading them)."""
-    earlier = [
-        s for s in _decisive(_stages(session, stage.campaign_id)) if s.position < stage.position
-    ]
-    return not earlier or stage_outcome(session=session, stage=earlier[-1]).ready
-
-
 @dataclass(frozen=True)
 class WinnerRow:
     idea_id: int
@@ -856,13 +883,9 @@ def certified_results(
 ) -> ResultsPage:
     """A page of the frozen results: an index range scan, however many votes were cast."""
     round_id = _id(round_.id)
-    ideas, total_votes, total_points = session.exec(
-        select(
-            func.count(),
-            func.coalesce(func.sum(RoundResult.votes), 0),
-            func.coalesce(func.sum(RoundResult.points), 0),
-        ).where(RoundResult.round_id == round_id)
-    ).one()
+    totals = session.get(RoundCertification, round_id)
+    assert totals is not None, "a certified round has its certification row"
+    ideas, total_votes, total_points = totals.ideas, totals.counted_votes, totals.counted_points
     pages = _pages(int(ideas), per_page)
     page = min(max(page, 1), pages)
     top = session.exec(
@@ -871,10 +894,12 @@ def certified_results(
     rows = session.exec(
         select(RoundResult, Idea.title)
         .join(Idea, col(Idea.id) == RoundResult.idea_id)
-        .where(RoundResult.round_id == round_id)
+        .where(
+            RoundResult.round_id == round_id,
+            RoundResult.position > (page - 1) * per_page,
+            RoundResult.position <= page * per_page,
+        )
         .order_by(col(RoundResult.position))
-        .offset((page - 1) * per_page)
-        .limit(per_page)
     ).all()
     return ResultsPage(
         [
@@ -927,18 +952,25 @@ def live_results(
     ideas = above
     pages = _pages(ideas, per_page)
     page = min(max(page, 1), pages)
+    offset = (page - 1) * per_page
     order: list[Any] = [score.desc()]
     if round_.tie_break == TieBreak.EARLIER_SUBMISSION:
         order.append(func.coalesce(Idea.submitted_at, Idea.created_at))
     order.append(col(Idea.id))
-    offset = (page - 1) * per_page
+    # The scores this page spans follow from the counts: ask only for those ideas. When they
+    # all have votes, start from their tally rows (an inner join on a few rows) instead of
+    # joining every entrant.
+    high, low, skipped = _score_window(by_score, offset, per_page)
+    query = sql_select(col(Idea.id), col(Idea.title), votes, points, score)
+    if low > 0:
+        query = query.select_from(IdeaTally).join(Idea, col(Idea.id) == IdeaTally.idea_id)
+        query = query.where(col(IdeaTally.round_id) == round_id)
+    else:
+        query = query.select_from(Idea).outerjoin(IdeaTally, joined)
     rows = session.execute(
-        sql_select(col(Idea.id), col(Idea.title), votes, points, score)
-        .select_from(Idea)
-        .outerjoin(IdeaTally, joined)
-        .where(entrants)
+        query.where(entrants, score <= high, score >= low)
         .order_by(*order)
-        .offset(offset)
+        .offset(offset - skipped)
         .limit(per_page)
     ).all()
     return ResultsPage(
@@ -955,6 +987,25 @@ def live_results(
         sum(v for _, v, _ in by_score.values()),
         sum(p for _, _, p in by_score.values()),
     )
+
+
+def _score_window(
+    by_score: Mapping[int, tuple[int, int, int]], offset: int, per_page: int
+) -> tuple[int, int, int]:
+    """(highest score, lowest score, ideas scoring above the highest) of the page that
+    holds places offset + 1 .. offset + per_page of the standings."""
+    high: int | None = None
+    low = 0
+    skipped = seen = 0
+    for value in sorted(by_score, reverse=True):
+        count = by_score[value][0]
+        if seen + count <= offset:
+            skipped += count
+        elif seen < offset + per_page:
+            high = value if high is None else high
+            low = value
+        seen += count
+    return (high or 0), low, skipped
 
 
 @dataclass(frozen=True)
@@ -1000,45 +1051,51 @@ def funnel(*, session: Session, campaign_id: int) -> list[FunnelStep]:
     rounds = {
         info.stage.id: info for info in campaign_rounds(session=session, campaign_id=campaign_id)
     }
+    first_round = next(iter(rounds.values())).round.id if rounds else None
+    previous: StageOutcome | None = None  # what the stage before let through
     for stage in _decisive(_stages(session, campaign_id)):
         name = stage_name(stage)
+        outcome = stage_outcome(session=session, stage=stage)
+        known = previous is None or previous.ready
         if stage.kind == StageKind.JURY:
-            panel = session.get(JuryPanel, stage.id)
-            inputs = stage_inputs(session=session, stage=stage)
-            picked = stage_outcome(session=session, stage=stage)
+            inputs = previous.ideas if previous is not None else None
+            if inputs is None:  # no stage before: every approved idea
+                inputs = stage_inputs(session=session, stage=stage).ideas
             steps.append(
                 FunnelStep(
                     name,
                     stage.kind,
-                    len(inputs.ideas) if inputs.ready else None,
-                    len(picked.ideas) if panel is not None and picked.ready else None,
+                    len(inputs) if known else None,
+                    len(outcome.ideas) if outcome.ready else None,
                     0,
                 )
             )
-            continue
-        info = rounds.get(stage.id)
-        if info is None:
+        elif (info := rounds.get(stage.id)) is None:
             steps.append(FunnelStep(name, stage.kind, None, None, 0))
-            continue
-        round_ = info.round
-        if round_.certified_at is None:
-            known = _inputs_known(session, stage)
-            entrants = count_entrants(session=session, round_=round_) if known else None
-            steps.append(FunnelStep(name, stage.kind, entrants, None, 0))
-            continue
-        counts = dict(
-            session.exec(
-                select(RoundResult.advanced, func.count())
-                .where(RoundResult.round_id == round_.id)
-                .group_by(col(RoundResult.advanced))
-            ).all()
-        )
-        entered = sum(int(n) for n in counts.values())
-        steps.append(
-            FunnelStep(
-                name, stage.kind, entered, int(counts.get(True, 0)), int(counts.get(None, 0))
+        elif info.round.certified_at is None:
+            entrants = (
+                count_entrants(
+                    session=session, round_=info.round, first=info.round.id == first_round
+                )
+                if known
+                else None
             )
-        )
+            steps.append(FunnelStep(name, stage.kind, entrants, None, 0))
+        else:
+            counts = dict(
+                session.exec(
+                    select(RoundResult.advanced, func.count())
+                    .where(RoundResult.round_id == info.round.id)
+                    .group_by(col(RoundResult.advanced))
+                ).all()
+            )
+            entered = sum(int(n) for n in counts.values())
+            steps.append(
+                FunnelStep(
+                    name, stage.kind, entered, int(counts.get(True, 0)), int(counts.get(None, 0))
+                )
+            )
+        previous = outcome
     return steps
 
 

@@ -48,6 +48,8 @@ class RoundCertification(SQLModel, table=True):
     certified_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     votes_in_log: int = Field(default=0)  # every vote row, withdrawn, held and void included
     counted_votes: int = Field(default=0)
+    counted_points: int = Field(default=0)
+    ideas: int = Field(default=0)  # rows of round_results (entrants, and any idea voted for)
     entrants: int = Field(default=0)  # ideas that could go on (approved entrants)
     seats: int = Field(default=0)  # how many ideas go on in all (jury decisions included)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0006
-Create Date: 2026-11-23 20:06:31.011311
+Create Date: 2026-11-23 20:31:13.951688
 """
 
 from collections.abc import Sequence
@@ -115,6 +115,8 @@ def upgrade() -> None:
         sa.Column("certified_by_id", sa.Integer(), nullable=True),
         sa.Column("votes_in_log", sa.Integer(), nullable=False),
         sa.Column("counted_votes", sa.Integer(), nullable=False),
+        sa.Column("counted_points", sa.Integer(), nullable=False),
+        sa.Column("ideas", sa.Integer(), nullable=False),
         sa.Column("entrants", sa.Integer(), nullable=False),
         sa.Column("seats", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["certified_by_id"], ["users.id"], ondelete="SET NULL"),

@@ -214,6 +214,7 @@ def test_the_announcement_opens_the_winners_page_once_they_are_known(
     certify_round(session=session, round_=contest.round, now=CLOSED)
     after = client.get("/c/flavour/winners")
     assert "<strong>winner</strong>" in after.text
+    assert 'href="/c/flavour/winners"' in client.get("/c/flavour").text  # announcement stage
     assert "Idea A" in visible_text(after.text)
 
 

@@ -356,3 +356,65 @@ def test_the_certified_tally_equals_a_full_recount(
         assert tallies <= len(contest.ideas)
         info = campaign_rounds(session=session, campaign_id=contest.campaign.id)[0]  # type: ignore[arg-type]
         assert verify_round(session=session, info=info).ok
+
+
+@pytest.mark.parametrize("method", [Method.APPROVAL, Method.POINTS])
+def test_live_pages_follow_the_standings_across_page_boundaries(
+    session: Session, method: Method
+) -> None:
+    import random
+
+    from cocreate.voting.results import certified_results, live_results
+
+    contest = make_contest(session, ideas=23, voters=12, method=method, max_votes=23)
+    chooser = random.Random(7)
+    votes = [
+        (voter, idea, chooser.randint(1, 3) if method == Method.POINTS else 1)
+        for voter in contest.voters
+        for idea in chooser.sample(contest.ideas[:17], chooser.randint(0, 5))  # 6 get none
+    ]
+    write_votes(session, contest.round, votes)
+    pages = [
+        live_results(session=session, round_=contest.round, page=n, per_page=4) for n in range(1, 8)
+    ]  # noqa: E501
+    live = [(r.idea_id, r.score, r.rank, r.tied) for p in pages for r in p.rows]
+    assert pages[0].pages == 6 and pages[6].page == 6  # clamped to the last page
+    live = live[:23]
+    certify_round(session=session, round_=contest.round, now=CLOSED)
+    frozen = certified_results(session=session, round_=contest.round, per_page=100).rows
+    assert live == [(r.idea_id, r.score, r.rank, r.tied) for r in frozen]
+    assert len({idea for idea, *_ in live}) == 23
+    assert pages[0].top_score == frozen[0].score
+
+
+def test_two_jurors_deciding_at_once_record_one_decision(session: Session, engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    contest = make_contest(session, voters=3, advancement_value=1, tie_break=TieBreak.JURY)
+    v, (a, b, c, *_rest) = contest.voters, contest.ideas
+    write_votes(session, contest.round, [(v[0], a, 1), (v[1], b, 1), (v[2], c, 1)])
+    certify_round(session=session, round_=contest.round, now=CLOSED)
+
+    def decide(idea_id: int) -> bool:
+        with Session(engine, expire_on_commit=False) as own:
+            from cocreate.voting.models import Round
+
+            round_ = own.get(Round, contest.round.id)
+            try:
+                decide_advancement(
+                    session=own,
+                    round_=round_,
+                    chosen=[idea_id],
+                    actor_id=None,
+                    now=CLOSED,  # type: ignore[arg-type]
+                )
+            except ValidationFailed:
+                return False
+            return True
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = list(pool.map(decide, [a.id, b.id, c.id]))  # type: ignore[list-item]
+    assert outcomes.count(True) == 1
+    session.rollback()
+    assert len(entrants_of_round_two(session, contest)) == 1
+    assert [r[4] for r in results_of(session, contest)].count(True) == 1
