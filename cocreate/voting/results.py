@@ -486,6 +486,11 @@ def certification_problems(
         return [_("This round is already certified; certified results never change.")]
     if now < stage.closes_at:
         return [_("The round is still open: results can be certified once it has closed.")]
+    earlier = [
+        s for s in _decisive(_stages(session, stage.campaign_id)) if s.position < stage.position
+    ]
+    if earlier and not stage_outcome(session=session, stage=earlier[-1]).ready:
+        return [_("The stage before this round has not decided which ideas take part in it.")]
     return certification_blockers(session, round_)
 
 

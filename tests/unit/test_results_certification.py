@@ -418,3 +418,10 @@ def test_two_jurors_deciding_at_once_record_one_decision(session: Session, engin
     session.rollback()
     assert len(entrants_of_round_two(session, contest)) == 1
     assert [r[4] for r in results_of(session, contest)].count(True) == 1
+
+
+def test_a_later_round_waits_for_the_stage_before_it(session: Session) -> None:
+    contest = make_contest(session, voters=1, later=(StageKind.JURY, StageKind.VOTING))
+    later = contest.rounds[1]
+    with pytest.raises(ValidationFailed, match="has not decided"):
+        certify_round(session=session, round_=later, now=T0 + 40 * DAY)
