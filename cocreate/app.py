@@ -30,6 +30,7 @@ from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.security.tokens import Tokens
 from cocreate.settings import Settings
+from cocreate.voting import jury_routes, results_routes
 from cocreate.web import STATIC_DIR, make_templates
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *ideas.routes,
         *storage.routes,
         *moderation.routes,
+        *results_routes.routes,
+        *jury_routes.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -15,8 +15,28 @@ from cocreate.moderation.models import (
 )
 from cocreate.notifications.models import OutboxEmail
 from cocreate.voting.models import Ballot, IdeaTally, Round, RoundEntrant, Vote
+from cocreate.voting.results_models import (
+    Announcement,
+    JuryCriterion,
+    JuryOutcome,
+    JuryPanel,
+    JuryScore,
+    RoundCertification,
+    RoundPairwise,
+    RoundResult,
+    VoteLogKey,
+)
 
 __all__ = [
+    "Announcement",
+    "JuryCriterion",
+    "JuryOutcome",
+    "JuryPanel",
+    "JuryScore",
+    "RoundCertification",
+    "RoundPairwise",
+    "RoundResult",
+    "VoteLogKey",
     "Ballot",
     "IdeaTally",
     "Round",
