@@ -26,6 +26,7 @@ from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.security.tokens import Tokens
 from cocreate.settings import Settings
+from cocreate.voting import routes as voting
 from cocreate.web import STATIC_DIR, make_templates
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *oidc.routes(settings),
         *brands.routes,
         *campaigns.routes,
+        *voting.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -6,10 +6,18 @@ from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.ideas.models import Idea
 from cocreate.notifications.models import OutboxEmail
-from cocreate.voting.models import Ballot, IdeaTally, Round, RoundEntrant, Vote
+from cocreate.voting.models import (
+    Ballot,
+    DeclaredCountry,
+    IdeaTally,
+    Round,
+    RoundEntrant,
+    Vote,
+)
 
 __all__ = [
     "Ballot",
+    "DeclaredCountry",
     "IdeaTally",
     "Round",
     "RoundEntrant",

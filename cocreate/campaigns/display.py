@@ -109,7 +109,7 @@ def what_you_can_do(
     if current is not None and current.kind == StageKind.VOTING:
         return NowPanel(
             _("Voting is open: pick your favourite ideas."),
-            [Action(_("Vote for ideas"), f"{base}/ideas", primary=True)],
+            [Action(_("Vote for ideas"), f"{base}/vote", primary=True)],
         )
     if current is not None and current.kind == StageKind.JURY:
         return NowPanel(_("The jury is reviewing the finalists."), [ideas] if ideas_exist else [])

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
-from cocreate.campaigns.models import Campaign, Stage
+from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.voting.models import (
@@ -106,27 +106,36 @@ def eligibility_problem(
     return None
 
 
-def is_entrant(*, session: Session, round_: Round, idea_id: int) -> bool:
+def is_entrant(
+    *, session: Session, round_: Round, idea_id: int, first_round: bool | None = None
+) -> bool:
+    """Whether the idea takes part in the round. `first_round`, when the caller knows it
+    already, saves the query that finds out."""
     idea = session.get(Idea, idea_id)
     if idea is None or idea.campaign_id != round_.campaign_id:
         return False
     if idea.status != IdeaStatus.APPROVED:
         return False
-    if not _takes_every_approved_idea(session=session, round_=round_):
+    if first_round is None:
+        first_round = _takes_every_approved_idea(session=session, round_=round_)
+    if not first_round:
         return session.get(RoundEntrant, (round_.id, idea_id)) is not None
     return True
 
 
 def _takes_every_approved_idea(*, session: Session, round_: Round) -> bool:
-    """The campaign's first voting round takes every approved idea; later ones, entrants."""
+    """The campaign's first voting stage takes every approved idea; later ones, entrants.
+
+    Earlier voting *stages* count, whether or not anyone has opened their settings yet.
+    """
+    this = select(Stage.position).where(Stage.id == round_.stage_id).scalar_subquery()
     earlier = session.exec(
         select(func.count())
-        .select_from(Round)
-        .join(Stage, Stage.id == Round.stage_id)  # type: ignore[arg-type]
+        .select_from(Stage)
         .where(
-            Round.campaign_id == round_.campaign_id,
-            Stage.position
-            < select(Stage.position).where(Stage.id == round_.stage_id).scalar_subquery(),
+            Stage.campaign_id == round_.campaign_id,
+            Stage.kind == StageKind.VOTING,
+            Stage.position < this,
         )
     ).one()
     return earlier == 0
@@ -191,6 +200,7 @@ def cast_vote(
     weight: int = 1,
     country: str | None = None,
     signals: Signals | None = None,
+    first_round: bool | None = None,
 ) -> VoteResult:
     """Cast one vote (approval, single, or points with `weight` points). Idempotent."""
     assert round_.id is not None and voter.id is not None
@@ -207,7 +217,7 @@ def cast_vote(
     period = period_of(round_, campaign, now)
     begin_write(session)
     try:
-        if not is_entrant(session=session, round_=round_, idea_id=idea_id):
+        if not is_entrant(session=session, round_=round_, idea_id=idea_id, first_round=first_round):
             session.rollback()
             return VoteResult(Outcome.NOT_ENTRANT)
         existing = live_vote(

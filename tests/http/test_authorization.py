@@ -47,6 +47,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "token": lambda w: "not-a-valid-token",
     "slug": lambda w: w.campaign_x.slug,
     "stage_id": lambda w: str(w.stage_x.id),
+    "idea_id": lambda w: "1",
     "color": lambda w: "b3261e",
     "provider": lambda w: "no-such-provider",
 }

@@ -1,0 +1,1 @@
+"""Load and scale benchmarks; see benchmarks/README.md."""
