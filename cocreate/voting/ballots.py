@@ -8,19 +8,21 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, exists, update
+from sqlalchemy import and_, bindparam, exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
-from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.types import UTCDateTime
 from cocreate.voting.models import (
     Ballot,
     DeclaredCountry,
@@ -40,12 +42,16 @@ from cocreate.voting.service import (
     _add_to_tally,
     _allowance,
     _ballot,
+    begin_write_after_reads,
     eligibility_problem,
     period_ends_at,
     period_of,
 )
 
 # --- Which round is open ---------------------------------------------------------------------
+
+
+CAMPAIGN_COLUMNS = ("id", "brand_id", "slug", "title", "status", "timezone", "primary_color")
 
 
 @dataclass(frozen=True)
@@ -64,32 +70,45 @@ class CampaignRound:
     open: OpenRound | None
 
 
-def find_open_round(*, session: Session, slug: str, now: datetime) -> CampaignRound | None:
-    """The published campaign at /c/{slug} and its open voting round, in one query.
-
-    None when no published campaign has this address.
-    """
+@cache
+def _open_round_query() -> Any:
+    """Built once: the campaign by address, its open voting stage and that stage's Round,
+    and whether an earlier voting stage exists. Bound: `slug`, `now`."""
     earlier = aliased(Stage)
     first_round = ~exists().where(
         col(earlier.campaign_id) == col(Stage.campaign_id),
-        col(earlier.kind) == StageKind.VOTING,
+        col(earlier.kind) == StageKind.VOTING.value,
         col(earlier.position) < col(Stage.position),
     )
-    row = session.exec(
+    now = bindparam("now", type_=UTCDateTime())
+    return (
         select(Campaign, Stage, Round, first_round)
         .outerjoin(
             Stage,
             and_(
                 col(Stage.campaign_id) == Campaign.id,
-                col(Stage.kind) == StageKind.VOTING,
+                col(Stage.kind) == StageKind.VOTING.value,
                 col(Stage.opens_at) <= now,
                 col(Stage.closes_at) > now,
             ),
         )
         .outerjoin(Round, col(Round.stage_id) == Stage.id)
-        .where(Campaign.slug == slug, Campaign.status == CampaignStatus.PUBLISHED)
+        .where(
+            col(Campaign.slug) == bindparam("slug"),
+            col(Campaign.status) == CampaignStatus.PUBLISHED.value,
+        )
+        # The vote path reads every request: leave the campaign's long texts in the database.
+        .options(load_only(*(getattr(Campaign, name) for name in CAMPAIGN_COLUMNS)))
         .limit(1)
-    ).first()
+    )
+
+
+def find_open_round(*, session: Session, slug: str, now: datetime) -> CampaignRound | None:
+    """The published campaign at /c/{slug} and its open voting round, in one query.
+
+    None when no published campaign has this address.
+    """
+    row = session.exec(_open_round_query(), params={"slug": slug, "now": now}).first()
     if row is None:
         return None
     campaign, stage, round_, is_first = row
@@ -122,7 +141,9 @@ def entrants(*, session: Session, round_: Round, first_round: bool) -> list[Idea
 
 @dataclass(frozen=True)
 class EntrantView:
-    idea: Idea
+    idea_id: int
+    title: str
+    description: str  # the ballot page shows its start; an htmx answer does not need it
     my_weight: int | None  # None: the voter has no live vote for it; else 1, points or rank
     count: int | None  # shown only when the round shows live counts
     rank: int | None  # shown when the round shows ranks or live counts
@@ -179,6 +200,14 @@ def shown_count(round_: Round, tally: dict[int, tuple[int, int]], idea_id: int) 
         return None
     votes, points = tally.get(idea_id, (0, 0))
     return points if round_.method == Method.POINTS else votes
+
+
+def idea_title(*, session: Session, round_: Round, idea_id: int) -> str | None:
+    """The title of an idea of the round's campaign (for the answer to an unvote)."""
+    found = session.exec(
+        select(Idea.title).where(Idea.id == idea_id, Idea.campaign_id == round_.campaign_id)
+    ).first()
+    return found
 
 
 def idea_count(*, session: Session, round_: Round, idea_id: int) -> int | None:
@@ -285,6 +314,7 @@ def declare_country(
 ) -> str:
     """Record the voter's country for this campaign, once; returns the one on record."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    begin_write_after_reads(session)
     session.execute(
         insert(DeclaredCountry)
         .values(campaign_id=campaign_id, voter_id=voter_id, country=country, declared_at=now)
@@ -382,7 +412,7 @@ def submit_ranking(
     if len(idea_ids) > round_.max_votes:
         raise ValidationFailed({"": _("Rank at most %(n)d ideas.") % {"n": round_.max_votes}})
     period = period_of(round_, campaign, now)
-    begin_write(session)
+    begin_write_after_reads(session)
     if idea_ids:
         allowed = {
             i.id

@@ -24,6 +24,7 @@ from cocreate.voting.forms import (
     round_values,
 )
 from cocreate.voting.models import Method, Round, Visibility
+from cocreate.voting.service import begin_write_after_reads
 
 
 def round_for_stage(*, session: Session, stage: Stage) -> Round:
@@ -35,6 +36,7 @@ def round_for_stage(*, session: Session, stage: Stage) -> Round:
     if found is not None:
         return found
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    begin_write_after_reads(session)
     defaults = Round(stage_id=stage.id, campaign_id=stage.campaign_id)  # type: ignore[arg-type]
     values = {
         column.name: getattr(defaults, column.name)
@@ -83,6 +85,7 @@ def save_round(
         raise ValidationFailed({"": _("The results of this round are certified: nothing changes.")})
     if not changed:
         return []
+    begin_write_after_reads(session)
     for name in changed:
         setattr(round_, name, after[name])
     session.add(round_)

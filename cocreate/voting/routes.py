@@ -22,7 +22,6 @@ from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import stage_name
 from cocreate.forms import Form, ValidationFailed
 from cocreate.i18n import gettext as _
-from cocreate.ideas.models import Idea
 from cocreate.security.access import PUBLIC, SIGNED_IN, brand_role, current_user, db, route
 from cocreate.security.csrf import csrf_token
 from cocreate.voting import ballots, display, rounds
@@ -220,7 +219,9 @@ def _ballot_page(
         device_id(request)  # the device cookie is set before the first vote
     views = [
         EntrantView(
-            idea=idea,
+            idea_id=idea.id or 0,
+            title=idea.title,
+            description=idea.description,
             my_weight=state.my_votes.get(idea.id or 0) if state else None,
             count=ballots.shown_count(round_, tally, idea.id or 0),
             rank=rank,
@@ -361,13 +362,13 @@ async def _vote(request: Request, *, cast: bool) -> Response:
         )
     if result.outcome in (Outcome.CLOSED, Outcome.NOT_ENTRANT):
         return _reload(request, slug, display.outcome_message(round_, result, ""))
-    idea = session.get(Idea, idea_id)  # the vote loaded it already: no query
-    if idea is None or idea.campaign_id != round_.campaign_id:
+    title = result.idea_title or ballots.idea_title(session=session, round_=round_, idea_id=idea_id)
+    if title is None:
         return _reload(request, slug, _("This idea is not part of this voting round."))
     if weight is None:
         message = _("Enter a number of points from 1 to %(n)d.") % {"n": round_.points_budget}
     else:
-        message = display.outcome_message(round_, result, idea.title)
+        message = display.outcome_message(round_, result, title)
     if not is_htmx_fragment_request(request):
         moved = redirect(f"{_ballot_url(slug)}#idea-{idea_id}", flash=message, request=request)
         moved.headers["Vary"] = "HX-Request"
@@ -381,11 +382,12 @@ async def _vote(request: Request, *, cast: bool) -> Response:
     state = ballots.state_after(round_, result)
     if result.votes_left is None:  # refused before reading the ballot: read it now
         state = ballots.ballot_state(session=session, open_round=opened, voter_id=user.id, now=now)
-    entrant = EntrantView(
-        idea=idea,
-        my_weight=my_weight,
-        count=ballots.idea_count(session=session, round_=round_, idea_id=idea_id),
-        rank=None,
+    if result.tally is not None:  # counted by this very request: no query
+        count = ballots.shown_count(round_, {idea_id: result.tally}, idea_id)
+    else:
+        count = ballots.idea_count(session=session, round_=round_, idea_id=idea_id)
+    entrant = ballots.EntrantView(
+        idea_id=idea_id, title=title, description="", my_weight=my_weight, count=count, rank=None
     )
     response = _fragment(
         request,

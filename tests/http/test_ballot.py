@@ -148,7 +148,7 @@ def test_vote_with_htmx_swaps_the_button_and_the_counter(
     page = client.get(approval.ballot_url).text
     # The button posts with htmx and replaces its idea; plain forms work without it.
     assert (
-        f'hx-post="/c/flavours/vote/{apple.id}" hx-target="#idea-{apple.id}" '
+        f'hx-post="/c/flavours/vote/{apple.id}" hx-target="#vote-{apple.id}" '
         'hx-swap="outerHTML"' in page
     )
     csrf = token(client, approval.ballot_url)
@@ -157,7 +157,7 @@ def test_vote_with_htmx_swaps_the_button_and_the_counter(
     assert response.status_code == 200
     assert "HX-Request" in response.headers["vary"]
     fragment = response.text
-    assert fragment.lstrip().startswith(f'<li class="entrant voted" id="idea-{apple.id}">')
+    assert fragment.lstrip().startswith(f'<div class="entrant-vote voted" id="vote-{apple.id}">')
     assert "<html" not in fragment and "<nav" not in fragment
     assert f'action="/c/flavours/unvote/{apple.id}"' in fragment
     assert "Your vote for “Idea Apple” is counted." in fragment
