@@ -14,7 +14,14 @@ from cocreate.moderation.models import (
     Report,
 )
 from cocreate.notifications.models import OutboxEmail
-from cocreate.voting.models import Ballot, IdeaTally, Round, RoundEntrant, Vote
+from cocreate.voting.models import (
+    Ballot,
+    DeclaredCountry,
+    IdeaTally,
+    Round,
+    RoundEntrant,
+    Vote,
+)
 from cocreate.voting.results_models import (
     Announcement,
     JuryCriterion,
@@ -38,6 +45,7 @@ __all__ = [
     "RoundResult",
     "VoteLogKey",
     "Ballot",
+    "DeclaredCountry",
     "IdeaTally",
     "Round",
     "RoundEntrant",

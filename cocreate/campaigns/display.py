@@ -112,7 +112,7 @@ def what_you_can_do(
     if current is not None and current.kind == StageKind.VOTING:
         return NowPanel(
             _("Voting is open: pick your favourite ideas."),
-            [Action(_("Vote for ideas"), f"{base}/ideas", primary=True)],
+            [Action(_("Vote for ideas"), f"{base}/vote", primary=True)],
         )
     results = Action(_("See the results"), f"{base}/results")
     if current is not None and current.kind == StageKind.JURY:
