@@ -31,9 +31,11 @@ async def insert(request: Request) -> Response:
     # Blocking inside `async def`, as the platform's handlers do (measured faster on SQLite
     # than a thread pool hop).
     statement = _insert(bench_inserts).values(key=request.path_params["key"])
+    statement = statement.on_conflict_do_nothing().returning(bench_inserts.c.key)
     with engine.begin() as connection:
-        stored = connection.execute(statement.on_conflict_do_nothing()).rowcount
-    return PlainTextResponse("inserted" if stored == 1 else "exists")
+        # RETURNING, not rowcount: psycopg reports -1 for this INSERT through SQLAlchemy.
+        stored = connection.execute(statement).first()
+    return PlainTextResponse("inserted" if stored is not None else "exists")
 
 
 async def ready(request: Request) -> Response:

@@ -3,6 +3,8 @@
 --            cookie, device cookie, CSRF token each) over the thread's connections; each
 --            voter walks its own order of the ideas, so no (voter, idea) pair is sent twice.
 --   ceiling: POST /insert/<key> with a fresh key per request.
+--   floor:   GET /healthz on the platform with the voters' cookies: what any signed-in
+--            request costs before its handler runs (session cookie, user loaded, CSRF).
 -- After VOTE_LOAD_SECONDS the script drains: it repeats a vote (or key) already stored, an
 -- idempotent request of the same kind, so that requests wrk abandons when it stops store
 -- nothing and "stored == acknowledged" can be checked exactly.
@@ -23,7 +25,7 @@ function init(args)
   deadline = os.time() + window
   acknowledged, repeated, refused, bodies = 0, 0, 0, {}
   sent = 0
-  if mode == "vote" then
+  if mode == "vote" or mode == "floor" then
     local data = dofile(os.getenv("VOTE_LOAD_DATA"))
     slug, first_idea, ideas = data.slug, data.first_idea, data.ideas
     mine = {}
@@ -50,6 +52,9 @@ function request()
   end
   turn = turn % #mine + 1
   local voter = mine[turn]
+  if mode == "floor" then
+    return wrk.format("GET", "/healthz", {["Cookie"] = voter.cookie}, nil)
+  end
   local idea
   if draining and voter.k > 0 then
     idea = idea_of(voter, 0)
@@ -65,6 +70,10 @@ function request()
 end
 
 function response(status, headers, body)
+  if mode == "floor" then
+    if status == 200 then repeated = repeated + 1 else refused = refused + 1 end
+    return
+  end
   if status == 200 and (body:find("is counted", 1, true) or body == "inserted") then
     acknowledged = acknowledged + 1
   elseif status == 200 and (body:find("already voted", 1, true) or body == "exists") then

@@ -433,6 +433,12 @@ def measure(
             platform = "cocreate.asgi:app"
             with server(platform, database_url=url, workers=workers, workdir=workdir) as base:
                 check_login(base, cookies[0][0], world.ideas)
+                floor = as_run(
+                    backend,
+                    "GET /healthz signed in (floor)",
+                    workers,
+                    run_wrk(base, mode="floor", data=data, **load),
+                )
                 raw = run_wrk(base, mode="vote", data=data, **load)
             vote = as_run(backend, "POST /c/{slug}/vote/{idea}", workers, raw)
             vote.stored, tally_matches, spent = stored_votes(engine, world)
@@ -446,6 +452,7 @@ def measure(
             }
         finally:
             engine.dispose()
+    checks["floor"] = floor
     return ceiling, vote, checks
 
 
@@ -455,12 +462,14 @@ def table(runs: list[tuple[Run, Run, dict[str, Any]]]) -> str:
         "| acknowledged | stored |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for ceiling, vote, _checks in runs:
-        for run in (ceiling, vote):
+    for ceiling, vote, checks in runs:
+        for run in (ceiling, checks["floor"], vote):
+            stored = "" if run.stored is None else f"{run.stored:,}"
+            acknowledged = f"{run.acknowledged:,}" if run.stored is not None else ""
             lines.append(
                 f"| {run.backend} | {run.endpoint} | {run.workers} | {run.rate:,.0f} "
                 f"| {run.p50_ms:.1f} | {run.p90_ms:.1f} | {run.p99_ms:.1f} | {run.errors} "
-                f"| {run.acknowledged:,} | {run.stored:,} |"
+                f"| {acknowledged} | {stored} |"
             )
     return "\n".join(lines)
 
@@ -495,11 +504,13 @@ def main(argv: list[str] | None = None) -> int:
             ceiling, vote, checks = measure(backend, args, Path(tmp))
             runs.append((ceiling, vote, checks))
             share = vote.rate / ceiling.rate
+            floor_share = checks["floor"].rate / ceiling.rate
             passed = [k for k, v in checks.items() if v is True]
             failed = [k for k, v in checks.items() if v is False]
             ok = ok and not failed
             print(
-                f"\n{backend}: vote endpoint at {share:.0%} of the ceiling, "
+                f"\n{backend}: signed-in floor at {floor_share:.0%} and vote endpoint at "
+                f"{share:.0%} of the ceiling, "
                 f"p99 {vote.p99_ms:.1f} ms; checks passed: {', '.join(passed)}"
                 + (f"; FAILED: {', '.join(failed)}" if failed else "")
             )
@@ -510,7 +521,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                [{"ceiling": asdict(c), "vote": asdict(v), "checks": k} for c, v, k in runs],
+                [
+                    {
+                        "ceiling": asdict(c),
+                        "floor": asdict(k["floor"]),
+                        "vote": asdict(v),
+                        "checks": {name: x for name, x in k.items() if name != "floor"},
+                    }
+                    for c, v, k in runs
+                ],
                 indent=2,
             )
         )
