@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import moderation_queue
+from benchmarks import ideas_gallery, moderation_queue
 
 POSTGRES = os.environ.get(
     "COCREATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -15,6 +15,7 @@ POSTGRES = os.environ.get(
 def main() -> int:
     failures = 0
     for url in ("sqlite", POSTGRES):
+        failures += ideas_gallery.main(["--db", url])
         failures += moderation_queue.main(["--db", url])
     return 1 if failures else 0
 

@@ -15,13 +15,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from cocreate import errors, health
+from cocreate import errors, health, storage
 from cocreate.accounts import oidc
 from cocreate.accounts import routes as accounts
 from cocreate.brands import routes as brands
 from cocreate.campaigns import routes as campaigns
 from cocreate.clock import Clock, system_clock
 from cocreate.db import Database, make_engine
+from cocreate.ideas import routes as ideas
 from cocreate.moderation import routes as moderation
 from cocreate.notifications.service import deliver_due
 from cocreate.security.bodylimit import BodySizeLimitMiddleware
@@ -42,6 +43,8 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *oidc.routes(settings),
         *brands.routes,
         *campaigns.routes,
+        *ideas.routes,
+        *storage.routes,
         *moderation.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -91,6 +94,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     app.state.tokens = Tokens(settings.secret_key)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     app.state.clock = clock
+    app.state.storage = storage.make_storage(settings)
     app.state.oauth = oidc.make_oauth(settings)
     return app
 

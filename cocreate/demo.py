@@ -1,4 +1,7 @@
-"""Demo data: a brand, a campaign and one account per role. Running it twice changes nothing."""
+"""Demo data: a brand, a campaign with a few approved ideas, and one account per role.
+
+Running it twice changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from cocreate.accounts.service import get_user_by_email
 from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import Clock, system_clock
+from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.ideas.service import random_seed, reindex_terms
+from cocreate.ideas.similarity import fold
 from cocreate.security.passwords import hash_password
 
 BRAND_SLUG = "crispy-co"
@@ -40,6 +46,26 @@ tastes the finalists, and the winner goes on sale next summer."""
 RULES = """- Up to **3 ideas** per person, each with a name and a short description.
 - Ideas must be your own, and fit for the whole family.
 - Voting: pick as many ideas as you like, once a day."""
+
+# The ideas' author: an account of its own, without a password (nobody logs in as it).
+IDEA_AUTHOR_EMAIL = "ideas@demo.example.com"
+# (title, category, description), newest first. Already approved, so the gallery and the
+# look-alike hint on the submission form have something to show ("fraises" finds "Fraise
+# des bois").
+IDEAS = (
+    (
+        "Sea salt & cider vinegar",
+        "Savoury",
+        "The classic, made with **Normandy cider vinegar** for a rounder, fruitier tang.",
+    ),
+    ("Smoky paprika", "Spicy", "Sweet smoked paprika from La Vera, with a little garlic."),
+    (
+        "Fraise des bois",
+        "Surprising",
+        "Wild strawberry and a pinch of black pepper: sweet, then a gentle kick.",
+    ),
+    ("Truffle & parmesan", "Savoury", "Black truffle oil and aged parmesan, for special days."),
+)
 
 PRIZES = """The winner's flavour goes on sale with **their name on the bag**, and they get a year of
 Crispy Co crisps. The two runners-up get a tasting box."""
@@ -99,6 +125,7 @@ def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAcco
     has_stages = session.exec(select(Stage.id).where(Stage.campaign_id == campaign.id)).first()
     if has_stages is None:
         session.add_all(_demo_timeline(_id(campaign.id), clock))
+    _add_demo_ideas(session, _id(campaign.id), clock)
     for account in ACCOUNTS:
         user = get_user_by_email(session=session, email=account.email)
         if user is None:
@@ -123,3 +150,42 @@ def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAcco
                 session.add(Membership(brand_id=_id(brand.id), user_id=_id(user.id), role=role))
     session.commit()
     return list(ACCOUNTS)
+
+
+def _add_demo_ideas(session: Session, campaign_id: int, clock: Clock) -> None:
+    author = get_user_by_email(session=session, email=IDEA_AUTHOR_EMAIL)
+    if author is None:
+        author = User(
+            email=IDEA_AUTHOR_EMAIL,
+            display_name="Camille (demo)",
+            password_hash=None,
+            email_verified_at=clock.now(),
+            created_at=clock.now(),
+        )
+        session.add(author)
+        session.flush()
+    existing = set(
+        session.exec(
+            select(Idea.title).where(Idea.campaign_id == campaign_id, Idea.author_id == author.id)
+        ).all()
+    )
+    for hours_ago, (title, category, description) in enumerate(IDEAS, start=1):
+        if title in existing:
+            continue
+        when = clock.now() - timedelta(hours=hours_ago)
+        idea = Idea(
+            campaign_id=campaign_id,
+            author_id=_id(author.id),
+            title=title,
+            description=description,
+            category=category,
+            status=IdeaStatus.APPROVED,
+            search_key=fold(title),
+            random_key=random_seed(),
+            created_at=when,
+            submitted_at=when,
+            updated_at=when,
+        )
+        session.add(idea)
+        session.flush()
+        reindex_terms(session=session, idea=idea)

@@ -4,7 +4,7 @@ from cocreate.accounts.models import Identity, User
 from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
-from cocreate.ideas.models import Idea
+from cocreate.ideas.models import Idea, IdeaTerm
 from cocreate.moderation.models import (
     MergeCredit,
     ModerationClaim,
@@ -26,6 +26,7 @@ __all__ = [
     "Brand",
     "Campaign",
     "Idea",
+    "IdeaTerm",
     "Identity",
     "Invitation",
     "Membership",

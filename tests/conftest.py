@@ -36,6 +36,9 @@ from cocreate.security.passwords import hash_password
 from cocreate.settings import OIDCProvider, Settings
 from tests.oidc_provider import Provider, running_provider
 
+# Fixture modules shared by several test folders (registered here, the root conftest).
+pytest_plugins = ["tests.ideas_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get(
     "COCREATE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

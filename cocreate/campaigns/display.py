@@ -29,8 +29,8 @@ from cocreate.campaigns.timeline import (
 )
 from cocreate.i18n import current_locale, ngettext
 from cocreate.i18n import gettext as _
-
-MEDIA_PREFIX = "/media/"  # where stored files are served (the images feature owns it)
+from cocreate.ideas.images import variant_key
+from cocreate.storage import Storage
 
 
 def local_time(moment: datetime, timezone: str) -> str:
@@ -41,8 +41,11 @@ def local_time(moment: datetime, timezone: str) -> str:
     return f"{day}, {format_time(local, 'short', locale=locale)} {local.tzname() or ''}".strip()
 
 
-def cover_url(campaign: Campaign) -> str | None:
-    return MEDIA_PREFIX + campaign.cover_image if campaign.cover_image else None
+def cover_url(storage: Storage, campaign: Campaign) -> str | None:
+    """The large (JPEG) variant of the cover: what the page shows and link previews take."""
+    if not campaign.cover_image:
+        return None
+    return storage.url(variant_key(campaign.cover_image, "large"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,8 +34,10 @@ from cocreate.campaigns.timeline import stage_kind_label, timeline_state
 from cocreate.forms import Form, ValidationFailed
 from cocreate.i18n import LOCALE_NAMES
 from cocreate.i18n import gettext as _
+from cocreate.ideas import images
 from cocreate.markdown import plain_text, render_markdown
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
+from cocreate.storage import Storage
 from cocreate.web import redirect, render
 
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
@@ -104,7 +107,7 @@ def _campaign_page(
     now = _now(request)
     state = timeline_state(stages, now)
     base_url = request.app.state.settings.base_url
-    cover = display.cover_url(campaign)
+    cover = display.cover_url(request.app.state.storage, campaign)
     context = {
         "campaign": campaign,
         "brand": brand,
@@ -209,7 +212,10 @@ def _details_page(
             "errors": errors,
             "locale_names": LOCALE_NAMES,
             "time_zones": sorted(time_zones()),
-            "cover_url": display.cover_url(campaign) if campaign else None,
+            "cover_url": display.cover_url(request.app.state.storage, campaign)
+            if campaign
+            else None,
+            "max_mb": images.MAX_UPLOAD_BYTES // (1024 * 1024),
         },
         status_code=status_code,
     )
@@ -245,6 +251,21 @@ async def console_new(request: Request) -> Response:
     )
 
 
+async def _read_cover(form: Form) -> images.ProcessedImage | None:
+    """The uploaded cover, checked and re-encoded like idea images; errors under "cover"."""
+    upload = await images.read_upload(form, "cover")
+    if upload.error:
+        form.errors["cover"] = upload.error
+        return None
+    if upload.data is None:
+        return None
+    try:  # decoding takes a fraction of a second: keep the event loop free
+        return await run_in_threadpool(images.process_image, upload.data)
+    except images.ImageRejected as exc:
+        form.errors["cover"] = exc.message
+        return None
+
+
 async def console_edit(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
@@ -252,18 +273,38 @@ async def console_edit(request: Request) -> Response:
         return _details_page(request, brand, campaign, _campaign_values(campaign), {})
     form = Form(await request.form())
     data = read_campaign(form)
+    cover = await _read_cover(form)
+    storage: Storage = request.app.state.storage
+    old_cover = campaign.cover_image
+    new_cover = None
     try:
         form.check()
+        if cover is not None:
+            new_cover = images.store_image(storage, cover, folder="covers")
+        kept = None if form.raw("remove_cover") == "yes" else old_cover
         service.update_campaign(
             session=db(request),
             campaign=campaign,
             data=data,
+            cover_image=new_cover or kept,
             actor_id=_actor_id(request),
             now=_now(request),
         )
     except ValidationFailed as exc:
         db(request).rollback()
-        return _details_page(request, brand, campaign, _details_values(data, form), exc.errors, 400)
+        if new_cover:
+            images.delete_image(storage, new_cover)
+        errors = exc.errors
+        if cover is not None:
+            # A file input cannot be refilled: say so next to it rather than lose it silently.
+            errors = {**errors, "cover": _("Please choose the image again.")}
+        return _details_page(request, brand, campaign, _details_values(data, form), errors, 400)
+    except BaseException:
+        if new_cover:
+            images.delete_image(storage, new_cover)
+        raise
+    if old_cover and old_cover != campaign.cover_image:
+        images.delete_image(storage, old_cover)
     return redirect(_console_url(brand, campaign, "edit"), flash=_("Saved."), request=request)
 
 

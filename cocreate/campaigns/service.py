@@ -246,9 +246,11 @@ def update_campaign(
     session: Session,
     campaign: Campaign,
     data: CampaignInput,
+    cover_image: str | None,
     actor_id: int | None,
     now: datetime,
 ) -> None:
+    """Save the details; `cover_image` is the storage key of the cover to keep (or None)."""
     if not is_editable(campaign):
         raise ValidationFailed(
             {"": _("Archived campaigns cannot be changed. Move it back to draft first.")}
@@ -260,10 +262,11 @@ def update_campaign(
             )
         if _slug_taken(session, data.slug, other_than=campaign.id):
             raise _slug_taken_error()
-    changed = sorted(k for k, v in _details(data).items() if getattr(campaign, k) != v)
+    details = {**_details(data), "cover_image": cover_image}
+    changed = sorted(k for k, v in details.items() if getattr(campaign, k) != v)
     if not changed:
         return
-    for key, value in _details(data).items():
+    for key, value in details.items():
         setattr(campaign, key, value)
     session.add(campaign)
     event = record(

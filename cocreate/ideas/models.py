@@ -26,9 +26,10 @@ class Idea(SQLModel, table=True):
             "status IN ('draft', 'pending', 'approved', 'rejected', 'merged', 'withdrawn')",
             name="idea_status",
         ),
-        Index("ix_ideas_gallery_newest", "campaign_id", "status", "submitted_at"),
-        Index("ix_ideas_gallery_votes", "campaign_id", "status", "vote_count"),
-        Index("ix_ideas_gallery_random", "campaign_id", "status", "random_key"),
+        # The gallery's keyset pages: (sort key, id) after equality on campaign and status.
+        Index("ix_ideas_gallery_newest", "campaign_id", "status", "submitted_at", "id"),
+        Index("ix_ideas_gallery_votes", "campaign_id", "status", "vote_count", "id"),
+        Index("ix_ideas_gallery_random", "campaign_id", "status", "random_key", "id"),
         Index("ix_ideas_author", "author_id", "campaign_id"),
     )
 
@@ -53,3 +54,25 @@ class Idea(SQLModel, table=True):
     # Set by moderation when open reports reach the brand's threshold: not shown to the
     # public until a moderator decides (see cocreate.moderation.service.publicly_visible).
     hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdeaTerm(SQLModel, table=True):
+    """One folded word of an idea's title or description, for prefix look-ups.
+
+    The primary key is (campaign, in_title, term, idea): look-alike titles read one index
+    range ("title words of this campaign starting with 'choco'"), the gallery search reads two
+    (in_title false and true). The (idea, term) index answers "has this idea a word starting
+    with 'choco'?" when the database walks the gallery in order instead. Status is not copied
+    here (moderation changes it): look-ups join `ideas`. Rewritten when the text changes.
+    """
+
+    __tablename__ = "idea_terms"
+    __table_args__ = (
+        Index("ix_idea_terms_idea_term", "idea_id", "term"),
+        {"sqlite_with_rowid": False},
+    )
+
+    campaign_id: int = Field(foreign_key="campaigns.id", primary_key=True, ondelete="CASCADE")
+    in_title: bool = Field(primary_key=True)
+    term: str = Field(primary_key=True, max_length=40)
+    idea_id: int = Field(foreign_key="ideas.id", primary_key=True, ondelete="CASCADE")

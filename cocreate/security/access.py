@@ -34,6 +34,9 @@ class Access:
     allows: Callable[[Request, User | None, Session], bool]
     login_required: bool = True
     roles: tuple[Role, ...] = ()
+    # Only the person who owns the object named in the path (an idea's author): nobody else,
+    # admins included. The authorisation matrix test relies on this flag.
+    owner_only: bool = False
 
 
 PUBLIC = Access("public", lambda request, user, session: True, login_required=False)

@@ -87,6 +87,7 @@ def navigation(request: Request, user: User | None) -> list[NavLink]:
     links = [NavLink(_("Campaigns"), "/")]
     if user is None:
         return links
+    links.append(NavLink(_("My ideas"), "/me/ideas"))
     if can_create_brands(user):
         links.append(NavLink(_("Brands"), "/admin/brands"))
     for brand, _role in brand_memberships(session=db(request), user=user):

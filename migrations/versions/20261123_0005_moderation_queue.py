@@ -1,7 +1,7 @@
 """moderation queue
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0004
 Create Date: 2026-11-23 19:25:39.647034
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import cocreate.types
 
 revision: str = "0005"
-down_revision: str | None = "0006"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

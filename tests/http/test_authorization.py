@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Invitation, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
+from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.security.access import ADMIN, PUBLIC, SIGNED_IN, VERIFIED, access_of
 from tests.brand_factories import make_brand
 from tests.conftest import csrf_from, log_in
@@ -37,6 +38,7 @@ class World:
     admin: User
     campaign_x: Campaign
     stage_x: Stage
+    idea_x: Idea
 
 
 # One sample value per path parameter. A new parameter needs a line here.
@@ -48,6 +50,8 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "slug": lambda w: w.campaign_x.slug,
     "stage_id": lambda w: str(w.stage_x.id),
     "color": lambda w: "b3261e",
+    "idea_id": lambda w: str(w.idea_x.id),
+    "key": lambda w: "no/such/file.webp",
     "provider": lambda w: "no-such-provider",
     "idea": lambda w: "999999",  # no such idea: the access is checked before the lookup
 }
@@ -118,8 +122,16 @@ def world(session: Session, make_user: Any, clock: Any) -> World:
         closes_at=clock.now() + timedelta(days=9),
     )
     session.add(stage)
+    idea = Idea(
+        campaign_id=campaign.id,
+        author_id=owner_x.id,
+        title="Idea X",  # type: ignore[arg-type]
+        status=IdeaStatus.APPROVED,
+        submitted_at=clock.now(),
+    )
+    session.add(idea)
     session.commit()
-    return World(brand_x, owner_x, invitation, consumer, marketer_y, admin, campaign, stage)
+    return World(brand_x, owner_x, invitation, consumer, marketer_y, admin, campaign, stage, idea)
 
 
 def _expected(access: Any, persona: str) -> str:
@@ -128,6 +140,8 @@ def _expected(access: Any, persona: str) -> str:
         return "allowed"
     if persona == "anonymous":
         return "login"
+    if access.owner_only:
+        return "forbidden"  # the world's objects belong to owner_x, none of the personas
     if access in (SIGNED_IN, VERIFIED):
         return "allowed"  # every signed-in persona here has a verified email
     if access is ADMIN or access.roles:

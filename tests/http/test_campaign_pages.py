@@ -162,12 +162,15 @@ def test_share_tags_and_canonical_address(client: TestClient, campaign: Campaign
 def test_a_cover_image_is_shown_and_shared(
     client: TestClient, session: Session, campaign: Campaign
 ) -> None:
-    campaign.cover_image = "covers/summer.webp"
+    campaign.cover_image = "covers/summer"  # the image's folder; the page shows its large JPEG
     session.add(campaign)
     session.commit()
     page = client.get("/c/summer").text
-    assert '<img class="cover" src="/media/covers/summer.webp" alt="">' in page
-    assert '<meta property="og:image" content="http://testserver/media/covers/summer.webp">' in page
+    assert '<img class="cover" src="/media/covers/summer/large.jpg" alt="">' in page
+    assert (
+        '<meta property="og:image" content="http://testserver/media/covers/summer/large.jpg">'
+        in page
+    )
     assert '<meta name="twitter:card" content="summary_large_image">' in page
 
 

@@ -242,7 +242,12 @@ def test_an_archived_campaign_does_not_change(session: Session, brand: Brand) ->
         )
     with pytest.raises(ValidationFailed):
         service.update_campaign(
-            session=session, campaign=campaign, data=details(title="New"), actor_id=None, now=T0
+            session=session,
+            campaign=campaign,
+            data=details(title="New"),
+            cover_image=None,
+            actor_id=None,
+            now=T0,
         )
 
 

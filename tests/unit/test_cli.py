@@ -97,8 +97,9 @@ def test_migrate_and_demo_twice_create_the_demo_data_once(run: Run, data_dir: Pa
     database = data_dir / "cocreate.db"
     assert count(database, "brands") == 1
     assert count(database, "campaigns") == 1
-    assert count(database, "users") == 4
+    assert count(database, "users") == 5  # one per role, and the demo ideas' author
     assert count(database, "memberships") == 2
+    assert count(database, "ideas") == 4
     assert (data_dir / "secret_key").exists(), "dev mode keeps its generated key"
 
 

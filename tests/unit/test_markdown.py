@@ -25,3 +25,4 @@ def test_plain_text_excerpt_is_short_and_tagless() -> None:
 
 def test_plain_text_is_text_not_html_so_templates_escape_it_once() -> None:
     assert plain_text('Fish & <chips> "hot"') == 'Fish & <chips> "hot"'
+    assert plain_text("Salt & vinegar <b>crisps</b>") == "Salt & vinegar <b>crisps</b>"
