@@ -39,6 +39,8 @@ from cocreate.clock import Clock, system_clock
 from cocreate.i18n import DEFAULT_LOCALE, LOCALES, using_locale
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.ideas.service import similar_ideas
+from cocreate.ideas.similarity import rank_similar
 from cocreate.moderation import prescreen
 from cocreate.moderation.blocklist import DEFAULT_BLOCKLIST
 from cocreate.moderation.models import (
@@ -949,6 +951,37 @@ def _record_automatic(
     return decision
 
 
+def look_alike(*, session: Session, idea: Idea) -> tuple[int, str, str] | None:
+    """(id, title, status) of the campaign's idea that `idea` most looks like, if any.
+
+    With the ideas feature's similarity search: approved ideas first (they can receive a
+    merge), else the most recent pending ones ranked the same way (two people sending the
+    same idea at the same time).
+    """
+    assert idea.id is not None
+    approved = similar_ideas(
+        session=session, campaign_id=idea.campaign_id, title=idea.title, limit=1, exclude=idea.id
+    )
+    if approved:
+        return approved[0].id or 0, approved[0].title, approved[0].status
+    pending = session.exec(
+        select(Idea.id, Idea.search_key, Idea.title)
+        .where(
+            Idea.campaign_id == idea.campaign_id,
+            Idea.status == IdeaStatus.PENDING,
+            col(Idea.id) != idea.id,
+        )
+        .order_by(col(Idea.id).desc())
+        .limit(DUPLICATE_CANDIDATES)
+    ).all()
+    titles = {int(i): t for i, _key, t in pending if i is not None}
+    ranked = rank_similar(idea.title, ((int(i), k) for i, k, _t in pending if i is not None))
+    if not ranked:
+        return None
+    best = ranked[0][0]
+    return best, titles[best], IdeaStatus.PENDING
+
+
 def prescreen_idea(
     *, session: Session, idea: Idea, clock: Clock = system_clock, base_url: str = ""
 ) -> list[ModerationFlag]:
@@ -962,21 +995,11 @@ def prescreen_idea(
     campaign = session.get(Campaign, idea.campaign_id)
     assert campaign is not None
     settings = get_settings(session=session, brand_id=campaign.brand_id)
-    others = session.exec(
-        select(Idea.id, Idea.title, Idea.status)
-        .where(
-            Idea.campaign_id == idea.campaign_id,
-            col(Idea.id) != idea.id,
-            col(Idea.status).in_([IdeaStatus.PENDING, IdeaStatus.APPROVED]),
-        )
-        .order_by(col(Idea.id).desc())
-        .limit(DUPLICATE_CANDIDATES)
-    ).all()
     findings = prescreen.screen(
         title=idea.title,
         description=idea.description,
         blocklist=[*DEFAULT_BLOCKLIST, *settings.blocklist],
-        others=[(int(i), t, s) for i, t, s in others if i is not None],
+        look_alike=look_alike(session=session, idea=idea),
     )
     # A resubmitted idea is screened afresh: earlier automatic findings no longer hold.
     session.execute(
