@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import ideas_gallery, moderation_queue
+from benchmarks import ideas_gallery, moderation_queue, results_scale, vote_load
 
 POSTGRES = os.environ.get(
     "COCREATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -17,6 +17,8 @@ def main() -> int:
     for url in ("sqlite", POSTGRES):
         failures += ideas_gallery.main(["--db", url])
         failures += moderation_queue.main(["--db", url])
+    failures += vote_load.main()
+    failures += results_scale.main([])  # PostgreSQL only: 10 M votes
     return 1 if failures else 0
 
 

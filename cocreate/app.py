@@ -30,6 +30,8 @@ from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.security.tokens import Tokens
 from cocreate.settings import Settings
+from cocreate.voting import jury_routes, results_routes
+from cocreate.voting import routes as voting
 from cocreate.web import STATIC_DIR, make_templates
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *ideas.routes,
         *storage.routes,
         *moderation.routes,
+        *results_routes.routes,
+        *jury_routes.routes,
+        *voting.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -1,4 +1,4 @@
-"""The `cocreate` command: serve, migrate, demo, create-admin."""
+"""The `cocreate` command: serve, migrate, demo, create-admin, verify-results."""
 
 from __future__ import annotations
 
@@ -85,6 +85,54 @@ def _migrated(database: Database) -> bool:
     return inspect(database.engine).has_table("alembic_version")
 
 
+def cmd_verify_results(args: argparse.Namespace) -> int:
+    """Recount certified rounds and recompute their digests from the vote log."""
+    from sqlmodel import select
+
+    import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
+    from cocreate.campaigns.models import Campaign
+    from cocreate.db import Database, make_engine
+    from cocreate.voting.results import campaign_rounds, verify_round
+
+    settings = _settings()
+    database = Database(make_engine(settings.database_url))
+    with database.session() as session:
+        campaign = session.exec(select(Campaign).where(Campaign.slug == args.campaign)).first()
+        if campaign is None or campaign.id is None:
+            print(f"cocreate: no campaign {args.campaign!r}", file=sys.stderr)
+            return 1
+        rounds = campaign_rounds(session=session, campaign_id=campaign.id)
+        if args.round is not None:
+            rounds = [info for info in rounds if info.number == args.round]
+            if not rounds:
+                print(f"cocreate: {args.campaign} has no round {args.round}", file=sys.stderr)
+                return 1
+        else:
+            rounds = [info for info in rounds if info.round.certified_at is not None]
+            if not rounds:
+                print(f"{args.campaign}: no certified round to verify.")
+                return 1
+        ok = True
+        for info in rounds:
+            found = verify_round(session=session, info=info)
+            label = f"{args.campaign} round {info.number} ({info.name})"
+            if not found.certified:
+                print(f"{label}: not certified yet")
+                ok = False
+                continue
+            tally = "matches" if found.tally_matches else "DOES NOT MATCH"
+            digest = "matches" if found.digest_matches else "DOES NOT MATCH"
+            print(f"{label}: tally {tally}; digest {digest}")
+            print(f"  certified digest:  {found.digest}")
+            print(f"  recomputed digest: {found.recomputed}")
+            for difference in found.differences[:20]:
+                print(f"  {difference}")
+            if len(found.differences) > 20:
+                print(f"  ... and {len(found.differences) - 20} more differences")
+            ok = ok and found.ok
+    return 0 if ok else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -138,6 +186,16 @@ def parser() -> argparse.ArgumentParser:
         help="read the password from standard input instead of prompting",
     )
     admin.set_defaults(func=cmd_create_admin)
+
+    verify = commands.add_parser(
+        "verify-results",
+        help="recount certified rounds from the vote log and check their digests (exit 1 if not)",
+    )
+    verify.add_argument("campaign", metavar="CAMPAIGN", help="the campaign's address (slug)")
+    verify.add_argument(
+        "--round", type=int, metavar="N", help="only voting round N (1 = the first); default: all"
+    )
+    verify.set_defaults(func=cmd_verify_results)
     return root
 
 

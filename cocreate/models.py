@@ -14,10 +14,38 @@ from cocreate.moderation.models import (
     Report,
 )
 from cocreate.notifications.models import OutboxEmail
-from cocreate.voting.models import Ballot, IdeaTally, Round, RoundEntrant, Vote
+from cocreate.voting.models import (
+    Ballot,
+    DeclaredCountry,
+    IdeaTally,
+    Round,
+    RoundEntrant,
+    Vote,
+)
+from cocreate.voting.results_models import (
+    Announcement,
+    JuryCriterion,
+    JuryOutcome,
+    JuryPanel,
+    JuryScore,
+    RoundCertification,
+    RoundPairwise,
+    RoundResult,
+    VoteLogKey,
+)
 
 __all__ = [
+    "Announcement",
+    "JuryCriterion",
+    "JuryOutcome",
+    "JuryPanel",
+    "JuryScore",
+    "RoundCertification",
+    "RoundPairwise",
+    "RoundResult",
+    "VoteLogKey",
     "Ballot",
+    "DeclaredCountry",
     "IdeaTally",
     "Round",
     "RoundEntrant",

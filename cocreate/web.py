@@ -86,7 +86,11 @@ def redirect(
 
 
 def add_flash(request: Request, message: str) -> None:
-    request.session.setdefault("flashes", []).append(message)
+    # Assign a new list: Starlette saves the session cookie only when a key is set, so an
+    # append to the list already there (a second flash before the next page) would be lost.
+    flashes = request.session.get("flashes")
+    kept = [f for f in flashes if isinstance(f, str)] if isinstance(flashes, list) else []
+    request.session["flashes"] = [*kept, message]
 
 
 def pop_flashes(request: Request) -> list[str]:

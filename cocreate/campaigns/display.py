@@ -112,12 +112,14 @@ def what_you_can_do(
     if current is not None and current.kind == StageKind.VOTING:
         return NowPanel(
             _("Voting is open: pick your favourite ideas."),
-            [Action(_("Vote for ideas"), f"{base}/ideas", primary=True)],
+            [Action(_("Vote for ideas"), f"{base}/vote", primary=True)],
         )
+    results = Action(_("See the results"), f"{base}/results")
     if current is not None and current.kind == StageKind.JURY:
-        return NowPanel(_("The jury is reviewing the finalists."), [ideas] if ideas_exist else [])
+        return NowPanel(_("The jury is reviewing the finalists."), [results])
     if current is not None and current.kind == StageKind.ANNOUNCEMENT:
-        return NowPanel(_("The winners are announced!"), [ideas] if ideas_exist else [])
+        winners = Action(_("See the winners"), f"{base}/winners", primary=True)
+        return NowPanel(_("The winners are announced!"), [winners, results])
     where = phase(state)
     if where == Phase.UPCOMING:
         return NowPanel(
@@ -127,7 +129,7 @@ def what_you_can_do(
     if where == Phase.FINISHED:
         return NowPanel(
             _("This campaign is over. Thank you to everyone who took part!"),
-            [ideas] if ideas_exist else [],
+            [Action(_("See the winners"), f"{base}/winners", primary=True), results],
         )
     return NowPanel(_("The timeline of this campaign is not set yet."), [])
 

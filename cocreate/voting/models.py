@@ -194,3 +194,17 @@ class IdeaTally(SQLModel, table=True):
     idea_id: int = Field(foreign_key="ideas.id", primary_key=True, ondelete="CASCADE")
     votes: int = Field(default=0)  # counted votes
     points: int = Field(default=0)  # sum of counted weights (points method)
+
+
+class DeclaredCountry(SQLModel, table=True):
+    """The country a voter says they live in, for rounds open to some countries only.
+
+    Declared once per campaign and kept: a voter cannot try country after country.
+    """
+
+    __tablename__ = "declared_countries"
+
+    campaign_id: int = Field(foreign_key="campaigns.id", primary_key=True, ondelete="CASCADE")
+    voter_id: int = Field(foreign_key="users.id", primary_key=True)
+    country: str = Field(max_length=2)
+    declared_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

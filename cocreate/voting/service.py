@@ -13,17 +13,19 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import Boolean, Integer, bindparam, func, text, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
-from cocreate.campaigns.models import Campaign, Stage
+from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.voting.models import (
@@ -71,6 +73,9 @@ class VoteResult:
     votes_left: int | None = None
     points_left: int | None = None
     reason: str | None = None  # for INELIGIBLE: which rule
+    # What the transaction saw of the idea, so that a page needs no query to show it:
+    idea_title: str | None = None  # when the idea was checked (cast)
+    tally: tuple[int, int] | None = None  # the idea's (votes, points) after a counted change
 
 
 def period_of(round_: Round, campaign: Campaign, now: datetime) -> int:
@@ -106,30 +111,54 @@ def eligibility_problem(
     return None
 
 
-def is_entrant(*, session: Session, round_: Round, idea_id: int) -> bool:
+def is_entrant(
+    *, session: Session, round_: Round, idea_id: int, first_round: bool | None = None
+) -> bool:
+    """Whether the idea takes part in the round. `first_round`, when the caller knows it
+    already, saves the query that finds out."""
     idea = session.get(Idea, idea_id)
     if idea is None or idea.campaign_id != round_.campaign_id:
         return False
     if idea.status != IdeaStatus.APPROVED:
         return False
-    if not _takes_every_approved_idea(session=session, round_=round_):
+    if first_round is None:
+        first_round = _takes_every_approved_idea(session=session, round_=round_)
+    if not first_round:
         return session.get(RoundEntrant, (round_.id, idea_id)) is not None
     return True
 
 
 def _takes_every_approved_idea(*, session: Session, round_: Round) -> bool:
-    """The campaign's first voting round takes every approved idea; later ones, entrants."""
+    """The campaign's first voting stage takes every approved idea; later ones, entrants.
+
+    Earlier voting *stages* count, whether or not anyone has opened their settings yet.
+    """
+    this = select(Stage.position).where(Stage.id == round_.stage_id).scalar_subquery()
     earlier = session.exec(
         select(func.count())
-        .select_from(Round)
-        .join(Stage, Stage.id == Round.stage_id)  # type: ignore[arg-type]
+        .select_from(Stage)
         .where(
-            Round.campaign_id == round_.campaign_id,
-            Stage.position
-            < select(Stage.position).where(Stage.id == round_.stage_id).scalar_subquery(),
+            Stage.campaign_id == round_.campaign_id,
+            Stage.kind == StageKind.VOTING,
+            Stage.position < this,
         )
     ).one()
     return earlier == 0
+
+
+def begin_write_after_reads(session: Session) -> None:
+    """Start a write transaction even when the request has read already.
+
+    On SQLite, a page's reads (the signed-in user, the round) open a read transaction whose
+    snapshot a write cannot outgrow: if another request committed in between (while this one
+    awaited its form, say), the write fails at once with "database is locked"
+    (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry). Ending the read transaction
+    first (nothing is pending in it) lets the write begin as a writer. On PostgreSQL reads
+    and writes share one READ COMMITTED transaction safely, so nothing changes there.
+    """
+    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        session.commit()
+    begin_write(session)
 
 
 def _insert(session: Session) -> Any:
@@ -179,6 +208,234 @@ def live_vote(
     ).first()
 
 
+VOTES = Vote.__table__  # type: ignore[attr-defined]
+BALLOTS = Ballot.__table__  # type: ignore[attr-defined]
+TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
+IDEAS = Idea.__table__  # type: ignore[attr-defined]
+ENTRANTS = RoundEntrant.__table__  # type: ignore[attr-defined]
+
+
+def _bind(table: Any, name: str) -> Any:
+    return bindparam(name, type_=table.c[name].type)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The statements of the vote path, built once per dialect with bound parameters.
+
+    Building a SQLAlchemy expression and its cache key costs more than running it on
+    SQLite; the vote endpoint is the hottest path of a campaign, so it reuses them.
+    """
+
+    entrant_first: Any  # title of an approved idea of the campaign
+    entrant_later: Any  # the same, and whether it is a RoundEntrant of the round
+    insert_vote: Any  # unless a live vote exists; returns its id
+    spend: Any  # ballot upsert that only updates while enough is left; returns what is left
+    add_tally: Any  # upsert; returns the idea's votes and points
+    withdraw: Any  # mark the live vote withdrawn; returns its weight and status
+    give_back: Any  # ballot update; returns what is left
+    take_tally: Any  # tally update; returns the idea's votes and points
+    left: Any  # what is left on a ballot
+    cast_all: Any  # PostgreSQL: the whole vote in one statement (None on SQLite)
+
+
+# PostgreSQL runs the four steps of a vote as one statement of data-modifying CTEs, each
+# step feeding the next, so a vote costs one round trip instead of four. A step that finds
+# nothing to do (not an entrant, a live vote exists, nothing left to spend) yields no row,
+# so the steps after it do nothing either; the caller reads which step stopped and rolls
+# back when the vote row was written but the ballot could not pay for it.
+CAST_ALL_POSTGRESQL = """
+WITH idea AS (
+    SELECT ideas.title FROM ideas
+    WHERE ideas.id = :idea_id AND ideas.campaign_id = :campaign_id
+      AND ideas.status = 'approved'
+      AND (:first_round OR EXISTS (
+          SELECT 1 FROM round_entrants
+          WHERE round_entrants.round_id = :round_id AND round_entrants.idea_id = :idea_id))
+), vote AS (
+    INSERT INTO votes (round_id, voter_id, idea_id, period, weight, status, cast_at,
+                       ip_hash, ip_prefix_hash, device_id, user_agent, risk_score, risk_signals)
+    SELECT :round_id, :voter_id, :idea_id, :period, :weight, :status, :cast_at,
+           :ip_hash, :ip_prefix_hash, :device_id, :user_agent, :risk_score, :risk_signals
+    FROM idea
+    ON CONFLICT (round_id, voter_id, idea_id, period) WHERE withdrawn_at IS NULL DO NOTHING
+    RETURNING id
+), spend AS (
+    INSERT INTO ballots AS b (round_id, voter_id, period, votes_left, points_left, created_at)
+    SELECT :round_id, :voter_id, :period, :votes_left, :points_left, :cast_at FROM vote
+    ON CONFLICT (round_id, voter_id, period) DO UPDATE
+        SET votes_left = b.votes_left - 1, points_left = b.points_left - :spent
+        WHERE b.votes_left >= 1 AND b.points_left >= :spent
+    RETURNING b.votes_left, b.points_left
+), tally AS (
+    INSERT INTO idea_tallies AS t (round_id, idea_id, votes, points)
+    SELECT :round_id, :idea_id, 1, :weight FROM spend WHERE :counted
+    ON CONFLICT (round_id, idea_id) DO UPDATE
+        SET votes = t.votes + 1, points = t.points + :weight
+    RETURNING t.votes, t.points
+)
+SELECT (SELECT title FROM idea), (SELECT count(*) FROM vote),
+       (SELECT votes_left FROM spend), (SELECT points_left FROM spend),
+       (SELECT votes FROM tally), (SELECT points FROM tally)
+"""
+
+
+def _cast_all_postgresql() -> Any:
+    return text(CAST_ALL_POSTGRESQL).bindparams(
+        bindparam("first_round", type_=Boolean()),
+        bindparam("counted", type_=Boolean()),
+        bindparam("cast_at", type_=VOTES.c.cast_at.type),
+        bindparam("risk_signals", type_=VOTES.c.risk_signals.type),
+        bindparam("risk_score", type_=VOTES.c.risk_score.type),
+    )
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    entrant = core_select(IDEAS.c.title).where(
+        IDEAS.c.id == bindparam("idea_id"),
+        IDEAS.c.campaign_id == bindparam("campaign_id"),
+        IDEAS.c.status == IdeaStatus.APPROVED.value,
+    )
+    is_listed = (
+        core_select(ENTRANTS.c.idea_id)
+        .where(
+            ENTRANTS.c.round_id == bindparam("round_id"),
+            ENTRANTS.c.idea_id == bindparam("idea_id"),
+        )
+        .exists()
+    )
+    vote_columns = (
+        "round_id",
+        "voter_id",
+        "idea_id",
+        "period",
+        "weight",
+        "status",
+        "cast_at",
+        "ip_hash",
+        "ip_prefix_hash",
+        "device_id",
+        "user_agent",
+        "risk_score",
+        "risk_signals",
+    )
+    insert_vote = (
+        insert(VOTES)
+        .values({name: _bind(VOTES, name) for name in vote_columns})
+        .on_conflict_do_nothing(
+            index_elements=["round_id", "voter_id", "idea_id", "period"],
+            index_where=VOTES.c.withdrawn_at.is_(None),
+        )
+        .returning(VOTES.c.id)
+    )
+    spend = (
+        insert(BALLOTS)
+        .values(
+            round_id=_bind(BALLOTS, "round_id"),
+            voter_id=_bind(BALLOTS, "voter_id"),
+            period=_bind(BALLOTS, "period"),
+            votes_left=_bind(BALLOTS, "votes_left"),
+            points_left=_bind(BALLOTS, "points_left"),
+            created_at=_bind(BALLOTS, "created_at"),
+        )
+        .on_conflict_do_update(
+            index_elements=["round_id", "voter_id", "period"],
+            set_={
+                "votes_left": BALLOTS.c.votes_left - 1,
+                "points_left": BALLOTS.c.points_left - bindparam("spent", type_=Integer()),
+            },
+            where=(BALLOTS.c.votes_left >= 1)
+            & (BALLOTS.c.points_left >= bindparam("spent", type_=Integer())),
+        )
+        .returning(BALLOTS.c.votes_left, BALLOTS.c.points_left)
+    )
+    add_tally = (
+        insert(TALLIES)
+        .values(
+            round_id=_bind(TALLIES, "round_id"),
+            idea_id=_bind(TALLIES, "idea_id"),
+            votes=_bind(TALLIES, "votes"),
+            points=_bind(TALLIES, "points"),
+        )
+        .on_conflict_do_update(
+            index_elements=["round_id", "idea_id"],
+            set_={
+                "votes": TALLIES.c.votes + bindparam("add_votes", type_=Integer()),
+                "points": TALLIES.c.points + bindparam("add_points", type_=Integer()),
+            },
+        )
+        .returning(TALLIES.c.votes, TALLIES.c.points)
+    )
+    voter_period = (
+        (BALLOTS.c.round_id == bindparam("round_id"))
+        & (BALLOTS.c.voter_id == bindparam("voter_id"))
+        & (BALLOTS.c.period == bindparam("period"))
+    )
+    return _Statements(
+        entrant_first=entrant,
+        entrant_later=entrant.add_columns(is_listed),
+        insert_vote=insert_vote,
+        spend=spend,
+        add_tally=add_tally,
+        # UPDATE reserves the column names for SET values: the keys go as "k_<column>".
+        withdraw=update(VOTES)
+        .where(
+            VOTES.c.round_id == bindparam("k_round_id"),
+            VOTES.c.voter_id == bindparam("k_voter_id"),
+            VOTES.c.idea_id == bindparam("k_idea_id"),
+            VOTES.c.period == bindparam("k_period"),
+            VOTES.c.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=bindparam("now", type_=VOTES.c.withdrawn_at.type))
+        .returning(VOTES.c.weight, VOTES.c.status),
+        give_back=update(BALLOTS)
+        .where(
+            BALLOTS.c.round_id == bindparam("k_round_id"),
+            BALLOTS.c.voter_id == bindparam("k_voter_id"),
+            BALLOTS.c.period == bindparam("k_period"),
+        )
+        .values(
+            votes_left=BALLOTS.c.votes_left + 1,
+            points_left=BALLOTS.c.points_left + bindparam("given_back", type_=Integer()),
+        )
+        .returning(BALLOTS.c.votes_left, BALLOTS.c.points_left),
+        take_tally=update(TALLIES)
+        .where(
+            TALLIES.c.round_id == bindparam("k_round_id"),
+            TALLIES.c.idea_id == bindparam("k_idea_id"),
+        )
+        .values(
+            votes=TALLIES.c.votes + bindparam("add_votes", type_=Integer()),
+            points=TALLIES.c.points + bindparam("add_points", type_=Integer()),
+        )
+        .returning(TALLIES.c.votes, TALLIES.c.points),
+        left=core_select(BALLOTS.c.votes_left, BALLOTS.c.points_left).where(voter_period),
+        cast_all=_cast_all_postgresql() if dialect == "postgresql" else None,
+    )
+
+
+def _sql(session: Session) -> _Statements:
+    return _statements(session.get_bind().dialect.name)
+
+
+def _entrant_title(
+    session: Session, round_: Round, idea_id: int, first_round: bool | None
+) -> str | None:
+    """The idea's title when it takes part in the round, else None; one query when the
+    caller knows whether this is the campaign's first voting round."""
+    if first_round is None:
+        first_round = _takes_every_approved_idea(session=session, round_=round_)
+    sql = _sql(session)
+    params = {"idea_id": idea_id, "campaign_id": round_.campaign_id, "round_id": round_.id}
+    statement = sql.entrant_first if first_round else sql.entrant_later
+    row = session.connection().execute(statement, params).first()
+    if row is None or (not first_round and not row[1]):
+        return None
+    return str(row[0])
+
+
 def cast_vote(
     *,
     session: Session,
@@ -191,8 +448,15 @@ def cast_vote(
     weight: int = 1,
     country: str | None = None,
     signals: Signals | None = None,
+    first_round: bool | None = None,
 ) -> VoteResult:
-    """Cast one vote (approval, single, or points with `weight` points). Idempotent."""
+    """Cast one vote (approval, single, or points with `weight` points). Idempotent.
+
+    One transaction of four statements: check the idea; insert the vote unless a live one
+    exists (ON CONFLICT on the partial unique index: a double click stores nothing); spend
+    the allowance with an upsert that only updates while enough is left (CHECK >= 0 backs
+    it); add to the idea's tally. Any refusal rolls the whole transaction back.
+    """
     assert round_.id is not None and voter.id is not None
     signals = signals or Signals()
     if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
@@ -200,70 +464,125 @@ def cast_vote(
     problem = eligibility_problem(round_, voter, now, country)
     if problem is not None:
         return VoteResult(Outcome.INELIGIBLE, reason=problem)
-    if round_.method != Method.POINTS:
+    points = round_.method == Method.POINTS
+    if not points:
         weight = 1
-    if weight < 1:
-        return VoteResult(Outcome.NO_VOTES_LEFT)
+    votes_allowed, budget = _allowance(round_)
     period = period_of(round_, campaign, now)
-    begin_write(session)
+    if weight < 1:
+        return VoteResult(Outcome.NO_VOTES_LEFT, *_left(session, round_, voter.id, period))
+    spent = weight if points else 0
+    status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
+    vote = {
+        "round_id": round_.id,
+        "voter_id": voter.id,
+        "idea_id": idea_id,
+        "period": period,
+        "weight": weight,
+        "status": status.value,
+        "cast_at": now,
+        "ip_hash": signals.ip_hash,
+        "ip_prefix_hash": signals.ip_prefix_hash,
+        "device_id": signals.device_id,
+        "user_agent": (signals.user_agent or "")[:300] or None,
+        "risk_score": signals.risk_score,
+        "risk_signals": signals.risk_signals,
+    }
+    sql = _sql(session)
+    if sql.cast_all is not None and spent <= budget:
+        if first_round is None:
+            first_round = _takes_every_approved_idea(session=session, round_=round_)
+        return _cast_in_one_statement(
+            session,
+            sql,
+            round_,
+            {
+                **vote,
+                "campaign_id": round_.campaign_id,
+                "first_round": first_round,
+                "votes_left": votes_allowed - 1,
+                "points_left": budget - spent,
+                "spent": spent,
+                "counted": status == VoteStatus.COUNTED,
+            },
+        )
+    begin_write_after_reads(session)
+    connection = session.connection()
     try:
-        if not is_entrant(session=session, round_=round_, idea_id=idea_id):
+        title = _entrant_title(session, round_, idea_id, first_round)
+        if title is None:
             session.rollback()
             return VoteResult(Outcome.NOT_ENTRANT)
-        existing = live_vote(
-            session=session, round_id=round_.id, voter_id=voter.id, idea_id=idea_id, period=period
-        )
-        if existing is not None:
-            ballot = _ballot(session=session, round_=round_, voter_id=voter.id, period=period)
+        stored = connection.execute(sql.insert_vote, vote).first()
+        if stored is None:  # a live vote for this idea exists: a retry or a double click
             session.rollback()
-            return VoteResult(Outcome.ALREADY, ballot.votes_left, ballot.points_left)
-        ballot = _ballot(session=session, round_=round_, voter_id=voter.id, period=period)
-        spent = session.execute(
-            update(Ballot)
-            .where(
-                col(Ballot.id) == ballot.id,
-                col(Ballot.votes_left) >= 1,
-                col(Ballot.points_left) >= (weight if round_.method == Method.POINTS else 0),
-            )
-            .values(
-                votes_left=Ballot.votes_left - 1,
-                points_left=Ballot.points_left - (weight if round_.method == Method.POINTS else 0),
-            )
-        )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            left = _left(session, round_, voter.id, period)
+            return VoteResult(Outcome.ALREADY, *left, idea_title=title)
+        if spent > budget:  # more than a whole ballot: the upsert's first insert would fail
             session.rollback()
-            return VoteResult(Outcome.NO_VOTES_LEFT, ballot.votes_left, ballot.points_left)
-        status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
-        session.add(
-            Vote(
-                round_id=round_.id,
-                voter_id=voter.id,
-                idea_id=idea_id,
-                period=period,
-                weight=weight,
-                status=status,
-                cast_at=now,
-                ip_hash=signals.ip_hash,
-                ip_prefix_hash=signals.ip_prefix_hash,
-                device_id=signals.device_id,
-                user_agent=(signals.user_agent or "")[:300] or None,
-                risk_score=signals.risk_score,
-                risk_signals=signals.risk_signals,
-            )
-        )
-        session.flush()
+            left = _left(session, round_, voter.id, period)
+            return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
+        remaining = connection.execute(
+            sql.spend,
+            {
+                "round_id": round_.id,
+                "voter_id": voter.id,
+                "period": period,
+                "votes_left": votes_allowed - 1,
+                "points_left": budget - spent,
+                "created_at": now,
+                "spent": spent,
+            },
+        ).first()
+        if remaining is None:
+            session.rollback()
+            left = _left(session, round_, voter.id, period)
+            return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
+        tally = None
         if status == VoteStatus.COUNTED:
-            _add_to_tally(
+            tally = _add_to_tally(
                 session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=weight
             )
         session.commit()
     except IntegrityError:
-        # Another request stored this very vote between our check and our insert.
+        # Only a constraint the checks above did not foresee; nothing was stored.
         session.rollback()
         return VoteResult(Outcome.ALREADY, *_left(session, round_, voter.id, period))
-    votes_left, points_left = _left(session, round_, voter.id, period)
     outcome = Outcome.HELD if status == VoteStatus.HELD else Outcome.COUNTED
-    return VoteResult(outcome, votes_left, points_left)
+    return VoteResult(outcome, remaining[0], remaining[1], idea_title=title, tally=tally)
+
+
+def _cast_in_one_statement(
+    session: Session, sql: _Statements, round_: Round, params: dict[str, Any]
+) -> VoteResult:
+    """PostgreSQL: the vote as one statement; see CAST_ALL_POSTGRESQL."""
+    voter_id, period = params["voter_id"], params["period"]
+    try:
+        row = session.connection().execute(sql.cast_all, params).one()
+    except IntegrityError:
+        session.rollback()
+        return VoteResult(Outcome.ALREADY, *_left(session, round_, voter_id, period))
+    title, inserted, votes_left, points_left, tally_votes, tally_points = row
+    if title is None:
+        session.rollback()
+        return VoteResult(Outcome.NOT_ENTRANT)
+    if not inserted:  # a live vote for this idea exists: a retry or a double click
+        session.rollback()
+        left = _left(session, round_, voter_id, period)
+        return VoteResult(Outcome.ALREADY, *left, idea_title=title)
+    if votes_left is None:  # the vote row was written, but the ballot cannot pay for it
+        session.rollback()
+        left = _left(session, round_, voter_id, period)
+        return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
+    session.commit()
+    counted = params["counted"]
+    return VoteResult(
+        Outcome.COUNTED if counted else Outcome.HELD,
+        int(votes_left),
+        int(points_left),
+        idea_title=title,
+        tally=(int(tally_votes), int(tally_points)) if counted else None,
+    )
 
 
 def withdraw_vote(
@@ -281,69 +600,56 @@ def withdraw_vote(
     if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
         return VoteResult(Outcome.CLOSED)
     period = period_of(round_, campaign, now)
-    begin_write(session)
-    vote = live_vote(
-        session=session, round_id=round_.id, voter_id=voter.id, idea_id=idea_id, period=period
-    )
-    if vote is None:
+    sql = _sql(session)
+    keys = {"k_round_id": round_.id, "k_voter_id": voter.id, "k_period": period}
+    begin_write_after_reads(session)
+    connection = session.connection()
+    taken = connection.execute(sql.withdraw, {**keys, "k_idea_id": idea_id, "now": now}).first()
+    if taken is None:
         session.rollback()
         return VoteResult(Outcome.NOT_FOUND, *_left(session, round_, voter.id, period))
-    taken = session.execute(
-        update(Vote)
-        .where(col(Vote.id) == vote.id, col(Vote.withdrawn_at).is_(None))
-        .values(withdrawn_at=now)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        return VoteResult(Outcome.NOT_FOUND, *_left(session, round_, voter.id, period))
-    points = vote.weight if round_.method == Method.POINTS else 0
-    session.execute(
-        update(Ballot)
-        .where(
-            col(Ballot.round_id) == round_.id,
-            col(Ballot.voter_id) == voter.id,
-            col(Ballot.period) == period,
-        )
-        .values(votes_left=Ballot.votes_left + 1, points_left=Ballot.points_left + points)
-    )
-    if vote.status == VoteStatus.COUNTED:
-        _add_to_tally(
-            session=session, round_id=round_.id, idea_id=idea_id, votes=-1, points=-vote.weight
+    weight, status = taken
+    points = weight if round_.method == Method.POINTS else 0
+    left = connection.execute(sql.give_back, {**keys, "given_back": points}).one()
+    tally = None
+    if status == VoteStatus.COUNTED:
+        tally = _add_to_tally(
+            session=session, round_id=round_.id, idea_id=idea_id, votes=-1, points=-weight
         )
     session.commit()
-    return VoteResult(Outcome.WITHDRAWN, *_left(session, round_, voter.id, period))
+    return VoteResult(Outcome.WITHDRAWN, left[0], left[1], tally=tally)
 
 
 def _left(session: Session, round_: Round, voter_id: int, period: int) -> tuple[int, int]:
-    ballot = session.exec(
-        select(Ballot).where(
-            Ballot.round_id == round_.id, Ballot.voter_id == voter_id, Ballot.period == period
+    """What the voter has left in this period (the whole allowance before any vote)."""
+    row = (
+        session.connection()
+        .execute(
+            _sql(session).left, {"round_id": round_.id, "voter_id": voter_id, "period": period}
         )
-    ).first()
-    if ballot is None:
+        .first()
+    )
+    if row is None:
         return _allowance(round_)
-    session.refresh(ballot)
-    return ballot.votes_left, ballot.points_left
+    return int(row[0]), int(row[1])
 
 
 def _add_to_tally(
     *, session: Session, round_id: int, idea_id: int, votes: int, points: int
-) -> None:
+) -> tuple[int, int] | None:
+    """Add to the idea's counted votes and points; returns them after the change."""
+    sql = _sql(session)
+    params = {"round_id": round_id, "idea_id": idea_id, "add_votes": votes, "add_points": points}
     if votes < 0:  # taking back: the row exists (the vote was counted into it)
-        session.execute(
-            update(IdeaTally)
-            .where(col(IdeaTally.round_id) == round_id, col(IdeaTally.idea_id) == idea_id)
-            .values(votes=IdeaTally.votes + votes, points=IdeaTally.points + points)
-        )
-        return
-    statement = _insert(session)(IdeaTally).values(
-        round_id=round_id, idea_id=idea_id, votes=votes, points=points
+        keys = {"k_round_id": round_id, "k_idea_id": idea_id}
+        row = session.connection().execute(sql.take_tally, {**params, **keys}).first()
+        return (int(row[0]), int(row[1])) if row is not None else None
+    row = (
+        session.connection()
+        .execute(sql.add_tally, {**params, "votes": votes, "points": points})
+        .one()
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["round_id", "idea_id"],
-        set_={"votes": IdeaTally.votes + votes, "points": IdeaTally.points + points},
-    )
-    session.execute(statement)
+    return int(row[0]), int(row[1])
 
 
 def counted_votes_query(round_id: int) -> Any:

@@ -104,7 +104,7 @@ def test_the_page_follows_the_clock(
 
     frozen.at = T0 + 13 * DAY
     page = client.get("/c/summer").text
-    assert "Vote for ideas" in visible_text(page) and 'href="/c/summer/ideas"' in page
+    assert "Vote for ideas" in visible_text(page) and 'href="/c/summer/vote"' in page
 
     frozen.at = T0 + 21 * DAY
     assert "The winners are announced!" in visible_text(client.get("/c/summer").text)

@@ -1,0 +1,504 @@
+"""The voter's side of a round: which round is open, its entrants, the voter's ballot, the
+ranked ballot, and the country a voter declares. Casting single votes is `service.cast_vote`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased, load_only
+from sqlmodel import Session, col, select
+
+from cocreate.accounts.models import User
+from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
+from cocreate.forms import ValidationFailed
+from cocreate.i18n import gettext as _
+from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.types import UTCDateTime
+from cocreate.voting.models import (
+    Ballot,
+    DeclaredCountry,
+    IdeaTally,
+    Method,
+    Round,
+    RoundEntrant,
+    Visibility,
+    Vote,
+    VoteStatus,
+)
+from cocreate.voting.rounds import round_for_stage
+from cocreate.voting.service import (
+    Outcome,
+    Signals,
+    VoteResult,
+    _add_to_tally,
+    _allowance,
+    _ballot,
+    begin_write_after_reads,
+    eligibility_problem,
+    period_ends_at,
+    period_of,
+)
+
+# --- Which round is open ---------------------------------------------------------------------
+
+
+CAMPAIGN_COLUMNS = ("id", "brand_id", "slug", "title", "status", "timezone", "primary_color")
+
+
+@dataclass(frozen=True)
+class OpenRound:
+    campaign: Campaign
+    stage: Stage
+    round: Round
+    first_round: bool  # the campaign's first voting stage: every approved idea takes part
+
+
+@dataclass(frozen=True)
+class CampaignRound:
+    """A public campaign and its open voting round, if one is open now."""
+
+    campaign: Campaign
+    open: OpenRound | None
+
+
+@cache
+def _open_round_query() -> Any:
+    """Built once: the campaign by address, its open voting stage and that stage's Round,
+    and whether an earlier voting stage exists. Bound: `slug`, `now`."""
+    earlier = aliased(Stage)
+    first_round = ~exists().where(
+        col(earlier.campaign_id) == col(Stage.campaign_id),
+        col(earlier.kind) == StageKind.VOTING.value,
+        col(earlier.position) < col(Stage.position),
+    )
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        select(Campaign, Stage, Round, first_round)
+        .outerjoin(
+            Stage,
+            and_(
+                col(Stage.campaign_id) == Campaign.id,
+                col(Stage.kind) == StageKind.VOTING.value,
+                col(Stage.opens_at) <= now,
+                col(Stage.closes_at) > now,
+            ),
+        )
+        .outerjoin(Round, col(Round.stage_id) == Stage.id)
+        .where(
+            col(Campaign.slug) == bindparam("slug"),
+            col(Campaign.status) == CampaignStatus.PUBLISHED.value,
+        )
+        # The vote path reads every request: leave the campaign's long texts in the database.
+        .options(load_only(*(getattr(Campaign, name) for name in CAMPAIGN_COLUMNS)))
+        .limit(1)
+    )
+
+
+def find_open_round(*, session: Session, slug: str, now: datetime) -> CampaignRound | None:
+    """The published campaign at /c/{slug} and its open voting round, in one query.
+
+    None when no published campaign has this address.
+    """
+    row = session.exec(_open_round_query(), params={"slug": slug, "now": now}).first()
+    if row is None:
+        return None
+    campaign, stage, round_, is_first = row
+    if stage is None:
+        return CampaignRound(campaign, None)
+    if round_ is None:
+        round_ = round_for_stage(session=session, stage=stage)
+    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(is_first)))
+
+
+def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
+    return [s for s in sorted(stages, key=lambda s: s.position) if s.kind == StageKind.VOTING]
+
+
+# --- Entrants and what the voter sees of the counts ------------------------------------------
+
+
+def entrants(*, session: Session, round_: Round, first_round: bool) -> list[Idea]:
+    """The ideas a voter can vote for in this round."""
+    query = select(Idea).where(
+        Idea.campaign_id == round_.campaign_id, Idea.status == IdeaStatus.APPROVED
+    )
+    if not first_round:
+        query = query.join(
+            RoundEntrant,
+            and_(col(RoundEntrant.idea_id) == Idea.id, col(RoundEntrant.round_id) == round_.id),
+        )
+    return list(session.exec(query.order_by(col(Idea.id))).all())
+
+
+@dataclass(frozen=True)
+class EntrantView:
+    idea_id: int
+    title: str
+    description: str  # the ballot page shows its start; an htmx answer does not need it
+    my_weight: int | None  # None: the voter has no live vote for it; else 1, points or rank
+    count: int | None  # shown only when the round shows live counts
+    rank: int | None  # shown when the round shows ranks or live counts
+
+    @property
+    def voted(self) -> bool:
+        return self.my_weight is not None
+
+
+def _shuffle_key(seed: str, idea_id: int) -> bytes:
+    return hashlib.sha256(f"{seed}:{idea_id}".encode()).digest()
+
+
+def order_entrants(
+    ideas: Sequence[Idea],
+    *,
+    round_: Round,
+    tally: dict[int, tuple[int, int]],
+    seed: str,
+) -> list[tuple[Idea, int | None]]:
+    """Ideas in the order the ballot shows them, with their rank when the round shows ranks.
+
+    Hidden counts: an order of the voter's own (the same on every visit), so that no idea wins
+    votes just by being listed first. Ranks or live counts: by score, ties by earlier
+    submission.
+    """
+    if round_.visibility == Visibility.HIDDEN:
+        return [(i, None) for i in sorted(ideas, key=lambda i: _shuffle_key(seed, i.id or 0))]
+    index = 1 if round_.method == Method.POINTS else 0
+
+    def score(idea: Idea) -> int:
+        return tally.get(idea.id or 0, (0, 0))[index]
+
+    ordered = sorted(
+        ideas,
+        key=lambda i: (-score(i), i.submitted_at or i.created_at, i.id or 0),
+    )
+    ranked: list[tuple[Idea, int | None]] = []
+    for position, idea in enumerate(ordered):
+        shared = position + 1
+        if ranked and score(ranked[-1][0]) == score(idea):
+            shared = ranked[-1][1] or shared
+        ranked.append((idea, shared))
+    return ranked
+
+
+def tally_of(*, session: Session, round_id: int) -> dict[int, tuple[int, int]]:
+    rows = session.exec(select(IdeaTally).where(IdeaTally.round_id == round_id))
+    return {t.idea_id: (t.votes, t.points) for t in rows}
+
+
+def shown_count(round_: Round, tally: dict[int, tuple[int, int]], idea_id: int) -> int | None:
+    if round_.visibility != Visibility.LIVE:
+        return None
+    votes, points = tally.get(idea_id, (0, 0))
+    return points if round_.method == Method.POINTS else votes
+
+
+def idea_title(*, session: Session, round_: Round, idea_id: int) -> str | None:
+    """The title of an idea of the round's campaign (for the answer to an unvote)."""
+    found = session.exec(
+        select(Idea.title).where(Idea.id == idea_id, Idea.campaign_id == round_.campaign_id)
+    ).first()
+    return found
+
+
+def idea_count(*, session: Session, round_: Round, idea_id: int) -> int | None:
+    """One idea's shown count (after a vote); None unless the round shows live counts."""
+    if round_.visibility != Visibility.LIVE:
+        return None
+    found = session.get(IdeaTally, (round_.id, idea_id))
+    if found is None:
+        return 0
+    session.refresh(found)  # another voter's vote may have moved it since it was loaded
+    return found.points if round_.method == Method.POINTS else found.votes
+
+
+# --- The voter's ballot -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BallotState:
+    votes_left: int
+    points_left: int
+    max_votes: int
+    points_budget: int
+    my_votes: dict[int, int] = field(default_factory=dict)  # idea -> weight (1, points, rank)
+    renews_at: datetime | None = None  # daily rounds: when a new ballot starts
+
+    @property
+    def votes_used(self) -> int:
+        return self.max_votes - self.votes_left
+
+
+def ballot_state(
+    *, session: Session, open_round: OpenRound, voter_id: int, now: datetime
+) -> BallotState:
+    round_, campaign = open_round.round, open_round.campaign
+    period = period_of(round_, campaign, now)
+    votes, points = _allowance(round_)
+    found = session.exec(
+        select(Ballot).where(
+            Ballot.round_id == round_.id, Ballot.voter_id == voter_id, Ballot.period == period
+        )
+    ).first()
+    if found is not None:
+        votes, points = found.votes_left, found.points_left
+    mine = session.exec(
+        select(Vote.idea_id, Vote.weight).where(
+            Vote.round_id == round_.id,
+            Vote.voter_id == voter_id,
+            Vote.period == period,
+            col(Vote.withdrawn_at).is_(None),
+        )
+    ).all()
+    renews = None
+    if round_.frequency == "daily":
+        renews = period_ends_at(round_, campaign, period, open_round.stage)
+    allowance = _allowance(round_)
+    return BallotState(
+        votes_left=votes,
+        points_left=points,
+        max_votes=allowance[0],
+        points_budget=allowance[1],
+        my_votes={idea_id: weight for idea_id, weight in mine},
+        renews_at=renews,
+    )
+
+
+def my_weight(
+    *, session: Session, open_round: OpenRound, voter_id: int, idea_id: int, now: datetime
+) -> int | None:
+    """The weight of the voter's live vote for one idea in the current period, or None."""
+    period = period_of(open_round.round, open_round.campaign, now)
+    found = session.exec(
+        select(Vote.weight).where(
+            Vote.round_id == open_round.round.id,
+            Vote.voter_id == voter_id,
+            Vote.idea_id == idea_id,
+            Vote.period == period,
+            col(Vote.withdrawn_at).is_(None),
+        )
+    ).first()
+    return found
+
+
+def state_after(round_: Round, result: VoteResult) -> BallotState:
+    """The counter after a vote, from what `cast_vote` returned (no query)."""
+    max_votes, budget = _allowance(round_)
+    return BallotState(
+        votes_left=max_votes if result.votes_left is None else result.votes_left,
+        points_left=budget if result.points_left is None else result.points_left,
+        max_votes=max_votes,
+        points_budget=budget,
+    )
+
+
+# --- Eligibility: the country a voter declares --------------------------------------------------
+
+
+def declared_country(*, session: Session, campaign_id: int, voter_id: int) -> str | None:
+    found = session.get(DeclaredCountry, (campaign_id, voter_id))
+    return found.country if found is not None else None
+
+
+def declare_country(
+    *, session: Session, campaign_id: int, voter_id: int, country: str, now: datetime
+) -> str:
+    """Record the voter's country for this campaign, once; returns the one on record."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    begin_write_after_reads(session)
+    session.execute(
+        insert(DeclaredCountry)
+        .values(campaign_id=campaign_id, voter_id=voter_id, country=country, declared_at=now)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "voter_id"])
+    )
+    session.commit()
+    found = declared_country(session=session, campaign_id=campaign_id, voter_id=voter_id)
+    assert found is not None
+    return found
+
+
+def voter_problem(
+    *, session: Session, round_: Round, voter: User, now: datetime
+) -> tuple[str | None, str | None]:
+    """(the first eligibility rule the voter does not meet, their declared country).
+
+    "no_country": the round is open to some countries and the voter has not said where they
+    live yet (only asked once every other rule is met).
+    """
+    country = None
+    if round_.countries:
+        assert voter.id is not None
+        country = declared_country(
+            session=session, campaign_id=round_.campaign_id, voter_id=voter.id
+        )
+    problem = eligibility_problem(round_, voter, now, country)
+    if problem == "country" and country is None:
+        problem = "no_country"
+    return problem, country
+
+
+def old_enough_at(round_: Round, voter: User) -> datetime:
+    return voter.created_at + timedelta(days=round_.min_account_age_days)
+
+
+# --- The ranked ballot --------------------------------------------------------------------------
+
+
+def duplicate_message() -> str:
+    return _("An idea appears at more than one position: choose each idea once.")
+
+
+def read_ranking(values: Sequence[str], *, max_positions: int) -> list[int]:
+    """The ideas chosen for positions 1..N, in order, blanks skipped; duplicates refused."""
+    chosen: list[int] = []
+    positions: dict[int, list[int]] = {}
+    for position, raw in enumerate(values[:max_positions], start=1):
+        if not raw:
+            continue
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+            raise ValidationFailed({"": _("Choose the ideas from the lists.")})
+        idea_id = int(raw)
+        positions.setdefault(idea_id, []).append(position)
+        if len(positions[idea_id]) == 1:
+            chosen.append(idea_id)
+    repeated = {idea: where for idea, where in positions.items() if len(where) > 1}
+    if repeated:
+        errors = {
+            f"rank-{where[-1]}": _(
+                "This idea is already at position %(first)d. Each idea can take one position."
+            )
+            % {"first": where[0]}
+            for where in repeated.values()
+        }
+        errors[""] = duplicate_message()
+        raise ValidationFailed(errors)
+    return chosen
+
+
+def submit_ranking(
+    *,
+    session: Session,
+    open_round: OpenRound,
+    voter: User,
+    idea_ids: list[int],
+    now: datetime,
+    country: str | None = None,
+    signals: Signals | None = None,
+) -> VoteResult:
+    """Replace the voter's ranked ballot in one transaction: the old ranked votes are
+    withdrawn (kept as history), the new ones inserted with weight = rank (1 = first).
+
+    An empty ranking withdraws the ballot. The same ranking again changes nothing (ALREADY).
+    """
+    round_, campaign, stage = open_round.round, open_round.campaign, open_round.stage
+    assert round_.id is not None and voter.id is not None
+    signals = signals or Signals()
+    if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
+        return VoteResult(Outcome.CLOSED)
+    problem = eligibility_problem(round_, voter, now, country)
+    if problem is not None:
+        return VoteResult(Outcome.INELIGIBLE, reason=problem)
+    if len(set(idea_ids)) != len(idea_ids):
+        raise ValidationFailed({"": duplicate_message()})
+    if len(idea_ids) > round_.max_votes:
+        raise ValidationFailed({"": _("Rank at most %(n)d ideas.") % {"n": round_.max_votes}})
+    period = period_of(round_, campaign, now)
+    begin_write_after_reads(session)
+    if idea_ids:
+        allowed = {
+            i.id
+            for i in entrants_among(
+                session=session, round_=round_, first_round=open_round.first_round, ids=idea_ids
+            )
+        }
+        if any(i not in allowed for i in idea_ids):
+            session.rollback()
+            return VoteResult(Outcome.NOT_ENTRANT)
+    old = session.exec(
+        select(Vote).where(
+            Vote.round_id == round_.id,
+            Vote.voter_id == voter.id,
+            Vote.period == period,
+            col(Vote.withdrawn_at).is_(None),
+        )
+    ).all()
+    if [v.idea_id for v in sorted(old, key=lambda v: v.weight)] == idea_ids:
+        session.rollback()
+        left = round_.max_votes - len(idea_ids)
+        return VoteResult(Outcome.ALREADY, left, 0)
+    if old:
+        session.execute(
+            update(Vote)
+            .where(col(Vote.id).in_([v.id for v in old]), col(Vote.withdrawn_at).is_(None))
+            .values(withdrawn_at=now)
+        )
+        for vote in old:
+            if vote.status == VoteStatus.COUNTED:
+                _add_to_tally(
+                    session=session,
+                    round_id=round_.id,
+                    idea_id=vote.idea_id,
+                    votes=-1,
+                    points=-vote.weight,
+                )
+    status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
+    for rank, idea_id in enumerate(idea_ids, start=1):
+        session.add(
+            Vote(
+                round_id=round_.id,
+                voter_id=voter.id,
+                idea_id=idea_id,
+                period=period,
+                weight=rank,
+                status=status,
+                cast_at=now,
+                ip_hash=signals.ip_hash,
+                ip_prefix_hash=signals.ip_prefix_hash,
+                device_id=signals.device_id,
+                user_agent=signals.user_agent,
+                risk_score=signals.risk_score,
+                risk_signals=signals.risk_signals,
+            )
+        )
+    session.flush()
+    if status == VoteStatus.COUNTED:
+        for rank, idea_id in enumerate(idea_ids, start=1):
+            _add_to_tally(
+                session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=rank
+            )
+    ballot = _ballot(session=session, round_=round_, voter_id=voter.id, period=period)
+    session.execute(
+        update(Ballot)
+        .where(col(Ballot.id) == ballot.id)
+        .values(votes_left=round_.max_votes - len(idea_ids))
+    )
+    session.commit()
+    left = round_.max_votes - len(idea_ids)
+    if not idea_ids:
+        return VoteResult(Outcome.WITHDRAWN, left, 0)
+    return VoteResult(Outcome.HELD if status == VoteStatus.HELD else Outcome.COUNTED, left, 0)
+
+
+def entrants_among(
+    *, session: Session, round_: Round, first_round: bool, ids: Sequence[int]
+) -> list[Idea]:
+    query = select(Idea).where(
+        col(Idea.id).in_(list(ids)),
+        Idea.campaign_id == round_.campaign_id,
+        Idea.status == IdeaStatus.APPROVED,
+    )
+    if not first_round:
+        query = query.join(
+            RoundEntrant,
+            and_(col(RoundEntrant.idea_id) == Idea.id, col(RoundEntrant.round_id) == round_.id),
+        )
+    return list(session.exec(query).all())

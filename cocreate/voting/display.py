@@ -1,0 +1,136 @@
+"""What the ballot pages say, in the reader's language: pure functions, no database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cocreate.campaigns.display import local_time
+from cocreate.i18n import gettext as _
+from cocreate.i18n import ngettext
+from cocreate.voting.ballots import BallotState
+from cocreate.voting.forms import country_name
+
+__all__ = ["country_name"]  # the ballot pages name countries too
+from cocreate.voting.models import Frequency, Method, Round, Visibility
+from cocreate.voting.service import Outcome, VoteResult
+
+
+def method_explained(round_: Round) -> str:
+    if round_.method == Method.SINGLE:
+        return _("Vote for the one idea you like best.")
+    if round_.method == Method.POINTS:
+        return ngettext(
+            "Share %(num)d point between the ideas you like.",
+            "Share %(num)d points between the ideas you like.",
+            round_.points_budget,
+        ) % {"num": round_.points_budget}
+    if round_.method == Method.RANKED:
+        return ngettext(
+            "Put up to %(num)d idea in your order of preference.",
+            "Put up to %(num)d ideas in your order of preference.",
+            round_.max_votes,
+        ) % {"num": round_.max_votes}
+    return ngettext(
+        "Vote for up to %(num)d idea you like.",
+        "Vote for up to %(num)d ideas you like.",
+        round_.max_votes,
+    ) % {"num": round_.max_votes}
+
+
+def frequency_explained(round_: Round, renews_at: datetime | None, timezone: str) -> str:
+    if round_.frequency == Frequency.DAILY:
+        if renews_at is not None:
+            return _("You get new votes every day. Your next votes: %(time)s.") % {
+                "time": local_time(renews_at, timezone)
+            }
+        return _("You get new votes every day.")
+    return _("You vote once in this round.")
+
+
+def visibility_explained(round_: Round) -> str:
+    if round_.visibility == Visibility.LIVE:
+        return _("Counts are live: you see the votes as they come in.")
+    if round_.visibility == Visibility.RANKS:
+        return _(
+            "Ideas are listed by their current rank; the counts stay hidden until the results."
+        )
+    return _("Counts stay hidden until the results. The ideas are listed in an order of your own.")
+
+
+def counter_text(round_: Round, state: BallotState) -> str:
+    """ "Votes left: 3 of 5", "Points left: 7 of 10", "You have used your vote"."""
+    daily = round_.frequency == Frequency.DAILY
+    if round_.method == Method.SINGLE:
+        if state.votes_left:
+            if daily:
+                return _("You can vote for one idea today.")
+            return _("You can vote for one idea.")
+        return _("You have used today's vote.") if daily else _("You have used your vote.")
+    values = {"num": state.votes_left, "total": state.max_votes}
+    if round_.method == Method.POINTS:
+        values = {"num": state.points_left, "total": state.points_budget}
+        if daily:
+            return _("Points left today: %(num)d of %(total)d") % values
+        return _("Points left: %(num)d of %(total)d") % values
+    if daily:
+        return _("Votes left today: %(num)d of %(total)d") % values
+    return _("Votes left: %(num)d of %(total)d") % values
+
+
+def outcome_message(round_: Round, result: VoteResult, title: str) -> str:
+    """What a vote or unvote did, for the flash (no JS) or the inline message (htmx)."""
+    outcome = result.outcome
+    if outcome == Outcome.COUNTED:
+        if round_.method == Method.POINTS:
+            return _("Your points for “%(title)s” are counted.") % {"title": title}
+        return _("Your vote for “%(title)s” is counted.") % {"title": title}
+    if outcome == Outcome.HELD:
+        return _("Your vote for “%(title)s” is recorded. It will be checked before it counts.") % {
+            "title": title
+        }
+    if outcome == Outcome.ALREADY:
+        return _("You have already voted for “%(title)s”.") % {"title": title}
+    if outcome == Outcome.WITHDRAWN:
+        return _("Your vote for “%(title)s” is taken back.") % {"title": title}
+    if outcome == Outcome.NOT_FOUND:
+        return _("You had no vote for “%(title)s” to take back.") % {"title": title}
+    if outcome == Outcome.NO_VOTES_LEFT:
+        return no_votes_left_message(round_, result)
+    if outcome == Outcome.NOT_ENTRANT:
+        return _("This idea is not part of this voting round.")
+    if outcome == Outcome.INELIGIBLE:
+        return ineligible_message(result.reason or "")
+    return _("This voting round is not open, so votes are not accepted.")
+
+
+def no_votes_left_message(round_: Round, result: VoteResult) -> str:
+    daily = round_.frequency == Frequency.DAILY
+    if round_.method == Method.POINTS and result.votes_left:
+        return ngettext(
+            "You have only %(num)d point left: give fewer points, or take points back from "
+            "another idea.",
+            "You have only %(num)d points left: give fewer points, or take points back from "
+            "another idea.",
+            result.points_left or 0,
+        ) % {"num": result.points_left or 0}
+    if daily:
+        return _("You have no votes left today. Come back tomorrow for new votes.")
+    if round_.method == Method.SINGLE:
+        return _("You have used your vote. Take it back to vote for another idea.")
+    return _("You have no votes left. Take back a vote to vote for another idea.")
+
+
+def ineligible_message(reason: str) -> str:
+    """A short reason, for the inline message; the ballot page says what to do at length."""
+    messages = {
+        "unverified": _("Confirm your email address to vote: open the link we sent you."),
+        "account_too_new": _("Your account is too new to vote in this round."),
+        "country": _("This round is open to voters in other countries only."),
+        "no_country": _("Tell us which country you live in to vote in this round."),
+        "inactive": _("This account cannot vote."),
+    }
+    return messages.get(reason, _("You cannot vote in this round."))
+
+
+def countries_text(codes: list[str]) -> str:
+    return ", ".join(sorted((country_name(c) for c in codes), key=str.casefold))

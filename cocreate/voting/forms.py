@@ -1,0 +1,224 @@
+"""Reading the round settings form into checked values (no database here).
+
+Every problem is recorded under its field's name so the page shows them all at once. Rules
+that need the clock (a round that has opened keeps its rules) live in `rounds.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from functools import cache
+
+from babel import Locale
+
+from cocreate.forms import Form
+from cocreate.i18n import current_locale
+from cocreate.i18n import gettext as _
+from cocreate.voting.models import Advancement, Frequency, Method, Round, TieBreak, Visibility
+
+MAX_VOTES_LIMIT = 1000
+RANKED_MAX = 20  # positions on a ranked ballot: one <select> each
+POINTS_BUDGET_LIMIT = 10_000
+ACCOUNT_AGE_LIMIT = 3650
+ADVANCEMENT_LIMIT = 100_000
+COUNTRIES_MAX = 250
+# Two-letter codes babel knows that are not countries a person lives in.
+NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    codes = (str(code) for code in Locale("en").territories)
+    return frozenset(code for code in codes if len(code) == 2 and code.isalpha()) - NOT_COUNTRIES
+
+
+def country_name(code: str) -> str:
+    """The country's name in the reader's language ("France", "Allemagne")."""
+    return str(Locale.parse(current_locale()).territories.get(code, code))
+
+
+def country_choices(codes: list[str] | None = None) -> list[tuple[str, str]]:
+    """(code, name) pairs sorted by name in the reader's language."""
+    return sorted(
+        ((code, country_name(code)) for code in (codes or country_codes())),
+        key=lambda pair: pair[1].casefold(),
+    )
+
+
+@dataclass(frozen=True)
+class RoundInput:
+    method: str
+    max_votes: int
+    points_budget: int
+    frequency: str
+    require_verified_email: bool
+    min_account_age_days: int
+    countries: list[str]
+    advancement: str
+    advancement_value: int
+    tie_break: str
+    visibility: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+RULE_FIELDS = tuple(
+    name for name in RoundInput.__dataclass_fields__ if name != "visibility"
+)  # what a round that has opened keeps
+
+
+def round_values(round_: Round) -> RoundInput:
+    return RoundInput(
+        method=round_.method,
+        max_votes=round_.max_votes,
+        points_budget=round_.points_budget,
+        frequency=round_.frequency,
+        require_verified_email=round_.require_verified_email,
+        min_account_age_days=round_.min_account_age_days,
+        countries=list(round_.countries),
+        advancement=round_.advancement,
+        advancement_value=round_.advancement_value,
+        tie_break=round_.tie_break,
+        visibility=round_.visibility,
+    )
+
+
+def _whole_number(form: Form, name: str, low: int, high: int, *, default: int) -> int:
+    raw = form.text(name, max_length=8, required=False)
+    if name in form.errors:
+        return default
+    if not raw:
+        form.errors[name] = _("Enter a whole number from %(low)d to %(high)d.") % {
+            "low": low,
+            "high": high,
+        }
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        form.errors[name] = _("Enter a whole number from %(low)d to %(high)d.") % {
+            "low": low,
+            "high": high,
+        }
+        return default
+    return int(raw)
+
+
+def _countries(form: Form) -> list[str]:
+    raw = form.text("countries", max_length=COUNTRIES_MAX * 4, required=False)
+    codes: list[str] = []
+    unknown: list[str] = []
+    for part in re.split(r"[\s,;]+", raw.upper()):
+        if not part or part in codes:
+            continue
+        (codes if part in country_codes() else unknown).append(part)
+    if unknown:
+        form.errors["countries"] = _(
+            "Unknown country codes: %(codes)s. Use two-letter codes like FR, BE, CH."
+        ) % {"codes": ", ".join(unknown[:10])}
+    return sorted(codes)
+
+
+def visibility_choices() -> list[tuple[str, str]]:
+    return [
+        (Visibility.HIDDEN, _("Hidden: no counts and no ranks until the results")),
+        (Visibility.RANKS, _("Ranks only: ideas in order, without the counts")),
+        (Visibility.LIVE, _("Live counts: everyone sees the votes as they come in")),
+    ]
+
+
+def ranked_visibility_message() -> str:
+    return _(
+        "Ranked rounds keep counts hidden while open: the order comes from every complete "
+        "ballot at the close."
+    )
+
+
+def read_visibility(form: Form) -> str:
+    return form.choice("visibility", [v.value for v in Visibility])
+
+
+def read_round(form: Form) -> RoundInput:
+    method = form.choice("method", [m.value for m in Method])
+    max_votes = _whole_number(form, "max_votes", 1, MAX_VOTES_LIMIT, default=1)
+    if method == Method.SINGLE:
+        max_votes = 1  # the field is ignored: one idea
+    if method == Method.RANKED and "max_votes" not in form.errors and max_votes > RANKED_MAX:
+        form.errors["max_votes"] = _("A ranked ballot can have at most %(n)d positions.") % {
+            "n": RANKED_MAX
+        }
+    points_budget = 0
+    if method == Method.POINTS:
+        points_budget = _whole_number(form, "points_budget", 1, POINTS_BUDGET_LIMIT, default=0)
+    frequency = form.choice("frequency", [f.value for f in Frequency])
+    if method == Method.RANKED and frequency == Frequency.DAILY:
+        form.errors["frequency"] = _(
+            "A ranked ballot is cast once per round: each voter's order of preference counts once."
+        )
+    require_verified_email = form.raw("require_verified_email") == "on"
+    min_account_age_days = _whole_number(
+        form, "min_account_age_days", 0, ACCOUNT_AGE_LIMIT, default=0
+    )
+    countries = _countries(form)
+    advancement = form.choice("advancement", [a.value for a in Advancement])
+    advancement_value = 0
+    if advancement == Advancement.TOP_PERCENT:
+        advancement_value = _whole_number(form, "advancement_value", 1, 100, default=0)
+    elif advancement in (Advancement.TOP_N, Advancement.MIN_VOTES):
+        advancement_value = _whole_number(
+            form, "advancement_value", 1, ADVANCEMENT_LIMIT, default=0
+        )
+    tie_break = form.choice("tie_break", [t.value for t in TieBreak])
+    visibility = read_visibility(form)
+    ranked_shown = method == Method.RANKED and visibility != Visibility.HIDDEN
+    if ranked_shown and "visibility" not in form.errors:
+        form.errors["visibility"] = ranked_visibility_message()
+    return RoundInput(
+        method=method,
+        max_votes=max_votes,
+        points_budget=points_budget,
+        frequency=frequency,
+        require_verified_email=require_verified_email,
+        min_account_age_days=min_account_age_days,
+        countries=countries,
+        advancement=advancement,
+        advancement_value=advancement_value,
+        tie_break=tie_break,
+        visibility=visibility,
+    )
+
+
+def form_values(form: Form) -> dict[str, str]:
+    """What the marketer typed, to show the form again with its errors."""
+    names = (
+        "method",
+        "max_votes",
+        "points_budget",
+        "frequency",
+        "min_account_age_days",
+        "countries",
+        "advancement",
+        "advancement_value",
+        "tie_break",
+        "visibility",
+    )
+    values = {name: form.raw(name)[:200] for name in names}
+    values["require_verified_email"] = "on" if form.raw("require_verified_email") == "on" else ""
+    return values
+
+
+def input_values(data: RoundInput) -> dict[str, str]:
+    """A round's settings as form values."""
+    return {
+        "method": data.method,
+        "max_votes": str(data.max_votes),
+        "points_budget": str(data.points_budget) if data.points_budget else "",
+        "frequency": data.frequency,
+        "require_verified_email": "on" if data.require_verified_email else "",
+        "min_account_age_days": str(data.min_account_age_days),
+        "countries": ", ".join(data.countries),
+        "advancement": data.advancement,
+        "advancement_value": str(data.advancement_value) if data.advancement_value else "",
+        "tie_break": data.tie_break,
+        "visibility": data.visibility,
+    }

@@ -1,0 +1,364 @@
+"""Results pages: public results and winners, CSV exports, and the brand's results console.
+
+The public pages only read `round_results` (certified) or `idea_tallies` (live), so a page
+costs the same with ten votes or ten million. Exports stream from a session of their own:
+the request's session is closed as soon as the handler returns, before the body is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from cocreate.accounts.models import User
+from cocreate.brands.models import Brand, Role
+from cocreate.campaigns import service as campaigns
+from cocreate.campaigns.display import local_time
+from cocreate.campaigns.models import Campaign
+from cocreate.forms import Form, ValidationFailed
+from cocreate.i18n import gettext as _
+from cocreate.markdown import render_markdown
+from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
+from cocreate.security.permissions import has_brand_role
+from cocreate.voting import results
+from cocreate.voting.models import Method, Round
+from cocreate.voting.results import RoundInfo, Showing
+from cocreate.voting.results_models import RoundCertification
+from cocreate.web import redirect, render
+
+RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
+STAFF = (Role.OWNER, Role.MARKETER, Role.MODERATOR)  # see live counts before certification
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    """A positive integer from the query string; None when absent; 404 when nonsense."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise HTTPException(404)
+    return int(raw)
+
+
+def _public_campaign(request: Request) -> tuple[Campaign, Brand]:
+    found = campaigns.get_public_campaign(session=db(request), slug=request.path_params["slug"])
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+def _brand_campaign(request: Request) -> tuple[Campaign, Brand]:
+    session = db(request)
+    brand = campaigns.get_brand(session=session, slug=request.path_params["brand"])
+    if brand is None:
+        raise HTTPException(404)
+    campaign = campaigns.get_brand_campaign(
+        session=session, brand_id=brand.id or 0, slug=request.path_params["slug"]
+    )
+    if campaign is None:
+        raise HTTPException(404)
+    return campaign, brand
+
+
+def _rounds(request: Request, campaign: Campaign) -> list[RoundInfo]:
+    return results.campaign_rounds(session=db(request), campaign_id=campaign.id or 0)
+
+
+def _is_staff(request: Request, brand: Brand) -> bool:
+    return has_brand_role(session=db(request), user=current_user(request), brand=brand, roles=STAFF)
+
+
+# --- Public results ------------------------------------------------------------------------
+
+
+async def results_page(request: Request) -> Response:
+    campaign, brand = _public_campaign(request)
+    session = db(request)
+    now = _now(request)
+    rounds = _rounds(request, campaign)
+    info = results.find_round(rounds, _int_param(request, "round"), now)
+    if info is None and request.query_params.get("round"):
+        raise HTTPException(404)
+    context: dict[str, Any] = {
+        "campaign": campaign,
+        "brand": brand,
+        "rounds": rounds,
+        "info": info,
+        "funnel": results.funnel(session=session, campaign_id=campaign.id or 0),
+    }
+    if info is not None:
+        staff = _is_staff(request, brand)
+        showing = results.what_to_show(info.round, info.stage, now, staff=staff)
+        page_number = _int_param(request, "page") or 1
+        page = None
+        if showing == Showing.CERTIFIED:
+            page = results.certified_results(session=session, round_=info.round, page=page_number)
+        elif showing in (Showing.LIVE, Showing.RANKS):
+            page = results.live_results(session=session, round_=info.round, page=page_number)
+        certification = (
+            session.get(RoundCertification, info.round.id) if info.round.certified_at else None
+        )
+        context.update(
+            {
+                "showing": showing,
+                "staff": staff,
+                "public_showing": info.round.visibility,
+                "page": page,
+                "method": info.round.method,
+                "rules": results.rule_sentences(
+                    session=session, round_=info.round, stage=info.stage
+                ),
+                "closed": now >= info.stage.closes_at,
+                "opens": local_time(info.stage.opens_at, campaign.timezone),
+                "closes": local_time(info.stage.closes_at, campaign.timezone),
+                "certified_at": local_time(info.round.certified_at, campaign.timezone)
+                if info.round.certified_at
+                else None,
+                "certification": certification,
+                "matrix": results.pairwise_matrix(session=session, round_=info.round)
+                if showing == Showing.CERTIFIED and info.round.method == Method.RANKED
+                else None,
+            }
+        )
+    return render(request, "voting/results.html", context)
+
+
+def _csv_response(
+    request: Request,
+    round_: Round,
+    filename: str,
+    produce: Callable[..., Iterator[str]],
+) -> Response:
+    engine = request.app.state.db.engine
+    round_id = round_.id
+
+    def chunks() -> Iterator[bytes]:
+        with Session(engine) as session:
+            fresh = session.get(Round, round_id)
+            assert fresh is not None
+            for text in produce(session=session, round_=fresh):
+                yield text.encode()
+
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _certified_round(request: Request) -> tuple[Campaign, RoundInfo]:
+    campaign, _brand = _public_campaign(request)
+    rounds = _rounds(request, campaign)
+    info = results.find_round(rounds, _int_param(request, "round") or 1, _now(request))
+    if info is None or info.round.certified_at is None:
+        raise HTTPException(404)  # exports exist once the results are certified
+    return campaign, info
+
+
+async def results_csv(request: Request) -> Response:
+    campaign, info = _certified_round(request)
+    name = f"{campaign.slug}-round-{info.number}-results.csv"
+    return _csv_response(request, info.round, name, results.results_csv)
+
+
+async def votes_csv(request: Request) -> Response:
+    campaign, info = _certified_round(request)
+    name = f"{campaign.slug}-round-{info.number}-votes.csv"
+    return _csv_response(request, info.round, name, results.vote_log_csv)
+
+
+async def winners_page(request: Request) -> Response:
+    campaign, brand = _public_campaign(request)
+    session = db(request)
+    found = results.winners(session=session, campaign_id=campaign.id or 0)
+    announcement = results.announcement_of(session=session, campaign_id=campaign.id or 0)
+    return render(
+        request,
+        "voting/winners.html",
+        {
+            "campaign": campaign,
+            "brand": brand,
+            "winners": found,
+            "announcement": render_markdown(announcement.body)
+            if announcement and announcement.body and found.ready
+            else None,
+        },
+    )
+
+
+# --- Console: certification ------------------------------------------------------------------
+
+
+def _console_page(
+    request: Request,
+    campaign: Campaign,
+    brand: Brand,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    session = db(request)
+    now = _now(request)
+    rows = []
+    for info in _rounds(request, campaign):
+        certification = (
+            session.get(RoundCertification, info.round.id) if info.round.certified_at else None
+        )
+        certifier = (
+            session.get(User, certification.certified_by_id)
+            if certification and certification.certified_by_id
+            else None
+        )
+        rows.append(
+            {
+                "info": info,
+                "opens": local_time(info.stage.opens_at, campaign.timezone),
+                "closes": local_time(info.stage.closes_at, campaign.timezone),
+                "state": _round_state(info, now),
+                "problems": results.certification_problems(
+                    session=session, round_=info.round, stage=info.stage, now=now
+                )
+                if info.round.certified_at is None and now >= info.stage.closes_at
+                else [],
+                "certified_at": local_time(info.round.certified_at, campaign.timezone)
+                if info.round.certified_at
+                else None,
+                "certification": certification,
+                "certifier": certifier,
+            }
+        )
+    return render(
+        request,
+        "voting/results_console.html",
+        {
+            "campaign": campaign,
+            "brand": brand,
+            "rows": rows,
+            "funnel": results.funnel(session=session, campaign_id=campaign.id or 0),
+            "pending": results.pending_decisions(session=session, campaign_id=campaign.id or 0),
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+def _round_state(info: RoundInfo, now: datetime) -> str:
+    if info.round.certified_at is not None:
+        return "certified"
+    if now < info.stage.opens_at:
+        return "upcoming"
+    if now < info.stage.closes_at:
+        return "open"
+    return "closed"
+
+
+async def console_results(request: Request) -> Response:
+    campaign, brand = _brand_campaign(request)
+    return _console_page(request, campaign, brand)
+
+
+async def console_certify(request: Request) -> Response:
+    campaign, brand = _brand_campaign(request)
+    form = Form(await request.form())
+    raw = form.raw("round_id")
+    info = next(
+        (i for i in _rounds(request, campaign) if raw.isdigit() and i.round.id == int(raw)), None
+    )
+    if info is None:
+        return _console_page(
+            request,
+            campaign,
+            brand,
+            errors={"": _("This round does not exist any more: reload the page.")},
+            status_code=400,
+        )
+    user = current_user(request)
+    try:
+        done = results.certify_round(
+            session=db(request),
+            round_=info.round,
+            now=_now(request),
+            actor_id=user.id if user else None,
+        )
+    except ValidationFailed as exc:
+        db(request).rollback()
+        return _console_page(request, campaign, brand, errors=exc.errors, status_code=400)
+    message = _("%(round)s is certified. Digest: %(digest)s") % {
+        "round": info.name,
+        "digest": done.digest,
+    }
+    return redirect(
+        f"/brands/{brand.slug}/campaigns/{campaign.slug}/results", flash=message, request=request
+    )
+
+
+# --- Console: the winners' announcement ------------------------------------------------------
+
+
+async def console_announcement(request: Request) -> Response:
+    campaign, brand = _brand_campaign(request)
+    session = db(request)
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        found = results.announcement_of(session=session, campaign_id=campaign.id or 0)
+        body = found.body if found else ""
+    else:
+        form = Form(await request.form())
+        body = form.text(
+            "body", max_length=results.ANNOUNCEMENT_MAX, required=False, multiline=True
+        )
+        try:
+            form.check()
+            user = current_user(request)
+            results.save_announcement(
+                session=session,
+                campaign=campaign,
+                body=body,
+                actor_id=user.id if user else None,
+                now=_now(request),
+            )
+        except ValidationFailed as exc:
+            session.rollback()
+            errors = exc.errors
+        else:
+            return redirect(
+                f"/brands/{brand.slug}/campaigns/{campaign.slug}/announcement",
+                flash=_("Announcement saved."),
+                request=request,
+            )
+    winners = results.winners(session=session, campaign_id=campaign.id or 0)
+    return render(
+        request,
+        "voting/announcement.html",
+        {"campaign": campaign, "brand": brand, "body": body, "errors": errors, "winners": winners},
+        status_code=400 if errors else 200,
+    )
+
+
+CONSOLE = "/brands/{brand}/campaigns/{slug}"
+
+routes = [
+    route("/c/{slug}/results", results_page, access=PUBLIC),
+    route("/c/{slug}/results.csv", results_csv, access=PUBLIC),
+    route("/c/{slug}/votes.csv", votes_csv, access=PUBLIC),
+    route("/c/{slug}/winners", winners_page, access=PUBLIC),
+    route(CONSOLE + "/results", console_results, access=RUN_CAMPAIGNS),
+    route(CONSOLE + "/results/certify", console_certify, access=RUN_CAMPAIGNS, methods=["POST"]),
+    route(
+        CONSOLE + "/announcement",
+        console_announcement,
+        access=RUN_CAMPAIGNS,
+        methods=["GET", "POST"],
+    ),
+]

@@ -1,0 +1,129 @@
+"""The settings of each voting round, as the campaign console changes them.
+
+A voting stage gets its Round row the first time anyone needs it (`round_for_stage`), with
+defaults that make a usable round. Once the stage has opened, its rules stay as voters found
+them: only what voters see of the counts (the visibility) can still change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, select
+
+from cocreate.audit.service import record
+from cocreate.campaigns.models import Campaign, Stage
+from cocreate.forms import ValidationFailed
+from cocreate.i18n import gettext as _
+from cocreate.voting.forms import (
+    RULE_FIELDS,
+    RoundInput,
+    ranked_visibility_message,
+    round_values,
+)
+from cocreate.voting.models import Method, Round, Visibility
+from cocreate.voting.service import begin_write_after_reads
+
+
+def round_for_stage(*, session: Session, stage: Stage) -> Round:
+    """The Round of a voting stage, created with the default settings when missing.
+
+    Race-safe: two first visitors insert with ON CONFLICT DO NOTHING and both read the one row.
+    """
+    found = session.exec(select(Round).where(Round.stage_id == stage.id)).first()
+    if found is not None:
+        return found
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    begin_write_after_reads(session)
+    defaults = Round(stage_id=stage.id, campaign_id=stage.campaign_id)  # type: ignore[arg-type]
+    values = {
+        column.name: getattr(defaults, column.name)
+        for column in Round.__table__.columns  # type: ignore[attr-defined]
+        if column.name != "id"
+    }
+    session.execute(
+        insert(Round).values(**values).on_conflict_do_nothing(index_elements=["stage_id"])
+    )
+    session.commit()
+    return session.exec(select(Round).where(Round.stage_id == stage.id)).one()
+
+
+def has_opened(stage: Stage, now: datetime) -> bool:
+    return stage.opens_at <= now
+
+
+def save_round(
+    *,
+    session: Session,
+    campaign: Campaign,
+    stage: Stage,
+    round_: Round,
+    data: RoundInput,
+    actor_id: int | None,
+    now: datetime,
+) -> list[str]:
+    """Save every setting; once the stage has opened, only the visibility. Returns the names
+    of the settings that changed (empty: nothing to save)."""
+    before = round_values(round_).as_dict()
+    after = data.as_dict()
+    changed = sorted(name for name in after if after[name] != before[name])
+    rules_changed = [name for name in changed if name in RULE_FIELDS]
+    if rules_changed and has_opened(stage, now):
+        raise ValidationFailed(
+            {
+                "": _(
+                    "This round has opened: its rules stay as voters found them. Only what "
+                    "voters see of the counts (the visibility) can still change."
+                )
+            }
+        )
+    if data.method == Method.RANKED and data.visibility != Visibility.HIDDEN:
+        raise ValidationFailed({"visibility": ranked_visibility_message()})
+    if round_.certified_at is not None and changed:
+        raise ValidationFailed({"": _("The results of this round are certified: nothing changes.")})
+    if not changed:
+        return []
+    begin_write_after_reads(session)
+    for name in changed:
+        setattr(round_, name, after[name])
+    session.add(round_)
+    event = record(
+        session=session,
+        actor_id=actor_id,
+        action="round.changed",
+        subject_type="campaign",
+        subject_id=campaign.id,
+        stage_id=stage.id,
+        round_id=round_.id,
+        fields=changed,
+        before={name: before[name] for name in changed},
+        after={name: after[name] for name in changed},
+    )
+    event.at = now
+    session.commit()
+    return changed
+
+
+def set_visibility(
+    *,
+    session: Session,
+    campaign: Campaign,
+    stage: Stage,
+    round_: Round,
+    visibility: str,
+    actor_id: int | None,
+    now: datetime,
+) -> list[str]:
+    """Change only what voters see of the counts; allowed while the round is open."""
+    data = round_values(round_)
+    return save_round(
+        session=session,
+        campaign=campaign,
+        stage=stage,
+        round_=round_,
+        data=RoundInput(**{**data.as_dict(), "visibility": visibility}),  # type: ignore[arg-type]
+        actor_id=actor_id,
+        now=now,
+    )

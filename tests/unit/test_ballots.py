@@ -1,0 +1,216 @@
+"""The voter's side of a round against a real database: the open round, ranked ballots, and
+a vote that follows a page's reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from cocreate.accounts.models import User
+from cocreate.campaigns.models import Stage, StageKind
+from cocreate.clock import FrozenClock
+from cocreate.forms import ValidationFailed
+from cocreate.voting.ballots import (
+    find_open_round,
+    order_entrants,
+    read_ranking,
+    submit_ranking,
+)
+from cocreate.voting.models import Round, RoundEntrant, Vote
+from cocreate.voting.service import Outcome, cast_vote, live_tally, recount
+from tests.voting_support import DAY, T0, make_voting_world
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., User]) -> User:
+    return make_user("owner@example.com")
+
+
+def test_read_ranking_keeps_the_order_skips_blanks_and_refuses_repeats() -> None:
+    assert read_ranking(["3", "", "1", "", ""], max_positions=5) == [3, 1]
+    assert read_ranking(["3", "1", "2"], max_positions=2) == [3, 1]  # extra positions ignored
+    with pytest.raises(ValidationFailed) as refused:
+        read_ranking(["3", "1", "3", "3"], max_positions=4)
+    assert set(refused.value.errors) == {"", "rank-4"}
+    assert "already at position 1" in refused.value.errors["rank-4"]
+    with pytest.raises(ValidationFailed):
+        read_ranking(["1e3"], max_positions=3)
+
+
+def test_the_open_round_is_found_with_its_place_in_the_campaign(
+    session: Session, owner: User
+) -> None:
+    world = make_voting_world(session, owner)
+    found = find_open_round(session=session, slug="flavours", now=T0)
+    assert found is not None and found.open is not None
+    assert found.open.round.id == world.round.id and found.open.first_round
+    assert find_open_round(session=session, slug="nope", now=T0) is None
+    closed = find_open_round(session=session, slug="flavours", now=T0 + 9 * DAY)
+    assert closed is not None and closed.open is None
+    # A second voting stage is not the first round: it takes the entrants of the first.
+    second = Stage(
+        campaign_id=world.campaign.id,  # type: ignore[arg-type]
+        position=2,
+        kind=StageKind.VOTING,
+        opens_at=T0 + 9 * DAY,
+        closes_at=T0 + 12 * DAY,
+    )
+    session.add(second)
+    session.commit()
+    later = find_open_round(session=session, slug="flavours", now=T0 + 10 * DAY)
+    assert later is not None and later.open is not None
+    assert later.open.stage.id == second.id and not later.open.first_round
+    assert session.exec(select(Round).where(Round.stage_id == second.id)).one()  # made
+
+
+def test_order_shows_ranks_with_ties_and_each_voter_their_own_hidden_order(
+    session: Session, owner: User
+) -> None:
+    world = make_voting_world(session, owner, visibility="ranks")
+    apple, basil, cherry, dill = world.ideas
+    tally = {basil.id: (2, 2), cherry.id: (2, 2), dill.id: (1, 1)}
+    ordered = order_entrants(world.ideas, round_=world.round, tally=tally, seed="x")  # type: ignore[arg-type]
+    assert [(i.title, r) for i, r in ordered] == [
+        ("Idea Basil", 1),
+        ("Idea Cherry", 1),
+        ("Idea Dill", 3),
+        ("Idea Apple", 4),
+    ]
+    world.round.visibility = "hidden"
+    orders = {
+        tuple(i.id for i, _ in order_entrants(world.ideas, round_=world.round, tally={}, seed=s))
+        for s in ("a", "b", "c", "d", "e")
+    }
+    assert len(orders) > 1
+
+
+def test_a_vote_after_the_pages_reads_still_writes_when_another_vote_came_first(
+    engine: Engine, session: Session, owner: User, make_user: Callable[..., User]
+) -> None:
+    world = make_voting_world(session, owner)
+    first_voter, second_voter = make_user(), make_user()
+    with (
+        Session(engine, expire_on_commit=False) as page,
+        Session(engine, expire_on_commit=False) as other,
+    ):
+        found = find_open_round(session=page, slug="flavours", now=T0)  # reads: a snapshot
+        assert found is not None and found.open is not None
+        opened = found.open
+        voter = page.get(User, first_voter.id)
+        assert voter is not None
+
+        def vote(s: Session, who: User) -> Any:
+            return cast_vote(
+                session=s,
+                round_=opened.round,
+                campaign=opened.campaign,
+                stage=opened.stage,
+                voter=who,
+                idea_id=world.ideas[0].id,  # type: ignore[arg-type]
+                now=T0,
+            )
+
+        assert vote(other, second_voter).outcome == Outcome.COUNTED  # commits meanwhile
+        assert vote(page, voter).outcome == Outcome.COUNTED  # SQLite: no "database is locked"
+
+
+def _ranked(session: Session, owner: User) -> Any:
+    world = make_voting_world(session, owner, method="ranked", max_votes=3, visibility="hidden")
+    found = find_open_round(session=session, slug="flavours", now=T0)
+    assert found is not None and found.open is not None
+    return world, found.open
+
+
+def test_a_ranking_in_a_later_round_takes_only_its_entrants(
+    session: Session, owner: User, make_user: Callable[..., User]
+) -> None:
+    world, opened = _ranked(session, owner)
+    voter = make_user()
+    apple, basil = world.ideas[:2]
+    later = type(opened)(opened.campaign, opened.stage, opened.round, False)
+    session.add(RoundEntrant(round_id=world.round.id, idea_id=apple.id))  # type: ignore[arg-type]
+    session.commit()
+    result = submit_ranking(
+        session=session, open_round=later, voter=voter, idea_ids=[apple.id, basil.id], now=T0
+    )
+    assert result.outcome == Outcome.NOT_ENTRANT
+    result = submit_ranking(
+        session=session, open_round=later, voter=voter, idea_ids=[apple.id], now=T0
+    )
+    assert result.outcome == Outcome.COUNTED and result.votes_left == 2
+
+
+def test_a_ranking_outside_the_round_or_too_long_is_refused(
+    session: Session, owner: User, make_user: Callable[..., User], clock: FrozenClock
+) -> None:
+    world, opened = _ranked(session, owner)
+    voter = make_user()
+    ids = [i.id for i in world.ideas]
+    with pytest.raises(ValidationFailed):
+        submit_ranking(session=session, open_round=opened, voter=voter, idea_ids=ids, now=T0)
+    with pytest.raises(ValidationFailed):
+        submit_ranking(
+            session=session, open_round=opened, voter=voter, idea_ids=[ids[0], ids[0]], now=T0
+        )
+    late = T0 + timedelta(days=30)
+    result = submit_ranking(
+        session=session, open_round=opened, voter=voter, idea_ids=ids[:2], now=late
+    )
+    assert result.outcome == Outcome.CLOSED
+    assert session.exec(select(Vote)).all() == []
+
+
+rankings = st.lists(
+    st.tuples(st.integers(0, 2), st.lists(st.integers(0, 3), unique=True, max_size=3)),
+    max_size=15,
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=rankings)
+def test_rankings_keep_the_live_tally_equal_to_a_recount(
+    engine: Engine, clock: FrozenClock, steps: list[tuple[int, list[int]]]
+) -> None:
+    from tests.conftest import empty_tables
+
+    empty_tables(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        owner = User(email="o@example.com", display_name="O", created_at=T0)
+        voters = [
+            User(
+                email=f"r{n}@example.com",
+                display_name="R",
+                created_at=T0 - DAY,
+                email_verified_at=T0 - DAY,
+            )
+            for n in range(3)
+        ]
+        session.add_all([owner, *voters])
+        session.commit()
+        world, opened = _ranked(session, owner)
+        for voter, picks in steps:
+            ids = [world.ideas[p].id for p in picks]
+            submit_ranking(
+                session=session, open_round=opened, voter=voters[voter], idea_ids=ids, now=T0
+            )
+        assert recount(session=session, round_id=world.round.id) == live_tally(
+            session=session, round_id=world.round.id
+        )
+        last: dict[int, list[int]] = {}
+        for voter, picks in steps:
+            last[voter] = [world.ideas[p].id for p in picks]
+        live = session.exec(select(Vote).where(Vote.withdrawn_at == None)).all()  # noqa: E711
+        assert sorted((v.voter_id, v.idea_id, v.weight) for v in live) == sorted(
+            (voters[voter].id, idea, rank)
+            for voter, ids in last.items()
+            for rank, idea in enumerate(ids, start=1)
+        )
