@@ -43,6 +43,7 @@ from cocreate.campaigns.models import Campaign, CampaignStatus
 from cocreate.clock import FrozenClock
 from cocreate.db import make_engine
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.ideas.similarity import fold
 from cocreate.migrate import upgrade
 from cocreate.moderation.models import ModerationFlag, Report
 from cocreate.security.passwords import hash_password
@@ -196,7 +197,7 @@ def generate(engine: Engine, ideas: int, now: datetime) -> tuple[float, str]:
                 "title": title,
                 "description": " ".join(rng.choice(WORDS) for _ in range(25)).capitalize() + ".",
                 "status": IdeaStatus.PENDING,
-                "search_key": title.lower(),
+                "search_key": fold(title),
                 "vote_count": 0,
                 "random_key": rng.randrange(2**31),
                 "created_at": when,

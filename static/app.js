@@ -66,6 +66,7 @@
                  target.hasAttribute("data-submit-on-enter") && target.form) {
         // A select has no implicit submission: Enter sends its form (validation included).
         event.preventDefault();
+        if (window.htmx) window.htmx.process(target.form);
         target.form.requestSubmit();
       }
       return;
@@ -113,6 +114,9 @@
     var item = document.querySelector("[data-moderation-item]");
     var swapped = event.detail && event.detail.target;
     if (item && swapped && swapped.id === "moderation-item") {
+      // Wire up the new forms and links now rather than after htmx's settle delay: a key
+      // pressed in between would otherwise send a plain form and load a whole page.
+      if (window.htmx) window.htmx.process(item);
       item.focus({ preventScroll: true });
       window.scrollTo(0, 0);
     }

@@ -20,6 +20,8 @@ from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.ideas.service import reindex_terms
+from cocreate.ideas.similarity import fold
 
 _numbers = itertools.count(1)
 
@@ -67,17 +69,21 @@ def make_idea(
 ) -> Idea:
     assert campaign.id is not None and author.id is not None
     submitted = clock.now() - timedelta(minutes=minutes_ago)
+    title = title or f"Idea number {next(_numbers)}"
     idea = Idea(
         campaign_id=campaign.id,
         author_id=author.id,
-        title=title or f"Idea number {next(_numbers)}",
+        title=title,
         description=description,
         status=status,
+        search_key=fold(title),
         created_at=submitted,
         submitted_at=submitted,
         updated_at=submitted,
     )
     session.add(idea)
+    session.flush()
+    reindex_terms(session=session, idea=idea)  # as the ideas feature does: look-alikes find it
     session.commit()
     return idea
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from cocreate.moderation.models import Action, FlagKind
 
 MIN_TEXT_LENGTH = 25  # title and description together, once trimmed
 CAPITALS_MIN_LETTERS = 12  # "OK" or an acronym is not shouting
 CAPITALS_RATIO = 0.8
-DUPLICATE_SIMILARITY = 0.8
 
 _LINK = re.compile(
     r"(?:https?://|www\.)\S+"
@@ -86,47 +84,15 @@ def all_capitals(text: str) -> bool:
     return sum(c.isupper() for c in letters) / len(letters) >= CAPITALS_RATIO
 
 
-# Words that say nothing about what an idea is, in English and French.
-_STOP_WORDS = frozenset(
-    "a an and the of with for in on to or our my your "
-    "le la les un une des de du et au aux en avec pour sur ou ma mon mes nos notre".split()
-)
-
-
-def _key_words(text: str) -> list[str]:
-    """Folded words without stop words, crudely singular ("crisps" -> "crisp")."""
-    words = []
-    for word in _words(text):
-        if word in _STOP_WORDS:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        words.append(word)
-    return words
-
-
-def similarity(a: str, b: str) -> float:
-    """How alike two titles are, 0 to 1, whatever the case, accents, word order or plurals.
-
-    The better of shared words over all words (Jaccard) and the character similarity of the
-    sorted words (catches small spelling differences).
-    """
-    left, right = _key_words(a), _key_words(b)
-    if not left or not right:
-        return 0.0
-    shared = len(set(left) & set(right)) / len(set(left) | set(right))
-    spelled = SequenceMatcher(None, " ".join(sorted(left)), " ".join(sorted(right))).ratio()
-    return max(shared, spelled)
-
-
 def screen(
     *,
     title: str,
     description: str,
     blocklist: Iterable[str],
-    others: Sequence[tuple[int, str, str]] = (),
+    look_alike: tuple[int, str, str] | None = None,
 ) -> list[Finding]:
-    """Every problem found in an idea. `others`: (id, title, status) of the campaign's ideas."""
+    """Every problem found in an idea. `look_alike`: (id, title, status) of the campaign's
+    idea that its title most looks like (found by the ideas feature's similarity search)."""
     text = f"{title}\n{description}"
     findings: list[Finding] = []
     for word in blocklisted(text, blocklist):
@@ -137,13 +103,8 @@ def screen(
         findings.append(Finding(FlagKind.EMAIL, address[:200], Action.REJECT))
     for number in phone_numbers(text)[:3]:
         findings.append(Finding(FlagKind.PHONE, number[:200], Action.REJECT))
-    best: tuple[float, int, str, str] | None = None
-    for other_id, other_title, other_status in others:
-        score = similarity(title, other_title)
-        if score >= DUPLICATE_SIMILARITY and (best is None or score > best[0]):
-            best = (score, other_id, other_title, other_status)
-    if best is not None:
-        _, other_id, other_title, other_status = best
+    if look_alike is not None:
+        other_id, other_title, other_status = look_alike
         # Only an approved idea can receive a merge; a pending twin is for a person to judge.
         action = Action.MERGE if other_status == "approved" else Action.REJECT
         findings.append(Finding(FlagKind.DUPLICATE, other_title[:200], action, other_id))

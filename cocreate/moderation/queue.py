@@ -490,12 +490,7 @@ class ItemDetails:
     author: User | None
 
 
-MERGE_CANDIDATES = 300  # the campaign's most recent approved ideas, ranked by likeness
-
-
 def item_details(*, session: Session, idea: Idea, merge_candidates: int = 20) -> ItemDetails:
-    from cocreate.moderation.prescreen import similarity
-
     flags = list(
         session.exec(
             select(ModerationFlag)
@@ -512,27 +507,52 @@ def item_details(*, session: Session, idea: Idea, merge_candidates: int = 20) ->
             .order_by(col(Report.id))
         ).all()
     ]
-    suggested = {f.similar_idea_id for f in flags if f.similar_idea_id is not None}
-    approved = session.exec(
-        select(Idea.id, Idea.title)
-        .where(
-            Idea.campaign_id == idea.campaign_id,
-            Idea.status == IdeaStatus.APPROVED,
-            col(Idea.id) != idea.id,
-        )
-        .order_by(col(Idea.id).in_(suggested or {0}).desc(), col(Idea.id).desc())
-        .limit(MERGE_CANDIDATES)
-    ).all()
-    ranked = sorted(
-        (MergeTarget(id=int(i), title=t) for i, t in approved if i is not None),
-        key=lambda other: (other.id not in suggested, -similarity(idea.title, other.title)),
-    )
     return ItemDetails(
         flags=flags,
         reports=reports,
-        merge_targets=ranked[:merge_candidates],
+        merge_targets=merge_targets(
+            session=session, idea=idea, flags=flags, limit=merge_candidates
+        ),
         author=session.get(User, idea.author_id),
     )
+
+
+def merge_targets(
+    *, session: Session, idea: Idea, flags: list[ModerationFlag], limit: int = 20
+) -> list[MergeTarget]:
+    """Approved ideas of the campaign to merge into: the pre-screen's look-alike, then the
+    ideas feature's similar titles, then the most recent approved ideas."""
+    from cocreate.ideas.service import similar_ideas
+
+    chosen: dict[int, str] = {}
+    suggested = [f.similar_idea_id for f in flags if f.similar_idea_id is not None]
+    if suggested:
+        for other_id, title in session.exec(
+            select(Idea.id, Idea.title).where(
+                col(Idea.id).in_(suggested), Idea.status == IdeaStatus.APPROVED
+            )
+        ):
+            if other_id is not None:
+                chosen[other_id] = title
+    for other in similar_ideas(
+        session=session, campaign_id=idea.campaign_id, title=idea.title, limit=10, exclude=idea.id
+    ):
+        if other.id is not None:
+            chosen.setdefault(other.id, other.title)
+    if len(chosen) < limit:
+        for other_id, title in session.exec(
+            select(Idea.id, Idea.title)
+            .where(
+                Idea.campaign_id == idea.campaign_id,
+                Idea.status == IdeaStatus.APPROVED,
+                col(Idea.id) != idea.id,
+            )
+            .order_by(col(Idea.id).desc())
+            .limit(limit)
+        ):
+            if other_id is not None:
+                chosen.setdefault(other_id, title)
+    return [MergeTarget(id=i, title=t) for i, t in list(chosen.items())[:limit]]
 
 
 # ---------------------------------------------------------------------------------------

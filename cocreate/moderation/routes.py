@@ -192,7 +192,15 @@ def _item_response(
     if found is not None:
         idea, campaign = found
         owner = _is_owner(request, brand)
-        actionable = service.is_actionable(session=session, idea=idea, by_owner=owner)
+        details = queue.item_details(session=session, idea=idea)
+        history = queue.history(session=session, idea_id=idea.id or 0)
+        state = service.ItemState(
+            status=idea.status,
+            open_reports=bool(details.reports),
+            last_decision_automatic=bool(history and history[-1].decision.automatic),
+            escalated=any(flag.kind == FlagKind.ESCALATED for flag in details.flags),
+        )
+        actionable = service.refusal(state, Action.APPROVE, actor_is_owner=owner) is None
         claimed = just_claimed
         if actionable and claim and not claimed:
             claimed = service.claim(
@@ -204,13 +212,12 @@ def _item_response(
             else service.claim_holder(session=session, idea_id=idea.id or 0, now=now)
         )
         settings = service.get_settings(session=session, brand_id=brand.id or 0)
-        details = queue.item_details(session=session, idea=idea)
         context |= {
             "idea": idea,
             "campaign": campaign,
             "description": render_markdown(idea.description),
             "details": details,
-            "history": queue.history(session=session, idea_id=idea_id or 0),
+            "history": history,
             # Only an approved idea receives merged duplicates.
             "credited": service.credited_authors(session=session, idea_id=idea.id or 0)
             if idea.status == "approved"
@@ -225,7 +232,7 @@ def _item_response(
             "reason_label": service.reason_label,
             "report_reason_label": service.report_reason_label,
             "mode_post": campaign.moderation_mode == ModerationMode.POST,
-            "escalated": any(flag.kind == FlagKind.ESCALATED for flag in details.flags),
+            "escalated": state.escalated,
         }
     response = render(
         request,

@@ -24,8 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -37,6 +39,8 @@ from cocreate.clock import Clock, system_clock
 from cocreate.i18n import DEFAULT_LOCALE, LOCALES, using_locale
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.ideas.service import similar_ideas
+from cocreate.ideas.similarity import rank_similar
 from cocreate.moderation import prescreen
 from cocreate.moderation.blocklist import DEFAULT_BLOCKLIST
 from cocreate.moderation.models import (
@@ -343,6 +347,7 @@ def _mail_author(
     session: Session,
     idea: Idea,
     campaign: Campaign,
+    author: User | None,
     template: str,
     base_url: str,
     send_at: datetime,
@@ -351,7 +356,6 @@ def _mail_author(
     target_title: str = "",
 ) -> int | None:
     """Queue a mail to the idea's author in their language, held until the undo window ends."""
-    author = session.get(User, idea.author_id)
     if author is None or author.email is None or not author.is_active:
         return None
     locale = _author_locale(author, campaign)
@@ -460,33 +464,113 @@ def _last_decision(session: Session, idea_id: int) -> ModerationDecision | None:
     ).first()
 
 
-def _check_allowed(
-    *,
-    session: Session,
-    idea: Idea,
-    action: Action,
-    actor_is_owner: bool,
-) -> None:
-    """Refuse, with the reason in the user's language, what cannot be done from here."""
-    status = idea.status
+@dataclass(frozen=True)
+class ItemState:
+    """What decides which actions an idea allows, read in one go."""
+
+    status: str
+    open_reports: bool
+    last_decision_automatic: bool
+    escalated: bool
+
+
+def _item_state(session: Session, idea: Idea) -> ItemState:
     assert idea.id is not None
-    if status not in DECISIONS_FROM[action]:
-        raise Refused(_("This idea has already been decided."))
-    if status == IdeaStatus.APPROVED and not _has_open_reports(session, idea.id):
+    last = _last_decision(session, idea.id) if idea.status == IdeaStatus.REJECTED else None
+    return ItemState(
+        status=idea.status,
+        open_reports=idea.status == IdeaStatus.APPROVED and _has_open_reports(session, idea.id),
+        last_decision_automatic=last is not None and last.automatic,
+        escalated=has_open_escalation(session=session, idea_id=idea.id),
+    )
+
+
+def refusal(state: ItemState, action: Action, *, actor_is_owner: bool) -> Refused | None:
+    """Why `action` cannot be done on an idea in `state` (in the user's language), or None."""
+    if state.status not in DECISIONS_FROM[action]:
+        return Refused(_("This idea has already been decided."))
+    if state.status == IdeaStatus.APPROVED and not state.open_reports:
         # An approved idea comes back to moderators only through reports.
-        raise Refused(_("This idea has already been decided."))
-    if status == IdeaStatus.REJECTED:
-        last = _last_decision(session, idea.id)
-        if last is None or not last.automatic:
-            raise Refused(_("This idea has already been decided."))
-    if action == Action.ESCALATE and has_open_escalation(session=session, idea_id=idea.id):
-        raise Refused(_("This idea is already escalated to the brand owner."))
-    if (
-        action != Action.ESCALATE
-        and not actor_is_owner
-        and has_open_escalation(session=session, idea_id=idea.id)
-    ):
-        raise Refused(_("This idea was escalated: only a brand owner can decide it."), 403)
+        return Refused(_("This idea has already been decided."))
+    if state.status == IdeaStatus.REJECTED and not state.last_decision_automatic:
+        return Refused(_("This idea has already been decided."))
+    if action == Action.ESCALATE and state.escalated:
+        return Refused(_("This idea is already escalated to the brand owner."))
+    if action != Action.ESCALATE and not actor_is_owner and state.escalated:
+        return Refused(_("This idea was escalated: only a brand owner can decide it."), 403)
+    return None
+
+
+def _decision_context(
+    session: Session, *, brand: Brand, idea_id: int, actor: User, now: datetime
+) -> tuple[Idea, Campaign, User | None, tuple[int, str] | None, ItemState, bool, Any] | None:
+    """Everything a decision checks, in one round trip: the idea, its campaign and author,
+    who holds its claim, its reports, escalation and last decision, the actor's role, the
+    brand's settings."""
+    author = aliased(User)
+    holder = aliased(User)
+    latest = aliased(ModerationDecision)
+    reported = exists().where(
+        col(Report.idea_id) == col(Idea.id), col(Report.status) == ReportStatus.OPEN
+    )
+    escalated = exists().where(
+        col(ModerationFlag.idea_id) == col(Idea.id),
+        col(ModerationFlag.kind) == FlagKind.ESCALATED,
+        col(ModerationFlag.resolved_by_id).is_(None),
+    )
+    last_automatic = (
+        sa_select(col(latest.automatic))
+        .where(col(latest.idea_id) == col(Idea.id))
+        .order_by(col(latest.id).desc())
+        .limit(1)
+        .correlate(Idea)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        sa_select(
+            Idea,
+            Campaign,
+            author,
+            col(ModerationClaim.moderator_id),
+            col(holder.display_name),
+            reported,
+            escalated,
+            last_automatic,
+            col(Membership.role),
+            ModerationSettings,
+        )
+        .join(Campaign, col(Campaign.id) == col(Idea.campaign_id))
+        .outerjoin(author, col(author.id) == col(Idea.author_id))
+        .outerjoin(
+            ModerationClaim,
+            and_(
+                col(ModerationClaim.idea_id) == col(Idea.id), col(ModerationClaim.expires_at) > now
+            ),
+        )
+        .outerjoin(holder, col(holder.id) == col(ModerationClaim.moderator_id))
+        .outerjoin(
+            Membership,
+            and_(col(Membership.brand_id) == brand.id, col(Membership.user_id) == actor.id),
+        )
+        .outerjoin(ModerationSettings, col(ModerationSettings.brand_id) == brand.id)
+        .where(col(Idea.id) == idea_id, col(Campaign.brand_id) == brand.id)
+    ).first()
+    if row is None:
+        return None
+    idea, campaign, author_user, holder_id, holder_name, has_reports, has_escalation = row[:7]
+    automatic, role, settings = row[7:]
+    state = ItemState(
+        status=idea.status,
+        open_reports=bool(has_reports),
+        last_decision_automatic=bool(automatic),
+        escalated=bool(has_escalation),
+    )
+    owner = actor.is_admin or role == Role.OWNER
+    claim = (int(holder_id), holder_name) if holder_id is not None else None
+    brand_settings = (
+        settings if settings is not None else ModerationSettings(brand_id=brand.id or 0)
+    )
+    return idea, campaign, author_user, claim, state, owner, brand_settings
 
 
 def decide(
@@ -509,16 +593,15 @@ def decide(
     """
     now = clock.now()
     assert brand.id is not None and actor.id is not None
-    found = idea_in_brand(session=session, brand=brand, idea_id=idea_id)
+    found = _decision_context(session, brand=brand, idea_id=idea_id, actor=actor, now=now)
     if found is None:
         raise Refused(_("There is no such idea in this brand's queue."), 404)
-    idea, campaign = found
-    owner = is_owner(session=session, user=actor, brand=brand)
-    _check_allowed(session=session, idea=idea, action=action, actor_is_owner=owner)
-    holder = claim_holder(session=session, idea_id=idea_id, now=now)
+    idea, campaign, author, holder, state, owner, settings = found
+    refused = refusal(state, action, actor_is_owner=owner)
+    if refused is not None:
+        raise refused
     if holder is not None and holder[0] != actor.id:
         raise Refused(_("%(name)s is reviewing this idea.") % {"name": holder[1]})
-    settings = get_settings(session=session, brand_id=brand.id)
     if action == Action.REJECT:
         allowed = {code for code, _label in reason_choices(settings)}
         if reason not in allowed:
@@ -537,41 +620,33 @@ def decide(
             raise Refused(_("Choose an approved idea of the same campaign to merge into."), 400)
     status_before = idea.status
     status_after = STATUS_AFTER[action] or status_before
-    if status_before == IdeaStatus.APPROVED and action == Action.APPROVE:
-        status_after = IdeaStatus.APPROVED  # keeping a reported idea
     hidden_before = idea.hidden_at
-    author_id = idea.author_id
 
     _fresh_transaction(session)
-    # The decision row first: on SQLite, a write as the first statement takes the write
-    # lock with a fresh snapshot. If a guard below finds someone was faster, the rollback
-    # removes this row too.
-    decision_id = session.execute(
-        insert(ModerationDecision)
-        .values(
-            brand_id=brand.id,
-            idea_id=idea_id,
-            actor_id=actor.id,
-            automatic=False,
-            action=action,
-            reason=reason[:200],
-            note=note,
-            status_before=status_before,
-            status_after=status_after,
-            merged_into_id=target.id if target else None,
-            effects={},
-            at=now,
+    # The guard first: on SQLite a write as the first statement takes the write lock with a
+    # fresh snapshot. If it changes nothing, someone else decided a moment ago.
+    conditions = [col(Idea.id) == idea_id, col(Idea.status) == status_before]
+    changes: dict[str, Any] = {"updated_at": now}
+    if action != Action.ESCALATE:
+        changes |= {"status": status_after, "hidden_at": None}
+    if target is not None:
+        changes["merged_into_id"] = target.id
+        other = Idea.__table__.alias("target")  # type: ignore[attr-defined]
+        # The target must still be approved when the merge lands.
+        conditions.append(
+            exists().where(other.c.id == target.id, other.c.status == IdeaStatus.APPROVED)
         )
-        .returning(col(ModerationDecision.id))
-    ).scalar_one()
+    guard = session.execute(
+        update(Idea)
+        .execution_options(synchronize_session=False)
+        .where(*conditions)
+        .values(**changes)
+    )
+    if guard.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Refused(_("Another moderator decided this idea a moment ago."))
     effects: dict[str, Any] = {}
     if action == Action.ESCALATE:
-        guard = session.execute(
-            update(Idea)
-            .execution_options(synchronize_session=False)
-            .where(col(Idea.id) == idea_id, col(Idea.status) == status_before)
-            .values(updated_at=now)
-        )
         escalation = ModerationFlag(
             idea_id=idea_id,
             kind=FlagKind.ESCALATED,
@@ -587,56 +662,20 @@ def decide(
             raise Refused(_("This idea is already escalated to the brand owner.")) from None
         effects["escalation_flag_id"] = escalation.id
     else:
-        changes: dict[str, Any] = {"status": status_after, "updated_at": now, "hidden_at": None}
-        conditions = [col(Idea.id) == idea_id, col(Idea.status) == status_before]
-        if target is not None:
-            changes["merged_into_id"] = target.id
-            other = Idea.__table__.alias("target")  # type: ignore[attr-defined]
-            # The target must still be approved when the merge lands.
-            conditions.append(
-                exists().where(other.c.id == target.id, other.c.status == IdeaStatus.APPROVED)
-            )
-        guard = session.execute(update(Idea).where(*conditions).values(**changes))
         effects["hidden_at"] = hidden_before.isoformat() if hidden_before else None
-    if guard.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        raise Refused(_("Another moderator decided this idea a moment ago."))
-    if action in SETTLING:
-        settled = session.execute(
-            update(Report)
-            .execution_options(synchronize_session=False)
-            .where(col(Report.idea_id) == idea_id, col(Report.status) == ReportStatus.OPEN)
-            .values(
-                status=ReportStatus.DISMISSED if action == Action.APPROVE else ReportStatus.UPHELD,
-                resolved_by_id=decision_id,
-            )
-        )
-        if status_before == status_after and settled.rowcount == 0:  # type: ignore[attr-defined]
-            # Keeping a reported idea: the reports are what was decided, and they are gone.
-            session.rollback()
-            raise Refused(_("Another moderator decided this idea a moment ago."))
-        session.execute(
-            update(ModerationFlag)
-            .execution_options(synchronize_session=False)
-            .where(
-                col(ModerationFlag.idea_id) == idea_id,
-                col(ModerationFlag.resolved_by_id).is_(None),
-            )
-            .values(resolved_by_id=decision_id)
-        )
-    session.execute(delete(ModerationClaim).where(col(ModerationClaim.idea_id) == idea_id))
     send_at = now + timedelta(seconds=UNDO_SECONDS)
     mails: list[int] = []
-    if action in (Action.REJECT, Action.REQUEST_CHANGES, Action.MERGE):
-        template = {
-            Action.REJECT: "moderation_rejected",
-            Action.REQUEST_CHANGES: "moderation_changes_requested",
-            Action.MERGE: "moderation_merged",
-        }[action]
+    template = {
+        Action.REJECT: "moderation_rejected",
+        Action.REQUEST_CHANGES: "moderation_changes_requested",
+        Action.MERGE: "moderation_merged",
+    }.get(action)
+    if template is not None:
         mail_id = _mail_author(
             session=session,
             idea=idea,
             campaign=campaign,
+            author=author,
             template=template,
             base_url=base_url,
             send_at=send_at,
@@ -658,9 +697,12 @@ def decide(
             send_at=send_at,
         )
     if target is not None and target.id is not None:
-        if target.author_id != author_id:
+        if target.author_id != idea.author_id:
             credit = MergeCredit(
-                target_idea_id=target.id, source_idea_id=idea_id, user_id=author_id, created_at=now
+                target_idea_id=target.id,
+                source_idea_id=idea_id,
+                user_id=idea.author_id,
+                created_at=now,
             )
             session.add(credit)
             session.flush()
@@ -669,16 +711,54 @@ def decide(
             session=session, source_idea_id=idea_id, target_idea_id=target.id
         )
     effects["mails"] = mails
-    session.execute(
-        update(ModerationDecision)
-        .execution_options(synchronize_session=False)
-        .where(col(ModerationDecision.id) == decision_id)
-        .values(effects=effects)
+    decision = ModerationDecision(
+        brand_id=brand.id,
+        idea_id=idea_id,
+        actor_id=actor.id,
+        automatic=False,
+        action=action,
+        reason=reason[:200],
+        note=note,
+        status_before=status_before,
+        status_after=status_after,
+        merged_into_id=target.id if target else None,
+        effects=effects,
+        at=now,
     )
+    session.add(decision)
+    session.flush()
+    if action in SETTLING:
+        settled = session.execute(
+            update(Report)
+            .execution_options(synchronize_session=False)
+            .where(col(Report.idea_id) == idea_id, col(Report.status) == ReportStatus.OPEN)
+            .values(
+                status=ReportStatus.DISMISSED if action == Action.APPROVE else ReportStatus.UPHELD,
+                resolved_by_id=decision.id,
+            )
+        )
+        if status_before == status_after and settled.rowcount == 0:  # type: ignore[attr-defined]
+            # Keeping a reported idea: the reports are what was decided, and they are gone.
+            session.rollback()
+            raise Refused(_("Another moderator decided this idea a moment ago."))
+        session.execute(
+            update(ModerationFlag)
+            .execution_options(synchronize_session=False)
+            .where(
+                col(ModerationFlag.idea_id) == idea_id,
+                col(ModerationFlag.resolved_by_id).is_(None),
+            )
+            .values(resolved_by_id=decision.id)
+        )
+    session.execute(delete(ModerationClaim).where(col(ModerationClaim.idea_id) == idea_id))
     session.commit()
-    decision = session.get(ModerationDecision, decision_id)
-    assert decision is not None
-    session.refresh(idea)
+    # What the caller shows, without reading back what we just wrote.
+    session.expunge(idea)
+    idea.status = status_after
+    if action != Action.ESCALATE:
+        idea.hidden_at = None
+    if target is not None:
+        idea.merged_into_id = target.id
     return Decided(decision=decision, idea=idea)
 
 
@@ -871,6 +951,37 @@ def _record_automatic(
     return decision
 
 
+def look_alike(*, session: Session, idea: Idea) -> tuple[int, str, str] | None:
+    """(id, title, status) of the campaign's idea that `idea` most looks like, if any.
+
+    With the ideas feature's similarity search: approved ideas first (they can receive a
+    merge), else the most recent pending ones ranked the same way (two people sending the
+    same idea at the same time).
+    """
+    assert idea.id is not None
+    approved = similar_ideas(
+        session=session, campaign_id=idea.campaign_id, title=idea.title, limit=1, exclude=idea.id
+    )
+    if approved:
+        return approved[0].id or 0, approved[0].title, approved[0].status
+    pending = session.exec(
+        select(Idea.id, Idea.search_key, Idea.title)
+        .where(
+            Idea.campaign_id == idea.campaign_id,
+            Idea.status == IdeaStatus.PENDING,
+            col(Idea.id) != idea.id,
+        )
+        .order_by(col(Idea.id).desc())
+        .limit(DUPLICATE_CANDIDATES)
+    ).all()
+    titles = {int(i): t for i, _key, t in pending if i is not None}
+    ranked = rank_similar(idea.title, ((int(i), k) for i, k, _t in pending if i is not None))
+    if not ranked:
+        return None
+    best = ranked[0][0]
+    return best, titles[best], IdeaStatus.PENDING
+
+
 def prescreen_idea(
     *, session: Session, idea: Idea, clock: Clock = system_clock, base_url: str = ""
 ) -> list[ModerationFlag]:
@@ -884,21 +995,11 @@ def prescreen_idea(
     campaign = session.get(Campaign, idea.campaign_id)
     assert campaign is not None
     settings = get_settings(session=session, brand_id=campaign.brand_id)
-    others = session.exec(
-        select(Idea.id, Idea.title, Idea.status)
-        .where(
-            Idea.campaign_id == idea.campaign_id,
-            col(Idea.id) != idea.id,
-            col(Idea.status).in_([IdeaStatus.PENDING, IdeaStatus.APPROVED]),
-        )
-        .order_by(col(Idea.id).desc())
-        .limit(DUPLICATE_CANDIDATES)
-    ).all()
     findings = prescreen.screen(
         title=idea.title,
         description=idea.description,
         blocklist=[*DEFAULT_BLOCKLIST, *settings.blocklist],
-        others=[(int(i), t, s) for i, t, s in others if i is not None],
+        look_alike=look_alike(session=session, idea=idea),
     )
     # A resubmitted idea is screened afresh: earlier automatic findings no longer hold.
     session.execute(
@@ -943,6 +1044,7 @@ def prescreen_idea(
                 session=session,
                 idea=idea,
                 campaign=campaign,
+                author=session.get(User, idea.author_id),
                 template="moderation_rejected",
                 base_url=base_url,
                 send_at=now,
@@ -1087,8 +1189,4 @@ def report_idea(
 def is_actionable(*, session: Session, idea: Idea, by_owner: bool = True) -> bool:
     """Whether the idea waits for a decision (pending, reported, or rejected automatically)
     that this person may make (escalated ideas wait for an owner)."""
-    try:
-        _check_allowed(session=session, idea=idea, action=Action.APPROVE, actor_is_owner=by_owner)
-    except Refused:
-        return False
-    return True
+    return refusal(_item_state(session, idea), Action.APPROVE, actor_is_owner=by_owner) is None

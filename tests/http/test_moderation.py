@@ -806,17 +806,25 @@ def test_prescreen_flags_each_kind(session: Session, world: World, clock: Frozen
         "too_short": ("Salt", "Yes"),
         "all_caps": ("BEST CRISPS EVER", "PUT MORE SALT ON EVERYTHING PLEASE NOW"),
     }
+    pending_twin = make_idea(
+        session, world.campaign, world.author, "Honey mustard crisps", clock=clock
+    )
+    cases["pending twin"] = ("Honey & mustard crisps!", "Sweet and sharp for barbecues.")
     for kind, (title, description) in cases.items():
         idea = make_idea(
             session, world.campaign, world.author, title, clock=clock, description=description
         )
         flags = service.prescreen_idea(session=session, idea=idea, clock=clock)
         session.commit()
-        assert kind in {f.kind for f in flags}, (kind, [f.kind for f in flags])
+        expected = "duplicate" if kind == "pending twin" else kind
+        assert expected in {f.kind for f in flags}, (kind, [f.kind for f in flags])
         assert idea.status == IdeaStatus.PENDING  # flagged for a person, not rejected
         if kind == "duplicate":
             [dup] = [f for f in flags if f.kind == "duplicate"]
             assert (dup.similar_idea_id, dup.suggested_action) == (existing.id, "merge")
+        if kind == "pending twin":
+            [dup] = [f for f in flags if f.kind == "duplicate"]
+            assert (dup.similar_idea_id, dup.suggested_action) == (pending_twin.id, "reject")
     brand_word = make_idea(
         session, world.campaign, world.author, "Soggy ones", clock=clock, description="x" * 40
     )

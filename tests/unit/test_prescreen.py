@@ -13,7 +13,6 @@ from cocreate.moderation.prescreen import (
     links,
     phone_numbers,
     screen,
-    similarity,
     too_short,
 )
 
@@ -83,18 +82,12 @@ def test_too_short_and_all_capitals() -> None:
     assert not all_capitals("BBQ")  # too few letters to be shouting
 
 
-def test_similarity_folds_accents_and_word_order() -> None:
-    assert similarity("Crème brûlée crisps", "CREME BRULEE CRISPS") == 1.0
-    assert similarity("Salt and vinegar", "Vinegar and salt") == 1.0
-    assert similarity("Salt and vinegar", "Cheese and onion") < 0.5
-
-
 def test_screen_suggests_an_action_per_finding() -> None:
     findings = screen(
         title="SALT AND VINEGAR CRISPS",
         description="CALL 06 12 34 56 78 NOW",
         blocklist=DEFAULT_BLOCKLIST,
-        others=[(7, "Salt & vinegar crisps", "approved"), (8, "Paprika", "pending")],
+        look_alike=(7, "Salt & vinegar crisps", "approved"),
     )
     by_kind = {f.kind: f for f in findings}
     assert set(by_kind) == {"phone", "duplicate", "all_caps"}
@@ -111,7 +104,7 @@ def test_a_pending_twin_is_flagged_but_cannot_be_merged_into() -> None:
         title="Honey mustard",
         description="Sweet and sharp, for the summer barbecue season.",
         blocklist=(),
-        others=[(3, "Honey  mustard", "pending")],
+        look_alike=(3, "Honey  mustard", "pending"),
     )
     assert (finding.kind, finding.suggested_action, finding.similar_idea_id) == (
         "duplicate",
