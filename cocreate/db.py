@@ -41,10 +41,18 @@ def _sqlite_begin(conn: Connection) -> None:
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE; others: as is).
 
-    Call before the first statement of a transaction that reads, then writes what it read.
+    Call before the first write of a transaction that reads, then writes what it read. On
+    SQLite a request's earlier reads (the signed-in user, the page's lookups) may have opened
+    a read transaction whose snapshot a write cannot outgrow: if another request committed
+    meanwhile, the write fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, which
+    busy_timeout does not retry). So that read-only transaction is ended first. On PostgreSQL
+    reads and writes share one READ COMMITTED transaction safely: nothing changes there.
     """
     if session.in_transaction():
-        return
+        if session.get_bind().dialect.name != "sqlite":
+            return
+        assert not (session.new or session.dirty or session.deleted), "unsaved changes"
+        session.commit()  # ends the read only: nothing is pending
     session.connection(execution_options={"sqlite_immediate": True})
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
+from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus
@@ -42,7 +43,6 @@ from cocreate.voting.service import (
     _add_to_tally,
     _allowance,
     _ballot,
-    begin_write_after_reads,
     eligibility_problem,
     period_ends_at,
     period_of,
@@ -314,7 +314,7 @@ def declare_country(
 ) -> str:
     """Record the voter's country for this campaign, once; returns the one on record."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    begin_write_after_reads(session)
+    begin_write(session)
     session.execute(
         insert(DeclaredCountry)
         .values(campaign_id=campaign_id, voter_id=voter_id, country=country, declared_at=now)
@@ -412,7 +412,7 @@ def submit_ranking(
     if len(idea_ids) > round_.max_votes:
         raise ValidationFailed({"": _("Rank at most %(n)d ideas.") % {"n": round_.max_votes}})
     period = period_of(round_, campaign, now)
-    begin_write_after_reads(session)
+    begin_write(session)
     if idea_ids:
         allowed = {
             i.id

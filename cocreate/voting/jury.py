@@ -21,6 +21,7 @@ from cocreate.accounts.models import User
 from cocreate.audit.service import record
 from cocreate.brands.models import Membership, Role
 from cocreate.campaigns.models import Campaign, Stage, StageKind
+from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
@@ -28,7 +29,6 @@ from cocreate.voting.results import (
     StageOutcome,
     carry_forward,
     stage_inputs,
-    start_writing,
     submission_order,
 )
 from cocreate.voting.results_models import JuryCriterion, JuryOutcome, JuryPanel, JuryScore
@@ -252,7 +252,7 @@ def add_criterion(
     weight: int,
     actor_id: int | None,
 ) -> JuryCriterion:
-    start_writing(session)
+    begin_write(session)
     _check_not_finalised(session, stage)
     if len(criteria_of(session=session, stage_id=_id(stage.id))) >= MAX_CRITERIA:
         raise _refused(_("A jury stage has at most %(n)d criteria.") % {"n": MAX_CRITERIA})
@@ -278,7 +278,7 @@ def add_criterion(
 def remove_criterion(
     *, session: Session, stage: Stage, criterion_id: int, actor_id: int | None
 ) -> None:
-    start_writing(session)
+    begin_write(session)
     _check_not_finalised(session, stage)
     criterion = session.get(JuryCriterion, criterion_id)
     if criterion is None or criterion.stage_id != stage.id:
@@ -302,7 +302,7 @@ def remove_criterion(
 
 
 def set_picks(*, session: Session, stage: Stage, picks: int, actor_id: int | None) -> JuryPanel:
-    start_writing(session)
+    begin_write(session)
     _check_not_finalised(session, stage)
     panel = session.get(JuryPanel, stage.id) or JuryPanel(stage_id=_id(stage.id))
     before = panel.picks
@@ -381,7 +381,7 @@ def _save_scores(
     scores: Mapping[int, int],
     now: datetime,
 ) -> int:
-    start_writing(session)
+    begin_write(session)
     existing = {
         s.criterion_id: s
         for s in session.exec(
@@ -466,7 +466,7 @@ def finalise(
     problems = finalise_problems(session=session, campaign=campaign, stage=stage, now=now)
     if problems:
         raise _refused(" ".join(problems))
-    start_writing(session)
+    begin_write(session)
     # Two managers closing at once: the second waits here, then sees it closed.
     session.exec(select(Stage.id).where(Stage.id == stage.id).with_for_update()).one()
     panel = session.get(JuryPanel, stage.id, populate_existing=True) or JuryPanel(

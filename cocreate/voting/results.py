@@ -81,18 +81,6 @@ def _id(value: int | None) -> int:
     return value
 
 
-def start_writing(session: Session) -> None:
-    """Begin a writer's transaction, ending first the read-only one that the page's lookups
-    opened: `begin_write` cannot upgrade a transaction already open, and SQLite refuses at
-    once ("database is locked", no busy wait) a reader that wants to write after another
-    writer committed. Nothing is pending at this point in our callers, so the commit only
-    ends the read."""
-    if session.in_transaction():
-        assert not (session.new or session.dirty or session.deleted), "unsaved changes"
-        session.commit()
-    begin_write(session)
-
-
 def _insert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
@@ -516,7 +504,7 @@ def certify_round(
     problems = certification_problems(session=session, round_=round_, stage=stage, now=now)
     if problems:
         raise ValidationFailed({"": " ".join(problems)})
-    start_writing(session)
+    begin_write(session)
     # Lock the round (PostgreSQL): a vote holds a key-share lock on it until it commits, so
     # this waits for any vote still in flight, and a second certification waits for this one.
     locked = session.exec(
@@ -698,7 +686,7 @@ def decide_advancement(
     now: datetime,
 ) -> list[int]:
     """The jury's choice among a certified round's undecided ideas. Audited."""
-    start_writing(session)
+    begin_write(session)
     # Two jurors deciding at once: the second waits here, then finds nothing left to decide.
     session.exec(select(Round.id).where(Round.id == round_.id).with_for_update()).one()
     undecided = list(

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from cocreate.audit.service import record
 from cocreate.campaigns.models import Campaign, Stage
+from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.voting.forms import (
@@ -24,7 +25,6 @@ from cocreate.voting.forms import (
     round_values,
 )
 from cocreate.voting.models import Method, Round, Visibility
-from cocreate.voting.service import begin_write_after_reads
 
 
 def round_for_stage(*, session: Session, stage: Stage) -> Round:
@@ -36,7 +36,7 @@ def round_for_stage(*, session: Session, stage: Stage) -> Round:
     if found is not None:
         return found
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    begin_write_after_reads(session)
+    begin_write(session)
     defaults = Round(stage_id=stage.id, campaign_id=stage.campaign_id)  # type: ignore[arg-type]
     values = {
         column.name: getattr(defaults, column.name)
@@ -85,7 +85,7 @@ def save_round(
         raise ValidationFailed({"": _("The results of this round are certified: nothing changes.")})
     if not changed:
         return []
-    begin_write_after_reads(session)
+    begin_write(session)
     for name in changed:
         setattr(round_, name, after[name])
     session.add(round_)

@@ -146,21 +146,6 @@ def _takes_every_approved_idea(*, session: Session, round_: Round) -> bool:
     return earlier == 0
 
 
-def begin_write_after_reads(session: Session) -> None:
-    """Start a write transaction even when the request has read already.
-
-    On SQLite, a page's reads (the signed-in user, the round) open a read transaction whose
-    snapshot a write cannot outgrow: if another request committed in between (while this one
-    awaited its form, say), the write fails at once with "database is locked"
-    (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry). Ending the read transaction
-    first (nothing is pending in it) lets the write begin as a writer. On PostgreSQL reads
-    and writes share one READ COMMITTED transaction safely, so nothing changes there.
-    """
-    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
-        session.commit()
-    begin_write(session)
-
-
 def _insert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
@@ -506,7 +491,7 @@ def cast_vote(
                 "counted": status == VoteStatus.COUNTED,
             },
         )
-    begin_write_after_reads(session)
+    begin_write(session)
     connection = session.connection()
     try:
         title = _entrant_title(session, round_, idea_id, first_round)
@@ -602,7 +587,7 @@ def withdraw_vote(
     period = period_of(round_, campaign, now)
     sql = _sql(session)
     keys = {"k_round_id": round_.id, "k_voter_id": voter.id, "k_period": period}
-    begin_write_after_reads(session)
+    begin_write(session)
     connection = session.connection()
     taken = connection.execute(sql.withdraw, {**keys, "k_idea_id": idea_id, "now": now}).first()
     if taken is None:
