@@ -21,6 +21,9 @@ from cocreate.ideas import images, service
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.ideas.permissions import IDEA_AUTHOR, MAX_ID
 from cocreate.markdown import plain_text, render_markdown
+from cocreate.moderation import queue as moderation_queue
+from cocreate.moderation import service as moderation
+from cocreate.moderation.models import ModerationMode
 from cocreate.security.access import PUBLIC, SIGNED_IN, VERIFIED, current_user, db, route
 from cocreate.storage import Storage
 from cocreate.web import redirect, render
@@ -197,6 +200,7 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
         content = service.IdeaContent(content.title, content.description, content.category, new_key)
     user = _user(request)
     now = request.app.state.clock.now()
+    base_url: str = request.app.state.settings.base_url
     old_key = idea.image_key if idea else None
     try:
         if idea is None:
@@ -207,6 +211,7 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
                 content=content,
                 submit=parsed.submit,
                 now=now,
+                base_url=base_url,
             )
         else:
             idea = service.update_idea(
@@ -217,6 +222,7 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
                 content=content,
                 submit=parsed.submit,
                 now=now,
+                base_url=base_url,
             )
     except service.IdeaRefused as exc:
         if new_key:
@@ -234,8 +240,15 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
         raise
     if old_key and old_key != idea.image_key:
         images.delete_image(storage, old_key)
-    if idea.status == IdeaStatus.PENDING:
+    if idea.status == IdeaStatus.PENDING and campaign.moderation_mode == ModerationMode.POST:
+        message = _("Thank you! Your idea is published; the moderators will review it.")
+    elif idea.status == IdeaStatus.PENDING:
         message = _("Thank you! Your idea was sent to the moderators; it appears once approved.")
+    elif idea.status == IdeaStatus.REJECTED:
+        message = _(
+            "Your idea was not accepted automatically: it contains a link, a phone number or an "
+            "email address. A moderator can still accept it."
+        )
     else:
         message = _("Your draft is saved. Submit it when it is ready.")
     return redirect(idea_path(campaign, idea), flash=message, request=request)
@@ -286,7 +299,7 @@ async def idea_page(request: Request) -> Response:
     idea = _idea(request, campaign)
     user = current_user(request)
     session = db(request)
-    if not service.can_view(session=session, user=user, idea=idea, brand=brand):
+    if not service.can_view(session=session, user=user, idea=idea, campaign=campaign, brand=brand):
         if idea.status == IdeaStatus.MERGED and idea.merged_into_id is not None:
             return redirect(f"/c/{campaign.slug}/ideas/{idea.merged_into_id}")
         raise HTTPException(404)  # not 403: do not tell strangers the idea exists
@@ -296,6 +309,8 @@ async def idea_page(request: Request) -> Response:
     now = request.app.state.clock.now()
     is_open = service.submission_open(session=session, campaign=campaign, now=now)
     large = image_url(storage, idea, "large")
+    is_public = moderation.is_publicly_visible(idea, campaign)
+    is_staff = service.sees_moderation_history(session=session, user=user, brand=brand)
     context = {
         "campaign": campaign,
         "brand": brand,
@@ -308,9 +323,32 @@ async def idea_page(request: Request) -> Response:
         "canonical_url": absolute(request, idea_path(campaign, idea)),
         "can_edit": is_open and service.can_edit(idea, user),
         "can_withdraw": service.can_withdraw(idea, user, submission_is_open=is_open),
-        "is_public": idea.status == IdeaStatus.APPROVED,
+        "is_public": is_public,
+        "is_hidden": idea.hidden_at is not None,
+        "credited": [
+            u.display_name
+            for u in moderation.credited_authors(session=session, idea_id=idea.id or 0)
+            if u.deleted_at is None
+        ],
+        # Published ideas can be reported by anyone signed in but their author.
+        "can_report": is_public and user is not None and user.id != idea.author_id,
+        "changes_requested": _changes_note(session, idea, user),
+        "history": moderation_queue.history(session=session, idea_id=idea.id or 0)
+        if is_staff
+        else None,
+        "history_url": f"/brands/{brand.slug}/moderation/ideas/{idea.id}/history",
+        "action_label": moderation.action_label,
+        "reason_label": moderation.reason_label,
     }
     return render(request, "ideas/idea.html", context)
+
+
+def _changes_note(session: Any, idea: Idea, user: User | None) -> str | None:
+    """What the moderator asked the author to change, shown to the author only."""
+    if user is None or user.id != idea.author_id or idea.status != IdeaStatus.DRAFT:
+        return None
+    request = moderation.changes_requested(session=session, idea_id=idea.id or 0)
+    return request.note if request is not None else None
 
 
 def _natural(text: str) -> int | None:
@@ -337,6 +375,7 @@ def _gallery_query(request: Request, campaign: Campaign) -> service.GalleryQuery
         search=search,
         after=params.get("after") or None,
         seed=seed,
+        moderation_mode=campaign.moderation_mode,
     )
 
 
@@ -384,7 +423,11 @@ async def similar(request: Request) -> Response:
     title = clean_text(request.query_params.get("title", ""))[: service.TITLE_MAX]
     exclude = _natural(request.query_params.get("exclude", ""))
     ideas = service.similar_ideas(
-        session=db(request), campaign_id=campaign.id or 0, title=title, exclude=exclude
+        session=db(request),
+        campaign_id=campaign.id or 0,
+        title=title,
+        exclude=exclude,
+        moderation_mode=campaign.moderation_mode,
     )
     context = {"campaign": campaign, "ideas": ideas, "title": title}
     return render(request, "ideas/similar.html", context, fragment="ideas/_similar.html")

@@ -28,9 +28,12 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import is_open
+from cocreate.clock import FrozenClock
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus, IdeaTerm
 from cocreate.ideas.similarity import fold, prefix_range, rank_similar, terms
+from cocreate.moderation import service as moderation
+from cocreate.moderation.models import ModerationMode
 from cocreate.security.permissions import has_brand_role
 
 TITLE_MAX = 120
@@ -46,6 +49,8 @@ EDITABLE_STATUSES = (IdeaStatus.DRAFT, IdeaStatus.PENDING)
 # Drafts cost nothing against the limit; this only stops a script from filling the table.
 MAX_DRAFTS = 20
 STAFF_ROLES = tuple(Role)
+# Who sees an idea's moderation history on its page (as moderation's history route allows).
+HISTORY_ROLES = (Role.OWNER, Role.MODERATOR, Role.MARKETER)
 PAGE_SIZE = 24
 SORTS = ("newest", "votes", "random")
 RANDOM_KEY_LIMIT = 2**31
@@ -93,9 +98,16 @@ def is_brand_staff(*, session: Session, user: User | None, brand: Brand) -> bool
     return has_brand_role(session=session, user=user, brand=brand, roles=STAFF_ROLES)
 
 
-def can_view(*, session: Session, user: User | None, idea: Idea, brand: Brand) -> bool:
-    """Approved ideas are public; any other status only for the author and the brand's staff."""
-    if idea.status == IdeaStatus.APPROVED:
+def sees_moderation_history(*, session: Session, user: User | None, brand: Brand) -> bool:
+    return has_brand_role(session=session, user=user, brand=brand, roles=HISTORY_ROLES)
+
+
+def can_view(
+    *, session: Session, user: User | None, idea: Idea, campaign: Campaign, brand: Brand
+) -> bool:
+    """Publicly visible ideas (moderation's rule) for anyone; the others, hidden ones
+    included, only for their author and the brand's staff."""
+    if moderation.is_publicly_visible(idea, campaign):
         return True
     if user is not None and user.id == idea.author_id:
         return True
@@ -247,8 +259,13 @@ def create_idea(
     content: IdeaContent,
     submit: bool,
     now: datetime,
+    base_url: str = "",
 ) -> Idea:
-    """A new draft, or a new idea sent to moderation when `submit`; raises IdeaRefused."""
+    """A new draft, or a new idea sent to moderation when `submit`; raises IdeaRefused.
+
+    A submitted idea is pre-screened in the same transaction: its flags are in the queue as
+    soon as the idea is, and flagged spam may be rejected at once (the brand's choice).
+    """
     _check_content(campaign, content)
     author_id = _id(author.id)
     _require_submission_open(session, campaign, now)
@@ -272,6 +289,8 @@ def create_idea(
         session.add(idea)
         session.flush()
         reindex_terms(session=session, idea=idea)
+        if submit:
+            _prescreen(session, idea, now, base_url)
         session.commit()
     except BaseException:
         session.rollback()
@@ -288,8 +307,14 @@ def update_idea(
     content: IdeaContent,
     submit: bool,
     now: datetime,
+    base_url: str = "",
 ) -> Idea:
-    """The author edits a draft or pending idea; `submit` sends a draft to moderation."""
+    """The author edits a draft or pending idea; `submit` sends a draft to moderation.
+
+    A draft a moderator sent back for changes goes back to the moderation queue (recorded in
+    its history); an idea that becomes pending, or a pending one whose text changed, is
+    pre-screened again.
+    """
     _check_content(campaign, content)
     if editor.id != idea.author_id:
         raise PermissionError("only the author edits an idea")
@@ -301,8 +326,13 @@ def update_idea(
         if idea.status not in EDITABLE_STATUSES:
             raise IdeaRefused(_("This idea can no longer be changed."))
         becomes_pending = submit and idea.status == IdeaStatus.DRAFT
+        # Sent back by a moderator: moderation moves it to pending and records the return.
+        returning = becomes_pending and (
+            moderation.changes_requested(session=session, idea_id=_id(idea.id)) is not None
+        )
         if becomes_pending:
             _check_limits(session, campaign, author_id, submitting=True, exclude=idea.id)
+        if becomes_pending and not returning:
             idea.status = IdeaStatus.PENDING
             idea.submitted_at = now
         text_changed = (idea.title, idea.description) != (content.title, content.description)
@@ -316,11 +346,23 @@ def update_idea(
         session.flush()
         if text_changed:
             reindex_terms(session=session, idea=idea)
+        if returning:
+            clock = FrozenClock(now)
+            moderation.resubmit_after_changes(
+                session=session, idea=idea, clock=clock, base_url=base_url
+            )
+        elif becomes_pending or (text_changed and idea.status == IdeaStatus.PENDING):
+            _prescreen(session, idea, now, base_url)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return idea
+
+
+def _prescreen(session: Session, idea: Idea, now: datetime, base_url: str) -> None:
+    """Moderation's automatic screening, at the submission's own time."""
+    moderation.prescreen_idea(session=session, idea=idea, clock=FrozenClock(now), base_url=base_url)
 
 
 def withdraw_idea(
@@ -357,6 +399,8 @@ class GalleryQuery:
     after: str | None = None  # cursor of the last idea on the previous page
     seed: int = 0  # where the "random" order starts (fixed per visitor, in the links)
     limit: int = PAGE_SIZE
+    # The campaign's: post-moderated campaigns show pending ideas too.
+    moderation_mode: str = ModerationMode.PRE
 
 
 @dataclass(frozen=True)
@@ -425,9 +469,10 @@ def search_filter(session: Session, campaign_id: int, text: str) -> list[ColumnE
 
 
 def gallery_page(*, session: Session, query: GalleryQuery) -> GalleryPage:
-    """One page of approved ideas in the chosen order, found by keyset (fast at any depth)."""
+    """One page of publicly visible ideas in the chosen order, found by keyset (fast at any
+    depth in a pre-moderated campaign; see docs/moderation.md for post-moderated ones)."""
     base = select(Idea).where(
-        Idea.campaign_id == query.campaign_id, Idea.status == IdeaStatus.APPROVED
+        Idea.campaign_id == query.campaign_id, moderation.publicly_visible(query.moderation_mode)
     )
     if query.category:
         base = base.where(Idea.category == query.category)
@@ -494,9 +539,17 @@ def random_seed() -> int:
 
 
 def similar_ideas(
-    *, session: Session, campaign_id: int, title: str, limit: int = 5, exclude: int | None = None
+    *,
+    session: Session,
+    campaign_id: int,
+    title: str,
+    limit: int = 5,
+    exclude: int | None = None,
+    moderation_mode: str | None = None,
 ) -> list[Idea]:
-    """Approved ideas of the campaign whose title looks like `title`, best first.
+    """Ideas of the campaign whose title looks like `title`, best first: the ones the public
+    sees in a campaign of `moderation_mode`, or, without it, approved ones (moderation's
+    merge candidates, hidden or not).
 
     Candidates come from the database in one query (ideas sharing title word prefixes with
     `title`, those sharing the most first); rapidfuzz then ranks at most MAX_CANDIDATES of
@@ -534,7 +587,11 @@ def similar_ideas(
     candidates = (
         select(Idea.id, Idea.search_key)
         .join(shared, shared.c.idea_id == Idea.id)
-        .where(Idea.status == IdeaStatus.APPROVED)
+        .where(
+            Idea.status == IdeaStatus.APPROVED
+            if moderation_mode is None
+            else moderation.publicly_visible(moderation_mode)
+        )
         .order_by(shared.c.words.desc(), col(Idea.id).desc())
         .limit(MAX_CANDIDATES)
     )

@@ -10,9 +10,10 @@ hosts). What keeps them apart is the database, not Python:
   and the whole transaction, decision row included, is rolled back. Exactly one decision;
 - an undo names the decision it reverses in a unique column: at most one undo each.
 
-Functions that decide commit their own transaction: the guarantee above needs the write to
-open a fresh transaction (on SQLite a transaction that has read an older snapshot cannot
-start writing once someone else committed), so they end the caller's read-only one first.
+Functions that decide commit their own transaction and open it with `cocreate.db.begin_write`
+(on SQLite a transaction that has read an older snapshot cannot start writing once someone
+else committed: it ends the caller's read-only one and takes the write lock first; on
+PostgreSQL READ COMMITTED re-checks the guards' WHERE clauses after any lock wait).
 Functions called from another feature's transaction (`prescreen_idea`,
 `resubmit_after_changes`) leave the commit to their caller.
 """
@@ -36,12 +37,12 @@ from cocreate.audit.service import record
 from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus
 from cocreate.clock import Clock, system_clock
+from cocreate.db import begin_write
 from cocreate.i18n import DEFAULT_LOCALE, LOCALES, using_locale
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.ideas.service import similar_ideas
 from cocreate.ideas.similarity import rank_similar
-from cocreate.moderation import prescreen
+from cocreate.moderation import merge_votes, prescreen
 from cocreate.moderation.blocklist import DEFAULT_BLOCKLIST
 from cocreate.moderation.models import (
     SPAM_KINDS,
@@ -233,22 +234,33 @@ def save_settings(
     return settings
 
 
-def publicly_visible() -> ColumnElement[bool]:
-    """SQL condition for ideas the public may see; the query must join Campaign.
-
-    For the ideas feature's gallery and idea page: approved ideas, and pending ones in
+def publicly_visible(mode: str | None = None) -> ColumnElement[bool]:
+    """SQL condition for ideas the public may see: approved ideas, and pending ones in
     post-moderated campaigns, unless reports hid them until a moderator decides.
+
+    Without `mode` the query must join Campaign (any campaign's ideas). With the campaign's
+    moderation mode, when the query reads one campaign, the condition is on `ideas` alone
+    and keeps the gallery's (campaign, status, sort key) indexes usable.
     """
-    return and_(
-        col(Idea.hidden_at).is_(None),
-        or_(
+    if mode is None:
+        statuses: ColumnElement[bool] = or_(
             col(Idea.status) == IdeaStatus.APPROVED,
             and_(
                 col(Idea.status) == IdeaStatus.PENDING,
                 col(Campaign.moderation_mode) == ModerationMode.POST,
             ),
-        ),
-    )
+        )
+    elif mode == ModerationMode.POST:
+        statuses = col(Idea.status).in_([IdeaStatus.APPROVED, IdeaStatus.PENDING])
+    else:
+        statuses = col(Idea.status) == IdeaStatus.APPROVED
+    return and_(col(Idea.hidden_at).is_(None), statuses)
+
+
+def votable() -> ColumnElement[bool]:
+    """SQL condition for ideas a ballot may offer: publicly visible and approved (a vote goes
+    to a moderated idea only, even in a post-moderated campaign)."""
+    return and_(col(Idea.hidden_at).is_(None), col(Idea.status) == IdeaStatus.APPROVED)
 
 
 def is_publicly_visible(idea: Idea, campaign: Campaign) -> bool:
@@ -273,18 +285,12 @@ def idea_in_brand(*, session: Session, brand: Brand, idea_id: int) -> tuple[Idea
 # Claims
 
 
-def _fresh_transaction(session: Session) -> None:
-    """End the caller's (read-only) transaction so that our first statement is a write."""
-    if session.in_transaction():
-        session.commit()
-
-
 def claim(*, session: Session, idea_id: int, moderator_id: int, now: datetime) -> bool:
     """Take (or renew) the claim on an idea; False when another moderator holds it. Commits.
 
     A moderator holds one claim at a time: taking one gives back the others.
     """
-    _fresh_transaction(session)
+    begin_write(session)
     table = ModerationClaim.__table__  # type: ignore[attr-defined]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {
@@ -421,16 +427,33 @@ def _mail_owners(
 
 
 def move_votes_and_followers_on_merge(
-    *, session: Session, source_idea_id: int, target_idea_id: int
-) -> None:
-    """Hook for the voting and following features: move a merged duplicate's votes and
-    followers to the idea it joined. Nothing to move until those features exist."""
+    *, session: Session, source: Idea, target_idea_id: int, now: datetime
+) -> dict[str, list[int]]:
+    """Move a merged duplicate's votes to the idea it joined (see `merge_votes`); returns
+    what moved, kept in the decision's effects for the undo. There is no followers table:
+    when following exists, its rows move here too."""
+    assert source.id is not None
+    return merge_votes.move_votes(
+        session=session,
+        campaign_id=source.campaign_id,
+        source_id=source.id,
+        target_id=target_idea_id,
+        now=now,
+    )
 
 
 def restore_votes_and_followers_after_unmerge(
-    *, session: Session, source_idea_id: int, target_idea_id: int
+    *, session: Session, source: Idea, target_idea_id: int, moved: dict[str, list[int]]
 ) -> None:
-    """Hook: the reverse of `move_votes_and_followers_on_merge`, when a merge is undone."""
+    """The reverse of `move_votes_and_followers_on_merge`, when a merge is undone."""
+    assert source.id is not None
+    merge_votes.restore_votes(
+        session=session,
+        campaign_id=source.campaign_id,
+        source_id=source.id,
+        target_id=target_idea_id,
+        moved=moved,
+    )
 
 
 def has_open_escalation(*, session: Session, idea_id: int) -> bool:
@@ -622,7 +645,7 @@ def decide(
     status_after = STATUS_AFTER[action] or status_before
     hidden_before = idea.hidden_at
 
-    _fresh_transaction(session)
+    begin_write(session)
     # The guard first: on SQLite a write as the first statement takes the write lock with a
     # fresh snapshot. If it changes nothing, someone else decided a moment ago.
     conditions = [col(Idea.id) == idea_id, col(Idea.status) == status_before]
@@ -707,9 +730,13 @@ def decide(
             session.add(credit)
             session.flush()
             effects["credit_id"] = credit.id
-        move_votes_and_followers_on_merge(
-            session=session, source_idea_id=idea_id, target_idea_id=target.id
-        )
+        try:
+            effects["votes"] = move_votes_and_followers_on_merge(
+                session=session, source=idea, target_idea_id=target.id, now=now
+            )
+        except IntegrityError:  # a voter voted for the target meanwhile (PostgreSQL)
+            session.rollback()
+            raise Refused(_("Votes changed while merging. Please try again.")) from None
     effects["mails"] = mails
     decision = ModerationDecision(
         brand_id=brand.id,
@@ -789,7 +816,7 @@ def undo(
     assert idea is not None and original.id is not None
     effects = original.effects or {}
 
-    _fresh_transaction(session)
+    begin_write(session)
     try:
         undo_id = session.execute(
             insert(ModerationDecision)
@@ -860,11 +887,16 @@ def undo(
     if isinstance(effects.get("credit_id"), int):
         session.execute(delete(MergeCredit).where(col(MergeCredit.id) == effects["credit_id"]))
     if original.action == Action.MERGE and original.merged_into_id is not None:
-        restore_votes_and_followers_after_unmerge(
-            session=session,
-            source_idea_id=original.idea_id,
-            target_idea_id=original.merged_into_id,
-        )
+        try:
+            restore_votes_and_followers_after_unmerge(
+                session=session,
+                source=idea,
+                target_idea_id=original.merged_into_id,
+                moved=effects.get("votes") or {},
+            )
+        except IntegrityError:
+            session.rollback()
+            raise Refused(_("This idea has changed since; it cannot be undone now.")) from None
     session.commit()
     decision = session.get(ModerationDecision, undo_id)
     assert decision is not None
@@ -958,6 +990,9 @@ def look_alike(*, session: Session, idea: Idea) -> tuple[int, str, str] | None:
     merge), else the most recent pending ones ranked the same way (two people sending the
     same idea at the same time).
     """
+    # Imported here: the ideas feature calls this module on every submission.
+    from cocreate.ideas.service import similar_ideas
+
     assert idea.id is not None
     approved = similar_ideas(
         session=session, campaign_id=idea.campaign_id, title=idea.title, limit=1, exclude=idea.id
@@ -1149,7 +1184,7 @@ def report_idea(
         raise Refused(_("Choose one of the options."), 400)
     if idea.author_id == reporter.id:
         raise Refused(_("You cannot report your own idea."), 400)
-    _fresh_transaction(session)
+    begin_write(session)
     report = Report(
         idea_id=idea.id, reporter_id=reporter.id, reason=reason, note=note, created_at=now
     )

@@ -22,7 +22,8 @@ from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
-from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.ideas.models import Idea
+from cocreate.moderation.service import votable
 from cocreate.types import UTCDateTime
 from cocreate.voting.models import (
     Ballot,
@@ -128,9 +129,7 @@ def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
 
 def entrants(*, session: Session, round_: Round, first_round: bool) -> list[Idea]:
     """The ideas a voter can vote for in this round."""
-    query = select(Idea).where(
-        Idea.campaign_id == round_.campaign_id, Idea.status == IdeaStatus.APPROVED
-    )
+    query = select(Idea).where(Idea.campaign_id == round_.campaign_id, votable())
     if not first_round:
         query = query.join(
             RoundEntrant,
@@ -494,7 +493,7 @@ def entrants_among(
     query = select(Idea).where(
         col(Idea.id).in_(list(ids)),
         Idea.campaign_id == round_.campaign_id,
-        Idea.status == IdeaStatus.APPROVED,
+        votable(),
     )
     if not first_round:
         query = query.join(

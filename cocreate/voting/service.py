@@ -119,7 +119,7 @@ def is_entrant(
     idea = session.get(Idea, idea_id)
     if idea is None or idea.campaign_id != round_.campaign_id:
         return False
-    if idea.status != IdeaStatus.APPROVED:
+    if idea.status != IdeaStatus.APPROVED or idea.hidden_at is not None:
         return False
     if first_round is None:
         first_round = _takes_every_approved_idea(session=session, round_=round_)
@@ -233,7 +233,7 @@ CAST_ALL_POSTGRESQL = """
 WITH idea AS (
     SELECT ideas.title FROM ideas
     WHERE ideas.id = :idea_id AND ideas.campaign_id = :campaign_id
-      AND ideas.status = 'approved'
+      AND ideas.status = 'approved' AND ideas.hidden_at IS NULL
       AND (:first_round OR EXISTS (
           SELECT 1 FROM round_entrants
           WHERE round_entrants.round_id = :round_id AND round_entrants.idea_id = :idea_id))
@@ -281,7 +281,9 @@ def _statements(dialect: str) -> _Statements:
     entrant = core_select(IDEAS.c.title).where(
         IDEAS.c.id == bindparam("idea_id"),
         IDEAS.c.campaign_id == bindparam("campaign_id"),
+        # moderation.service.votable(): approved, and not hidden by reports.
         IDEAS.c.status == IdeaStatus.APPROVED.value,
+        IDEAS.c.hidden_at.is_(None),
     )
     is_listed = (
         core_select(ENTRANTS.c.idea_id)
