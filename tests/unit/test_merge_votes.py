@@ -7,9 +7,11 @@ log after the merge and after the undo, and certified rounds never change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
@@ -275,3 +277,47 @@ def test_target_takes_the_duplicates_place_in_a_later_round_until_undone(
     world.undo(session, merged.decision.id or 0)
     session.rollback()
     assert session.get(RoundEntrant, (world.round.id, world.target.id)) is None
+
+
+def test_merge_racing_votes_for_the_target_keeps_ballots_and_tallies_exact(
+    engine: Engine, session: Session, clock: FrozenClock, make_user: Callable[..., User]
+) -> None:
+    """Voters who backed the duplicate vote for the target while the merge runs. Whatever
+    the interleaving, each ends with one live vote (on the target), a ballot that paid for
+    exactly its live votes, and tallies equal to a recount."""
+    world = World(session, clock, make_user(), method=Method.APPROVAL)
+    crowd = [make_user() for _ in range(20)]
+    for voter in crowd:
+        world.cast(session, voter, world.duplicate)
+
+    def vote(voter: User) -> None:
+        with Session(engine, expire_on_commit=False) as s:
+            cast_vote(
+                session=s,
+                round_=world.round,
+                campaign=world.campaign,
+                stage=world.stage,
+                voter=voter,
+                idea_id=world.target.id or 0,
+                now=clock.now(),
+            )
+
+    def merge() -> int:
+        for attempt in range(50):
+            with Session(engine, expire_on_commit=False) as s:
+                try:
+                    world.merge(s)
+                except service.Refused as exc:
+                    assert "Votes changed" in exc.message, exc.message
+                    continue
+                return attempt
+        raise AssertionError("the merge never got through")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        merging = pool.submit(merge)
+        list(pool.map(vote, crowd))
+        merging.result()
+    for voter in crowd:
+        assert _live_votes(session, voter, world.round) == [world.target.id]
+        assert _ballot(session, world.round, voter) == (2, 0), "paid for one live vote"
+    assert _live_equals_recount(session, world.round.id or 0) == {world.target.id: (20, 20)}
