@@ -372,11 +372,28 @@ def run(url: str, ideas: int, runs: int, keep: bool) -> list[Result]:
                     htmx,
                 ),
             ]
+            # The same campaign post-moderated: the gallery shows approved and pending ideas
+            # (the public-visibility rule), so its pages read two statuses.
+            post_scenarios: list[tuple[str, list[str], dict[str, str] | None]] = [
+                ("post-moderated: first page (newest)", [base], None),
+                ("post-moderated: first page (most voted)", [base + "?sort=votes"], None),
+                (f"post-moderated: page {deep} (newest)", [f"{base}?after={page500}"], None),
+                ("post-moderated: search (6 queries)", [_url(base, q=q) for q in searches], None),
+            ]
             load_before = os.getloadavg()[0]
             with TestClient(timer, base_url="http://127.0.0.1") as client:
                 results = [
                     measure(client, timer, name, urls, runs, headers)
                     for name, urls, headers in scenarios
+                ]
+                with engine.begin() as conn:
+                    conn.execute(
+                        text("UPDATE campaigns SET moderation_mode = 'post' WHERE slug = :slug"),
+                        {"slug": SLUG},
+                    )
+                results += [
+                    measure(client, timer, name, urls, runs, headers)
+                    for name, urls, headers in post_scenarios
                 ]
             load_after = os.getloadavg()[0]
         finally:

@@ -7,6 +7,7 @@ Keyword-only functions taking a session; no HTTP here. Errors the author should 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -470,23 +471,44 @@ def search_filter(session: Session, campaign_id: int, text: str) -> list[ColumnE
 
 def gallery_page(*, session: Session, query: GalleryQuery) -> GalleryPage:
     """One page of publicly visible ideas in the chosen order, found by keyset (fast at any
-    depth in a pre-moderated campaign; see docs/moderation.md for post-moderated ones)."""
-    base = select(Idea).where(
-        Idea.campaign_id == query.campaign_id, moderation.publicly_visible(query.moderation_mode)
-    )
+    depth).
+
+    A post-moderated campaign shows two statuses: one ordered index walk per status, merged
+    here, rather than one query the database would answer by sorting every visible idea.
+    """
+    conditions: list[ColumnElement[bool]] = [col(Idea.campaign_id) == query.campaign_id]
     if query.category:
-        base = base.where(Idea.category == query.category)
-    for condition in search_filter(session, query.campaign_id, query.search):
-        base = base.where(condition)
+        conditions.append(col(Idea.category) == query.category)
+    conditions += search_filter(session, query.campaign_id, query.search)
     after = parse_cursor(query.after, query.sort)
     take = query.limit + 1  # one more tells whether there is a next page
-    if query.sort == "random":
-        rows = _random_order(session, base, query.seed, after, take)
-    else:
-        rows = list(session.exec(_sorted(base, query.sort, after).limit(take)).all())
+    rows: list[Idea] = []
+    for status in moderation.public_statuses(query.moderation_mode):
+        base = select(Idea).where(
+            *conditions,
+            col(Idea.status) == status,
+            moderation.publicly_visible(query.moderation_mode),
+        )
+        if query.sort == "random":
+            rows += _random_order(session, base, query.seed, after, take)
+        else:
+            rows += session.exec(_sorted(base, query.sort, after).limit(take)).all()
+    rows = sorted(rows, key=_order_key(query.sort, query.seed))[:take]
     ideas = rows[: query.limit]
     more = len(rows) > query.limit
     return GalleryPage(ideas, _cursor(ideas[-1], query.sort) if more and ideas else None)
+
+
+def _order_key(sort: str, seed: int) -> Callable[[Idea], tuple[int, ...]]:
+    """The gallery's order as a Python sort key (the same as `_sorted` and `_random_order`)."""
+    if sort == "newest":
+        return lambda i: (-int((i.submitted_at or _EPOCH).timestamp() * 1_000_000), -_id(i.id))
+    if sort == "votes":
+        return lambda i: (-i.vote_count, -_id(i.id))
+    return lambda i: (int(i.random_key < seed), i.random_key, _id(i.id))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _sorted(

@@ -242,19 +242,31 @@ def publicly_visible(mode: str | None = None) -> ColumnElement[bool]:
     moderation mode, when the query reads one campaign, the condition is on `ideas` alone
     and keeps the gallery's (campaign, status, sort key) indexes usable.
     """
-    if mode is None:
-        statuses: ColumnElement[bool] = or_(
+    if mode is not None:
+        statuses = public_statuses(mode)
+        status = (
+            col(Idea.status) == statuses[0]
+            if len(statuses) == 1
+            else col(Idea.status).in_(statuses)
+        )
+        return and_(col(Idea.hidden_at).is_(None), status)
+    return and_(
+        col(Idea.hidden_at).is_(None),
+        or_(
             col(Idea.status) == IdeaStatus.APPROVED,
             and_(
                 col(Idea.status) == IdeaStatus.PENDING,
                 col(Campaign.moderation_mode) == ModerationMode.POST,
             ),
-        )
-    elif mode == ModerationMode.POST:
-        statuses = col(Idea.status).in_([IdeaStatus.APPROVED, IdeaStatus.PENDING])
-    else:
-        statuses = col(Idea.status) == IdeaStatus.APPROVED
-    return and_(col(Idea.hidden_at).is_(None), statuses)
+        ),
+    )
+
+
+def public_statuses(mode: str) -> tuple[str, ...]:
+    """The statuses the public sees in a campaign of this moderation mode (not hidden)."""
+    if mode == ModerationMode.POST:
+        return (IdeaStatus.APPROVED, IdeaStatus.PENDING)
+    return (IdeaStatus.APPROVED,)
 
 
 def votable() -> ColumnElement[bool]:

@@ -16,6 +16,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns.models import Campaign
 from cocreate.clock import FrozenClock
+from cocreate.ideas import service as ideas_service
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.moderation import service as moderation
 from cocreate.moderation.models import MergeCredit, ModerationDecision, ModerationFlag
@@ -398,3 +399,64 @@ def test_the_ballot_leaves_out_ideas_hidden_by_reports_and_refuses_votes_for_the
     assert client.post(world.vote_url(apple), data={"csrf_token": csrf}).status_code == 303
     session.rollback()
     assert len(session.exec(select(Vote).where(Vote.idea_id == apple.id)).all()) == 1
+
+
+@pytest.mark.parametrize("sort", ["newest", "votes", "random"])
+def test_post_moderated_gallery_pages_merge_both_statuses_in_order(
+    session: Session,
+    make_campaign: MakeCampaign,
+    make_idea: MakeIdea,
+    people: People,
+    clock: FrozenClock,
+    sort: str,
+) -> None:
+    campaign = make_campaign()
+    made = [
+        make_idea(
+            campaign,
+            people.author,
+            f"Idea {n}",
+            status=IdeaStatus.PENDING if n % 3 else IdeaStatus.APPROVED,
+            votes=(n * 7) % 5,
+            random_key=(n * 37) % 100,
+            submitted_minutes_ago=(n * 13) % 11,
+        )
+        for n in range(11)
+    ]
+    hidden = make_idea(campaign, people.author, "Hidden one", status=IdeaStatus.PENDING)
+    hidden.hidden_at = clock.now()
+    session.add(hidden)
+    session.commit()
+    seed = 50
+    keys: dict[str, Callable[[Idea], Any]] = {
+        "newest": lambda i: (i.submitted_at, i.id),
+        "votes": lambda i: (i.vote_count, i.id),
+        "random": lambda i: (-(i.random_key < seed), -i.random_key, -(i.id or 0)),
+    }
+    expected = [i.id for i in sorted(made, key=keys[sort], reverse=True)]
+    seen: list[int | None] = []
+    after = None
+    for _page in range(10):
+        page = service_gallery(
+            session, campaign, sort=sort, after=after, seed=seed, limit=3, mode="post"
+        )
+        seen += [i.id for i in page.ideas]
+        after = page.next_cursor
+        if after is None:
+            break
+    assert seen == expected
+    # Pre-moderated: the approved ones only, in the same order.
+    approved = [i.id for i in sorted(made, key=keys[sort], reverse=True) if i.status == "approved"]
+    page = service_gallery(session, campaign, sort=sort, seed=seed, limit=20, mode="pre")
+    assert [i.id for i in page.ideas] == approved
+
+
+def service_gallery(
+    session: Session, campaign: Campaign, *, mode: str, **query: Any
+) -> ideas_service.GalleryPage:
+    return ideas_service.gallery_page(
+        session=session,
+        query=ideas_service.GalleryQuery(
+            campaign_id=campaign.id or 0, moderation_mode=mode, **query
+        ),
+    )
