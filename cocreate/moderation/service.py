@@ -5,9 +5,9 @@ hosts). What keeps them apart is the database, not Python:
 
 - a claim is one row per idea (primary key) written by an `INSERT ... ON CONFLICT DO UPDATE
   ... WHERE the claim expired or is mine ... RETURNING`: only one request gets a row back;
-- a decision inserts its row, then changes the idea with `UPDATE ideas ... WHERE status =
-  <the status the moderator saw>`; when that updates nothing, someone else decided first
-  and the whole transaction, decision row included, is rolled back. Exactly one decision;
+- a decision changes the idea with `UPDATE ideas ... WHERE status = <the status the
+  moderator saw>`, then writes its row; when the update changes nothing, someone else
+  decided first and the whole transaction is rolled back. Exactly one decision;
 - an undo names the decision it reverses in a unique column: at most one undo each.
 
 Functions that decide commit their own transaction and open it with `cocreate.db.begin_write`
