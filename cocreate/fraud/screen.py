@@ -1,7 +1,8 @@
 """Layer 1 at the vote endpoint: gather the cheap signals, score them, apply the policy.
 
-Cost per vote: three sliding-window counts in the shared rate-limit store (process memory, or
-Redis when `COCREATE_REDIS_URL` is set, so every worker sees every vote) and at most one
+Cost per vote: three sliding-window counts in the shared store (`security/windows.py`: process
+memory, or one Redis round trip when `COCREATE_REDIS_URL` is set, so every worker sees every
+vote) and at most one
 indexed query (other accounts of the voter's canonical mailbox that voted in the round).
 The windows count vote attempts, refused ones included: a script hammering the endpoint
 raises its own score. A resubmission with a solved challenge reads the windows without
@@ -27,21 +28,17 @@ from cocreate.fraud.risk import (
     RiskInputs,
     assess,
 )
-from cocreate.security.ratelimit import Limit, RateLimiter
+from cocreate.security.ratelimit import RateLimiter
+from cocreate.security.windows import Window
 from cocreate.voting.models import Round
 from cocreate.voting.service import Signals
 
 log = logging.getLogger("cocreate.fraud")
 
 
-def _rule(seconds: float) -> str:
-    # The amount only caps the count; it is far above any threshold of risk.py.
-    return f"1000/{int(seconds)} second"
-
-
-NETWORK = Limit("vote-network", _rule(NETWORK_WINDOW.total_seconds()))
-DEVICE = Limit("vote-device", _rule(DEVICE_WINDOW.total_seconds()))
-VELOCITY = Limit("vote-account", _rule(VELOCITY_WINDOW.total_seconds()))
+NETWORK = Window("vote-network", int(NETWORK_WINDOW.total_seconds()))
+DEVICE = Window("vote-device", int(DEVICE_WINDOW.total_seconds()))
+VELOCITY = Window("vote-account", int(VELOCITY_WINDOW.total_seconds()))
 
 # Other accounts of the same mailbox (plus tags, Gmail dots) with a live vote in the round.
 # users.canonical_mailbox is indexed; the EXISTS probes the (round_id, voter_id, ...) unique
@@ -97,16 +94,17 @@ def screen_vote(
     """Score a vote attempt and decide it under the round's policy. `count`: record the
     attempt in the windows (False when re-reading them for the same attempt)."""
     assert round_.id is not None and voter.id is not None
-    campaign = round_.campaign_id
-    network = (
-        limiter.count(NETWORK, signals.ip_prefix_hash, hit=count) if signals.ip_prefix_hash else 0
+    keys = [(VELOCITY, str(voter.id))]
+    if signals.ip_prefix_hash:  # already salted per campaign
+        keys.append((NETWORK, signals.ip_prefix_hash))
+    if signals.device_id:
+        keys.append((DEVICE, f"{round_.campaign_id}:{signals.device_id}"))
+    found = dict(
+        zip((w.name for w, _k in keys), limiter.windows.counts(keys, hit=count), strict=True)
     )
-    device = (
-        limiter.count(DEVICE, f"{campaign}:{signals.device_id}", hit=count)
-        if signals.device_id
-        else 0
-    )
-    velocity = limiter.count(VELOCITY, str(voter.id), hit=count)
+    network = found.get(NETWORK.name, 0)
+    device = found.get(DEVICE.name, 0)
+    velocity = found[VELOCITY.name]
     inputs = RiskInputs(
         email=voter.email,
         verified=voter.is_verified,

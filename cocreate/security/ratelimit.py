@@ -15,7 +15,9 @@ from typing import TypeVar
 from limits import parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.strategies import MovingWindowRateLimiter
+
+from cocreate.security.windows import SlidingWindows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,10 +44,8 @@ class RateLimiter:
             )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.fallback = MovingWindowRateLimiter(self.memory)
-        # Counting windows (fraud signals): O(1) per hit in memory and in Redis, unlike the
-        # moving window, which keeps every hit; the count is a weighted sum of two windows.
-        self.counter = SlidingWindowCounterRateLimiter(self.storage)
-        self.counter_fallback = SlidingWindowCounterRateLimiter(self.memory)
+        # Event counts for the fraud checks, in the same store (see windows.py).
+        self.windows = SlidingWindows(redis_url, key_prefix=key_prefix)
 
     def _run(self, action: Callable[[MovingWindowRateLimiter], T]) -> T:
         try:
@@ -60,22 +60,6 @@ class RateLimiter:
         except StorageError as exc:
             log.warning("rate-limit storage unavailable, counting in this process: %s", exc)
             return action(self.memory)
-
-    def count(self, limit: Limit, key: str, *, hit: bool = True) -> int:
-        """Record one event under `key` (unless `hit` is False) and return how many the
-        window holds, the new one included; counts stop growing at the rule's amount."""
-        item = parse(limit.rule)
-
-        def run(limiter: SlidingWindowCounterRateLimiter) -> int:
-            if hit:
-                limiter.hit(item, limit.name, key)
-            return int(item.amount - limiter.get_window_stats(item, limit.name, key).remaining)
-
-        try:
-            return run(self.counter)
-        except StorageError as exc:
-            log.warning("rate-limit storage unavailable, counting in this process: %s", exc)
-            return run(self.counter_fallback)
 
     def first_use(self, key: str, expiry_seconds: int) -> bool:
         """True the first time `key` is seen within `expiry_seconds`, on any worker sharing
@@ -104,6 +88,7 @@ class RateLimiter:
             self._run(lambda limiter: limiter.clear(item, limit.name, key))  # noqa: B023
 
     def reset(self) -> None:
+        self.windows.reset()
         self.memory.reset()
         if self.storage is not self.memory:
             self._run(lambda limiter: self.storage.reset())

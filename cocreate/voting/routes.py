@@ -8,6 +8,7 @@ query of its own). Without JavaScript the same forms post and redirect back to t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -484,9 +485,8 @@ RANKING = 0  # the "idea" a ranked ballot's challenge binding names
 def _refused(request: Request, opened: OpenRound, idea_id: int) -> Response:
     slug = opened.campaign.slug
     if not is_htmx_fragment_request(request):
-        moved = redirect(
-            f"{_ballot_url(slug)}#idea-{idea_id}", flash=refused_message(), request=request
-        )
+        anchor = "" if idea_id == RANKING else f"#idea-{idea_id}"
+        moved = redirect(_ballot_url(slug) + anchor, flash=refused_message(), request=request)
         moved.headers["Vary"] = "HX-Request"
         return remember_device(request, moved)
     return remember_device(
@@ -508,8 +508,6 @@ def _challenge(
     message: str | None,
 ) -> Response:
     """The vote waits for a proof of work: the browser solves it and posts the vote again."""
-    import json
-
     made = challenge.create(
         secret_key=request.app.state.settings.secret_key,
         binding=binding,

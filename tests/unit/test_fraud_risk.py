@@ -12,7 +12,8 @@ import pytest
 from cocreate.fraud import challenge, risk
 from cocreate.fraud.policy import Decision, FraudPolicy
 from cocreate.fraud.risk import RiskInputs, assess
-from cocreate.security.ratelimit import Limit, RateLimiter
+from cocreate.security.ratelimit import RateLimiter
+from cocreate.security.windows import MemoryWindows, Window
 
 NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
@@ -279,11 +280,37 @@ def test_the_solver_finds_the_number_the_server_hid() -> None:
 
 
 def test_window_counts_grow_with_each_hit_and_can_be_read_without_one() -> None:
-    store = RateLimiter()
-    limit = Limit("unit-window", "1000/3600 second")
-    assert [store.count(limit, "k") for _ in range(3)] == [1, 2, 3]
-    assert store.count(limit, "k", hit=False) == 3
-    assert store.count(limit, "other") == 1
+    windows = RateLimiter().windows
+    hour = Window("unit-window", 3600)
+    assert [windows.counts([(hour, "k")]) for _ in range(3)] == [[1], [2], [3]]
+    assert windows.counts([(hour, "k")], hit=False) == [3]
+    assert windows.counts([(hour, "other"), (hour, "k")]) == [1, 4]
+
+
+def test_the_sliding_window_forgets_the_previous_window_as_it_slides() -> None:
+    now = [3600.0 * 1000]  # the start of a fixed window
+    windows = MemoryWindows(clock=lambda: now[0])
+    hour = Window("unit-slide", 3600)
+    for _ in range(10):
+        windows.counts([(hour, "k")], hit=True)
+    now[0] += 3600  # the next fixed window starts: all ten still in the sliding hour
+    assert windows.counts([(hour, "k")], hit=False) == [10]
+    now[0] += 1800  # half way: half of them
+    assert windows.counts([(hour, "k")], hit=False) == [5]
+    now[0] += 1800 + 3600  # two windows later: none
+    assert windows.counts([(hour, "k")], hit=False) == [0]
+
+
+def test_stale_keys_are_swept_from_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    windows = MemoryWindows(clock=lambda: now[0])
+    minute = Window("unit-sweep", 60)
+    monkeypatch.setattr("cocreate.security.windows.SWEEP_EVERY", 3)
+    windows.counts([(minute, "old")], hit=True)
+    now[0] = 1000.0
+    windows.counts([(minute, "new")], hit=True)
+    windows.counts([(minute, "new")], hit=True)
+    assert windows.keys() == ["unit-sweep/new"]
 
 
 def test_first_use_is_true_once() -> None:
