@@ -66,6 +66,7 @@ function request()
     ["Cookie"] = voter.cookie,
     ["X-CSRFToken"] = voter.csrf,
     ["HX-Request"] = "true",
+    ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) vote-load",
   }, "")
 end
 

@@ -163,6 +163,10 @@ def prepare(engine: Engine, *, ideas: int, voters: int) -> World:
             method="approval",
             max_votes=ideas,
             visibility="live",  # the costliest: the answer shows the idea's new count
+            # 64 voters voting hundreds of times a minute from one address are exactly what
+            # the fraud checks stop; thresholds of 100 keep every vote counted while the
+            # checks still run in full (windows, mailbox lookup, score) and are measured.
+            fraud_policy={"challenge_above": 100, "refuse_above": 100, "middle": "challenge"},
         )
         session.add(round_)
         session.commit()
@@ -193,6 +197,9 @@ def prepare(engine: Engine, *, ideas: int, voters: int) -> World:
             [
                 {
                     "email": f"voter{n}@bench.example.com",
+                    # A bulk insert skips the model's listener: set what sign-up would, so the
+                    # fraud checks' mailbox lookup runs on every vote as it does in production.
+                    "canonical_mailbox": f"voter{n}@bench.example.com",
                     "display_name": f"Voter {n}",
                     "email_verified_at": now - timedelta(days=20),
                     "created_at": now - timedelta(days=30),

@@ -44,6 +44,7 @@ class Settings:
     signup_rate_limit: str = "20/hour"
     outbox_interval_seconds: float = 5.0
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    pow_max_number: int = 100_000  # proof-of-work difficulty: the browser tries half on average
 
     @property
     def production(self) -> bool:
@@ -92,6 +93,7 @@ class Settings:
             trusted_proxies=tuple(
                 p.strip() for p in env.get("COCREATE_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
+            pow_max_number=_pow_max_number(env),
         )
 
 
@@ -106,6 +108,15 @@ def _url(
         wanted = " or ".join(f"{s}://" for s in schemes)
         raise ConfigurationError(f"{name} must start with {wanted}, not {value!r}")
     return value
+
+
+def _pow_max_number(env: Mapping[str, str]) -> int:
+    value = env.get("COCREATE_POW_MAX_NUMBER", str(Settings.pow_max_number))
+    if not value.isascii() or not value.isdigit() or not 1000 <= int(value) <= 10_000_000:
+        raise ConfigurationError(
+            f"COCREATE_POW_MAX_NUMBER must be a whole number from 1000 to 10000000, not {value!r}"
+        )
+    return int(value)
 
 
 def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:

@@ -135,3 +135,48 @@
   }
   document.addEventListener("DOMContentLoaded", expireUndo);
 })();
+
+// Proof of work before a risky vote counts (see docs/fraud.md): the server sends a form
+// carrying the challenge; a Web Worker finds the number, and the form is posted again with the
+// solution. htmx content arrives after the page loads, hence the htmx:load listener.
+(function () {
+  function start(form) {
+    if (form.dataset.powStarted) return;
+    form.dataset.powStarted = "1";
+    var status = form.querySelector(".pow-status");
+    function failed() {
+      if (status) status.textContent = status.dataset.powFailed;
+    }
+    var task;
+    try {
+      task = JSON.parse(form.dataset.powChallenge);
+    } catch (e) {
+      failed();
+      return;
+    }
+    if (typeof Worker === "undefined") return failed();
+    var worker = new Worker("/static/js/pow-worker.js");
+    worker.onerror = failed;
+    worker.onmessage = function (event) {
+      worker.terminate();
+      if (event.data.number === null) return failed();
+      var solution = {
+        algorithm: task.algorithm,
+        challenge: task.challenge,
+        number: event.data.number,
+        salt: task.salt,
+        signature: task.signature,
+        took: event.data.took,
+      };
+      form.querySelector("input[name=altcha]").value = btoa(JSON.stringify(solution));
+      if (typeof form.requestSubmit === "function") form.requestSubmit();
+      else form.submit();
+    };
+    worker.postMessage(task);
+  }
+  function scan(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("form[data-pow-challenge]").forEach(start);
+  }
+  document.addEventListener("DOMContentLoaded", function () { scan(document); });
+  document.addEventListener("htmx:load", function (event) { scan(event.target.parentNode || document); });
+})();

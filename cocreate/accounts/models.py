@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from cocreate.clock import utcnow
+from cocreate.fraud.log import canonical_mailbox
 from cocreate.types import UTCDateTime
 
 
@@ -20,6 +22,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     pending_email: str | None = Field(default=None, max_length=320)
+    # The email's one-mailbox form (plus tag dropped, Gmail dots dropped): accounts sharing it
+    # are one person's; the fraud checks look them up at each vote. Kept by the listener below.
+    canonical_mailbox: str | None = Field(default=None, max_length=320, index=True)
     locale: str | None = Field(default=None, max_length=8)
     is_admin: bool = Field(default=False)
     disabled: bool = Field(default=False)
@@ -35,6 +40,12 @@ class User(SQLModel, table=True):
     @property
     def is_active(self) -> bool:
         return not self.disabled and self.deleted_at is None
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _keep_canonical_mailbox(_mapper: Any, _connection: Any, user: User) -> None:
+    user.canonical_mailbox = canonical_mailbox(user.email) if user.email else None
 
 
 class Identity(SQLModel, table=True):

@@ -17,6 +17,8 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from cocreate.security.windows import SlidingWindows
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -42,6 +44,8 @@ class RateLimiter:
             )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.fallback = MovingWindowRateLimiter(self.memory)
+        # Event counts for the fraud checks, in the same store (see windows.py).
+        self.windows = SlidingWindows(redis_url, key_prefix=key_prefix)
 
     def _run(self, action: Callable[[MovingWindowRateLimiter], T]) -> T:
         try:
@@ -49,6 +53,18 @@ class RateLimiter:
         except StorageError as exc:
             log.warning("rate-limit storage unavailable, counting in this process: %s", exc)
             return action(self.fallback)
+
+    def _storage_run(self, action: Callable[[Storage], T]) -> T:
+        try:
+            return action(self.storage)
+        except StorageError as exc:
+            log.warning("rate-limit storage unavailable, counting in this process: %s", exc)
+            return action(self.memory)
+
+    def first_use(self, key: str, expiry_seconds: int) -> bool:
+        """True the first time `key` is seen within `expiry_seconds`, on any worker sharing
+        the store (an atomic increment); False after."""
+        return self._storage_run(lambda storage: storage.incr(key, expiry_seconds) == 1)
 
     def hit(self, limit: Limit, *keys: str) -> bool:
         """Count one attempt against every key; False when any of them is over its limit."""
@@ -72,6 +88,7 @@ class RateLimiter:
             self._run(lambda limiter: limiter.clear(item, limit.name, key))  # noqa: B023
 
     def reset(self) -> None:
+        self.windows.reset()
         self.memory.reset()
         if self.storage is not self.memory:
             self._run(lambda limiter: self.storage.reset())

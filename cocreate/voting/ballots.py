@@ -466,6 +466,7 @@ def submit_ranking(
                 user_agent=signals.user_agent,
                 risk_score=signals.risk_score,
                 risk_signals=signals.risk_signals,
+                status_reason=signals.status_reason,
             )
         )
     session.flush()

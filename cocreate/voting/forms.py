@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from functools import cache
+from typing import Any
 
 from babel import Locale
 
 from cocreate.forms import Form
+from cocreate.fraud.policy import FraudPolicy, Middle
 from cocreate.i18n import current_locale
 from cocreate.i18n import gettext as _
 from cocreate.voting.models import Advancement, Frequency, Method, Round, TieBreak, Visibility
@@ -59,14 +61,28 @@ class RoundInput:
     advancement_value: int
     tie_break: str
     visibility: str
+    # The fraud policy (Round.fraud_policy): can change while the round is open, to answer
+    # an attack as it happens.
+    fraud_challenge_above: int = FraudPolicy.challenge_above
+    fraud_refuse_above: int = FraudPolicy.refuse_above
+    fraud_middle: str = FraudPolicy.middle
+
+    def policy(self) -> FraudPolicy:
+        return FraudPolicy(
+            challenge_above=self.fraud_challenge_above,
+            refuse_above=self.fraud_refuse_above,
+            middle=self.fraud_middle,
+        )
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
+OPEN_FIELDS = ("visibility", "fraud_challenge_above", "fraud_refuse_above", "fraud_middle")
 RULE_FIELDS = tuple(
-    name for name in RoundInput.__dataclass_fields__ if name != "visibility"
+    name for name in RoundInput.__dataclass_fields__ if name not in OPEN_FIELDS
 )  # what a round that has opened keeps
+FRAUD_FIELDS = OPEN_FIELDS[1:]
 
 
 def round_values(round_: Round) -> RoundInput:
@@ -82,7 +98,45 @@ def round_values(round_: Round) -> RoundInput:
         advancement_value=round_.advancement_value,
         tie_break=round_.tie_break,
         visibility=round_.visibility,
+        **policy_values(FraudPolicy.from_json(round_.fraud_policy)),
     )
+
+
+def policy_values(policy: FraudPolicy) -> dict[str, Any]:
+    return {
+        "fraud_challenge_above": policy.challenge_above,
+        "fraud_refuse_above": policy.refuse_above,
+        "fraud_middle": str(policy.middle),
+    }
+
+
+def middle_choices() -> list[tuple[str, str]]:
+    return [
+        (Middle.CHALLENGE, _("Ask for a quick check in the browser (proof of work), then count")),
+        (Middle.HOLD, _("Keep the vote but hold it for review: it counts only once released")),
+    ]
+
+
+def read_policy(form: Form, current: RoundInput | None = None) -> dict[str, Any]:
+    """The fraud policy fields, checked; a dict of RoundInput's fraud_* values. A form that
+    has none of them (an older page, a script) keeps the `current` policy."""
+    if not any(name in form.data for name in FRAUD_FIELDS):
+        if current is None:
+            return policy_values(FraudPolicy())
+        return {name: getattr(current, name) for name in FRAUD_FIELDS}
+    challenge = _whole_number(form, "fraud_challenge_above", 0, 100, default=0)
+    refuse = _whole_number(form, "fraud_refuse_above", 0, 100, default=100)
+    middle = form.choice("fraud_middle", [m.value for m in Middle])
+    if not form.errors.get("fraud_refuse_above") and not form.errors.get("fraud_challenge_above"):
+        if refuse < challenge:
+            form.errors["fraud_refuse_above"] = _(
+                "The refusal threshold cannot be below the check threshold."
+            )
+    return {
+        "fraud_challenge_above": challenge,
+        "fraud_refuse_above": refuse,
+        "fraud_middle": middle,
+    }
 
 
 def _whole_number(form: Form, name: str, low: int, high: int, *, default: int) -> int:
@@ -138,7 +192,7 @@ def read_visibility(form: Form) -> str:
     return form.choice("visibility", [v.value for v in Visibility])
 
 
-def read_round(form: Form) -> RoundInput:
+def read_round(form: Form, current: RoundInput | None = None) -> RoundInput:
     method = form.choice("method", [m.value for m in Method])
     max_votes = _whole_number(form, "max_votes", 1, MAX_VOTES_LIMIT, default=1)
     if method == Method.SINGLE:
@@ -185,6 +239,7 @@ def read_round(form: Form) -> RoundInput:
         advancement_value=advancement_value,
         tie_break=tie_break,
         visibility=visibility,
+        **read_policy(form, current),
     )
 
 
@@ -201,6 +256,7 @@ def form_values(form: Form) -> dict[str, str]:
         "advancement_value",
         "tie_break",
         "visibility",
+        *FRAUD_FIELDS,
     )
     values = {name: form.raw(name)[:200] for name in names}
     values["require_verified_email"] = "on" if form.raw("require_verified_email") == "on" else ""
@@ -221,4 +277,7 @@ def input_values(data: RoundInput) -> dict[str, str]:
         "advancement_value": str(data.advancement_value) if data.advancement_value else "",
         "tie_break": data.tie_break,
         "visibility": data.visibility,
+        "fraud_challenge_above": str(data.fraud_challenge_above),
+        "fraud_refuse_above": str(data.fraud_refuse_above),
+        "fraud_middle": data.fraud_middle,
     }

@@ -19,6 +19,7 @@ from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.voting.forms import (
+    FRAUD_FIELDS,
     RULE_FIELDS,
     RoundInput,
     ranked_visibility_message,
@@ -75,7 +76,8 @@ def save_round(
             {
                 "": _(
                     "This round has opened: its rules stay as voters found them. Only what "
-                    "voters see of the counts (the visibility) can still change."
+                    "voters see of the counts (the visibility) and the fraud checks can still "
+                    "change."
                 )
             }
         )
@@ -87,7 +89,10 @@ def save_round(
         return []
     begin_write(session)
     for name in changed:
-        setattr(round_, name, after[name])
+        if name not in FRAUD_FIELDS:
+            setattr(round_, name, after[name])
+    if any(name in FRAUD_FIELDS for name in changed):
+        round_.fraud_policy = data.policy().as_json()
     session.add(round_)
     event = record(
         session=session,
@@ -115,15 +120,17 @@ def set_visibility(
     visibility: str,
     actor_id: int | None,
     now: datetime,
+    policy: dict[str, object] | None = None,
 ) -> list[str]:
-    """Change only what voters see of the counts; allowed while the round is open."""
+    """Change only what voters see of the counts and the fraud policy (the `fraud_*` values
+    of RoundInput); allowed while the round is open."""
     data = round_values(round_)
     return save_round(
         session=session,
         campaign=campaign,
         stage=stage,
         round_=round_,
-        data=RoundInput(**{**data.as_dict(), "visibility": visibility}),  # type: ignore[arg-type]
+        data=RoundInput(**{**data.as_dict(), "visibility": visibility, **(policy or {})}),  # type: ignore[arg-type]
         actor_id=actor_id,
         now=now,
     )

@@ -8,6 +8,7 @@ query of its own). Without JavaScript the same forms post and redirect back to t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -21,24 +22,30 @@ from cocreate.campaigns.display import local_time, timeline_rows
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import stage_name
 from cocreate.forms import Form, ValidationFailed
+from cocreate.fraud import challenge
+from cocreate.fraud.policy import Decision
+from cocreate.fraud.screen import Screening, apply, log_refusal, screen_vote
 from cocreate.i18n import gettext as _
 from cocreate.security.access import PUBLIC, SIGNED_IN, brand_role, current_user, db, route
 from cocreate.security.csrf import csrf_token
 from cocreate.voting import ballots, display, rounds
 from cocreate.voting.ballots import BallotState, EntrantView, OpenRound
 from cocreate.voting.forms import (
+    FRAUD_FIELDS,
     RANKED_MAX,
     country_choices,
     country_codes,
     form_values,
     input_values,
+    middle_choices,
+    read_policy,
     read_round,
     read_visibility,
     round_values,
     visibility_choices,
 )
 from cocreate.voting.models import Method, Round, Visibility
-from cocreate.voting.service import Outcome, VoteResult, cast_vote, withdraw_vote
+from cocreate.voting.service import Outcome, Signals, VoteResult, cast_vote, withdraw_vote
 from cocreate.voting.signals import device_id, remember_device, vote_signals
 from cocreate.web import is_htmx_fragment_request, redirect, render
 
@@ -98,6 +105,7 @@ def _round_page(
             "values": values,
             "errors": errors,
             "visibility_choices": visibility_choices(),
+            "middle_choices": middle_choices(),
             "ranked_max": RANKED_MAX,
             "countries_text": display.countries_text(round_.countries),
         },
@@ -117,7 +125,7 @@ async def round_settings(request: Request) -> Response:
     user = current_user(request)
     try:
         if whole_form:
-            data = read_round(form)
+            data = read_round(form, round_values(round_))
             form.check()
             changed = rounds.save_round(
                 session=session,
@@ -130,6 +138,7 @@ async def round_settings(request: Request) -> Response:
             )
         else:
             visibility = read_visibility(form)
+            policy = read_policy(form, round_values(round_))
             form.check()
             changed = rounds.set_visibility(
                 session=session,
@@ -139,11 +148,15 @@ async def round_settings(request: Request) -> Response:
                 visibility=visibility,
                 actor_id=user.id if user else None,
                 now=_now(request),
+                policy=dict(policy),
             )
     except ValidationFailed as exc:
         session.rollback()
         values = input_values(round_values(round_))
-        values.update(form_values(form) if whole_form else {"visibility": form.raw("visibility")})
+        if whole_form:
+            values.update(form_values(form))
+        else:
+            values.update({k: form.raw(k)[:200] for k in ("visibility", *FRAUD_FIELDS)})
         return _round_page(request, brand, campaign, stage, round_, values, exc.errors, 400)
     message = _("Voting settings saved.") if changed else _("Nothing changed.")
     return redirect(_round_url(brand, campaign, stage), flash=message, request=request)
@@ -335,6 +348,9 @@ async def _vote(request: Request, *, cast: bool) -> Response:
             country = ballots.declared_country(
                 session=session, campaign_id=round_.campaign_id, voter_id=user.id
             )
+        screened = await _screen(request, opened, idea_id=idea_id, weight=weight)
+        if isinstance(screened, Response):
+            return screened
         result = cast_vote(
             session=session,
             round_=round_,
@@ -345,7 +361,7 @@ async def _vote(request: Request, *, cast: bool) -> Response:
             now=now,
             weight=weight,
             country=country,
-            signals=vote_signals(request, round_.campaign_id),
+            signals=screened,
             first_round=opened.first_round,
         )
         if result.reason == "country" and country is None:
@@ -406,6 +422,112 @@ async def _vote(request: Request, *, cast: bool) -> Response:
     return remember_device(request, response)
 
 
+def refused_message() -> str:
+    return _(
+        "We could not accept this vote: it looks automated or comes from an account or network "
+        "that has sent too many votes. If you are a person voting for yourself, try again later "
+        "from your usual device, or contact the organisers."
+    )
+
+
+def challenge_failed_message(check: challenge.Check) -> str:
+    if check == challenge.Check.EXPIRED:
+        return _("The check took too long. Your browser is solving a new one.")
+    return _("That check was not valid or was already used. Your browser is solving a new one.")
+
+
+async def _screen(
+    request: Request, opened: OpenRound, *, idea_id: int, weight: int | None = None
+) -> Signals | Response:
+    """The fraud policy of layer 1: the signals to cast the vote with (counted or held), or
+    the response that replaces the vote (a challenge to solve first, or a refusal)."""
+    user = current_user(request)
+    assert user is not None and user.id is not None
+    round_ = opened.round
+    assert round_.id is not None
+    now = _now(request)
+    settings = request.app.state.settings
+    limiter = request.app.state.rate_limiter
+    binding = challenge.Binding(round_id=round_.id, voter_id=user.id, idea_id=idea_id)
+    payload = (await request.form()).get("altcha")
+    check: challenge.Check | None = None
+    if isinstance(payload, str) and payload:
+        check = challenge.verify(
+            payload, secret_key=settings.secret_key, binding=binding, now=now, store=limiter
+        )
+    solved = check == challenge.Check.SOLVED
+    signals = vote_signals(request, round_.campaign_id)
+    screening = screen_vote(
+        session=db(request),
+        limiter=limiter,
+        round_=round_,
+        voter=user,
+        signals=signals,
+        now=now,
+        solved=solved,
+        count=not solved,  # the attempt was counted when the challenge was handed out
+    )
+    if screening.decision == Decision.REFUSE:
+        log_refusal(round_=round_, voter=user, screening=screening)
+        return _refused(request, opened, idea_id)
+    if screening.decision == Decision.CHALLENGE:
+        if idea_id == RANKING:  # a ranked ballot is held instead: see docs/fraud.md
+            screening = Screening(screening.risk, Decision.HOLD, screening.policy)
+        else:
+            message = challenge_failed_message(check) if check is not None else None
+            return _challenge(request, opened, idea_id, weight, binding, message)
+    return apply(signals, screening, solved=solved)
+
+
+RANKING = 0  # the "idea" a ranked ballot's challenge binding names
+
+
+def _refused(request: Request, opened: OpenRound, idea_id: int) -> Response:
+    slug = opened.campaign.slug
+    if not is_htmx_fragment_request(request):
+        anchor = "" if idea_id == RANKING else f"#idea-{idea_id}"
+        moved = redirect(_ballot_url(slug) + anchor, flash=refused_message(), request=request)
+        moved.headers["Vary"] = "HX-Request"
+        return remember_device(request, moved)
+    return remember_device(
+        request,
+        _fragment(
+            request,
+            "fraud/_refused.html",
+            {"idea_id": idea_id, "message": refused_message()},
+        ),
+    )
+
+
+def _challenge(
+    request: Request,
+    opened: OpenRound,
+    idea_id: int,
+    weight: int | None,
+    binding: challenge.Binding,
+    message: str | None,
+) -> Response:
+    """The vote waits for a proof of work: the browser solves it and posts the vote again."""
+    made = challenge.create(
+        secret_key=request.app.state.settings.secret_key,
+        binding=binding,
+        now=_now(request),
+        max_number=request.app.state.settings.pow_max_number,
+    )
+    context: dict[str, Any] = {
+        "campaign": opened.campaign,
+        "round": opened.round,
+        "idea_id": idea_id,
+        "points": weight if opened.round.method == Method.POINTS else None,
+        "challenge_json": json.dumps(made),
+        "message": message,
+        "ballot_url": _ballot_url(opened.campaign.slug),
+    }
+    if is_htmx_fragment_request(request):
+        return remember_device(request, _fragment(request, "fraud/_challenge.html", context))
+    return remember_device(request, render(request, "fraud/challenge.html", context))
+
+
 def _my_weight(round_: Round, result: VoteResult, weight: int | None) -> int | None:
     """The voter's vote for the idea after this request, when the outcome tells it."""
     if result.outcome in (Outcome.COUNTED, Outcome.HELD):
@@ -447,6 +569,9 @@ async def ranking(request: Request) -> Response:
         country = ballots.declared_country(
             session=session, campaign_id=round_.campaign_id, voter_id=user.id
         )
+    screened = await _screen(request, opened, idea_id=RANKING)
+    if isinstance(screened, Response):
+        return screened
     try:
         idea_ids = ballots.read_ranking(values, max_positions=round_.max_votes)
         result = ballots.submit_ranking(
@@ -456,7 +581,7 @@ async def ranking(request: Request) -> Response:
             idea_ids=idea_ids,
             now=_now(request),
             country=country,
-            signals=vote_signals(request, round_.campaign_id),
+            signals=screened,
         )
     except ValidationFailed as exc:
         session.rollback()

@@ -65,6 +65,7 @@ class Signals:
     risk_score: float = 0.0
     risk_signals: dict[str, Any] = field(default_factory=dict)
     hold: bool = False  # the fraud policy asks to hold the vote for review
+    status_reason: str | None = None  # the fraud policy's decision, kept with the vote
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,11 @@ WITH idea AS (
           WHERE round_entrants.round_id = :round_id AND round_entrants.idea_id = :idea_id))
 ), vote AS (
     INSERT INTO votes (round_id, voter_id, idea_id, period, weight, status, cast_at,
-                       ip_hash, ip_prefix_hash, device_id, user_agent, risk_score, risk_signals)
+                       ip_hash, ip_prefix_hash, device_id, user_agent, risk_score, risk_signals,
+                       status_reason)
     SELECT :round_id, :voter_id, :idea_id, :period, :weight, :status, :cast_at,
-           :ip_hash, :ip_prefix_hash, :device_id, :user_agent, :risk_score, :risk_signals
+           :ip_hash, :ip_prefix_hash, :device_id, :user_agent, :risk_score, :risk_signals,
+           :status_reason
     FROM idea
     ON CONFLICT (round_id, voter_id, idea_id, period) WHERE withdrawn_at IS NULL DO NOTHING
     RETURNING id
@@ -307,6 +310,7 @@ def _statements(dialect: str) -> _Statements:
         "user_agent",
         "risk_score",
         "risk_signals",
+        "status_reason",
     )
     insert_vote = (
         insert(VOTES)
@@ -474,6 +478,7 @@ def cast_vote(
         "user_agent": (signals.user_agent or "")[:300] or None,
         "risk_score": signals.risk_score,
         "risk_signals": signals.risk_signals,
+        "status_reason": signals.status_reason,
     }
     sql = _sql(session)
     if sql.cast_all is not None and spent <= budget:

@@ -52,6 +52,20 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
+# Headless Chromium says "HeadlessChrome" in its user agent, which the fraud checks rightly
+# score as a scripted client. The tests stand in for people using an ordinary browser, so the
+# pages see the user agent of the same Chromium with a window.
+DESKTOP_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36"
+)
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "user_agent": DESKTOP_USER_AGENT}
+
+
 @pytest.fixture(scope="session")
 def base_url() -> None:
     """Replaces pytest-playwright's own, which pytest 9 deprecates (a method fixture) and

@@ -118,7 +118,9 @@ def test_once_open_only_the_visibility_changes(
     assert 'name="method"' not in page and 'name="visibility"' in page
     refused = post(client, upcoming, FORM)
     assert refused.status_code == 400
-    assert "Only what voters see of the counts (the visibility) can still change." in refused.text
+    assert (
+        "Only what voters see of the counts (the visibility) and the fraud checks" in refused.text
+    )
     response = post(client, upcoming, {"visibility": "hidden"})
     assert response.status_code == 303
     reload(session, upcoming.round)

@@ -84,6 +84,9 @@ def test_unknown_mode_is_refused() -> None:
         ("COCREATE_BASE_URL", "ftp://cocreate.example"),
         ("COCREATE_SMTP_URL", "mail.example:587"),
         ("COCREATE_REDIS_URL", "127.0.0.1:6379"),
+        ("COCREATE_POW_MAX_NUMBER", "lots"),
+        ("COCREATE_POW_MAX_NUMBER", "999"),
+        ("COCREATE_POW_MAX_NUMBER", "10000001"),
     ],
 )
 def test_a_bad_value_is_a_start_up_error_naming_the_variable(name: str, value: str) -> None:
@@ -102,8 +105,10 @@ def test_good_values_are_read() -> None:
             "COCREATE_LOGIN_RATE_LIMIT": "5/minute",
             "COCREATE_OUTBOX_INTERVAL": "0",
             "COCREATE_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2,",
+            "COCREATE_POW_MAX_NUMBER": "250000",
         }
     )
+    assert settings.pow_max_number == 250_000
     assert settings.base_url == "https://vote.example" and settings.https
     assert settings.smtp_url == "smtps://u:p@mail.example:465"
     assert settings.login_rate_limit == "5/minute"
