@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -82,7 +82,7 @@ def attach_loaded(session: Session, model: type[M], values: Mapping[Any, Any]) -
     For the hottest reads (the signed-in user, the open round): the ORM's own load path costs
     several times the query on SQLite, and `Model(**values)` runs every field's setter.
     """
-    mapper = manager_of_class(model).mapper
+    mapper = class_mapper(model)  # configures the mappers first, if no query did yet
     key = mapper.identity_key_from_primary_key(tuple(values[c.name] for c in mapper.primary_key))
     found = session.identity_map.get(key)
     if isinstance(found, model):
