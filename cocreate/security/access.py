@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
-from cocreate.db import attach_loaded
+from cocreate.db import attach_loaded, begin_write
 from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
@@ -145,9 +145,16 @@ def route(
     access: Access,
     methods: Sequence[str] = ("GET",),
     name: str | None = None,
+    writes: bool = False,
 ) -> Route:
+    """`writes`: every POST of this route writes (a vote). On SQLite its transaction then
+    begins as the writer before the signed-in user is read, instead of beginning as a reader
+    that `begin_write` must end midway: two statements fewer on the hottest path."""
+
     async def guarded(request: Request) -> Response:
         try:
+            if writes and request.method == "POST":
+                begin_write(db(request))
             return await _guard(request, endpoint, access)
         finally:
             close_db(request)
