@@ -154,6 +154,9 @@ def route(
     async def guarded(request: Request) -> Response:
         try:
             if writes and request.method == "POST":
+                # The whole body first: a client sending it slowly must not hold SQLite's
+                # write lock meanwhile. (Read once; the guard's own read_form reuses it.)
+                await read_form(request)
                 begin_write(db(request))
             return await _guard(request, endpoint, access)
         finally:
