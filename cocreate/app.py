@@ -41,6 +41,9 @@ SESSION_DAYS = 14
 def all_routes(settings: Settings) -> list[BaseRoute]:
     return [
         *health.routes,
+        # Starlette tries the routes in order, matching each one's pattern: the vote
+        # endpoints, the hottest, come first (no other route's pattern can match their paths).
+        *voting.routes,
         *accounts.routes,
         *oidc.routes(settings),
         *brands.routes,
@@ -50,7 +53,6 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *moderation.routes,
         *results_routes.routes,
         *jury_routes.routes,
-        *voting.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -17,22 +17,53 @@ from cocreate.security.csrf import csrf_token
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 HTMX = "vendor/htmx-2.0.11.min.js"
+T = TypeVar("T")
+
+
+class _Lazy(Sequence[T]):
+    """A list computed on first use: a template that never reads it (an htmx fragment, a
+    plain page without a header) costs no query and consumes nothing (flash messages)."""
+
+    def __init__(self, compute: Callable[[], list[T]]) -> None:
+        self._compute: Callable[[], list[T]] | None = compute
+        self._items: list[T] = []
+
+    def _get(self) -> list[T]:
+        if self._compute is not None:
+            self._items, self._compute = self._compute(), None
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._get())
 
 
 def _context(request: Request) -> dict[str, Any]:
     from cocreate.security.access import current_user
     from cocreate.security.permissions import navigation
 
-    user = current_user(request) if "session" in request.scope else None
+    has_session = "session" in request.scope
+    user = current_user(request) if has_session else None
     return {
         "user": user,
-        "nav": navigation(request, user),
+        # Both read only by the page layout (base.html), never by a fragment: the navigation
+        # costs a query for a signed-in person, and popping the flashes would lose them.
+        "nav": _Lazy(lambda: navigation(request, user)),
         "locale": getattr(request.state, "locale", i18n.DEFAULT_LOCALE),
         "locales": i18n.LOCALE_NAMES,
-        "csrf_token": (lambda: csrf_token(request)) if "session" in request.scope else None,
+        "csrf_token": (lambda: csrf_token(request)) if has_session else None,
         "settings": request.app.state.settings,
         "htmx_js": HTMX,
-        "flashes": pop_flashes(request) if "session" in request.scope else [],
+        "flashes": _Lazy(lambda: pop_flashes(request)) if has_session else [],
     }
 
 
@@ -43,6 +74,9 @@ def make_templates() -> Jinja2Templates:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # No stat() of every template and include on every render: templates change only
+        # with a new release, and a new release restarts the server.
+        auto_reload=False,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True

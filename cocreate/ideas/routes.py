@@ -356,10 +356,12 @@ def _natural(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
-def _gallery_query(request: Request, campaign: Campaign) -> service.GalleryQuery:
+def _gallery_query(
+    request: Request, campaign: Campaign, sorts: tuple[str, ...]
+) -> service.GalleryQuery:
     params = request.query_params
     sort = params.get("sort", "newest")
-    if sort not in service.SORTS:
+    if sort not in sorts:
         sort = "newest"
     category = params.get("category") or None
     if category not in campaign.categories:
@@ -395,8 +397,16 @@ def gallery_url(campaign: Campaign, query: service.GalleryQuery, **changes: Any)
 
 
 async def gallery(request: Request) -> Response:
+    from cocreate.voting.rounds import GalleryVotes, gallery_votes
+
     campaign, brand = _campaign(request)
-    query = _gallery_query(request, campaign)
+    # "Most voted" and the counts follow the open rounds' visibility: hidden counts must
+    # not leak through the gallery (vote_count sums every round's counted votes).
+    votes = gallery_votes(
+        session=db(request), campaign_id=campaign.id or 0, now=request.app.state.clock.now()
+    )
+    sorts = tuple(s for s in service.SORTS if s != "votes" or votes != GalleryVotes.NOTHING)
+    query = _gallery_query(request, campaign, sorts)
     page = service.gallery_page(session=db(request), query=query)
     storage = _storage(request)
     context = {
@@ -410,7 +420,8 @@ async def gallery(request: Request) -> Response:
         else None,
         "first_url": gallery_url(campaign, query),
         "is_later_page": query.after is not None,
-        "sorts": service.SORTS,
+        "sorts": sorts,
+        "show_votes": votes == GalleryVotes.COUNTS,
         "canonical_url": absolute(request, f"/c/{campaign.slug}/ideas"),
     }
     # "More ideas" asks for the next items only; the filter form asks for the whole list.

@@ -12,14 +12,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased, load_only
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
-from cocreate.db import begin_write
+from cocreate.db import attach_loaded, begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
@@ -71,35 +71,48 @@ class CampaignRound:
     open: OpenRound | None
 
 
+CAMPAIGNS = Campaign.__table__  # type: ignore[attr-defined]
+STAGES = Stage.__table__  # type: ignore[attr-defined]
+ROUNDS = Round.__table__  # type: ignore[attr-defined]
+
+
 @cache
 def _open_round_query() -> Any:
-    """Built once: the campaign by address, its open voting stage and that stage's Round,
-    and whether an earlier voting stage exists. Bound: `slug`, `now`."""
-    earlier = aliased(Stage)
+    """Built once, in Core: the campaign by address, its open voting stage and that stage's
+    Round, and whether an earlier voting stage exists. Bound: `slug`, `now`.
+
+    Read every vote request, so the rows become objects through `attach_loaded` rather than
+    the ORM's load path (which cost twice the query), and the campaign's long texts (brief,
+    rules, prizes) stay in the database until something reads them."""
+    earlier = STAGES.alias("earlier")
     first_round = ~exists().where(
-        col(earlier.campaign_id) == col(Stage.campaign_id),
-        col(earlier.kind) == StageKind.VOTING.value,
-        col(earlier.position) < col(Stage.position),
+        earlier.c.campaign_id == STAGES.c.campaign_id,
+        earlier.c.kind == StageKind.VOTING.value,
+        earlier.c.position < STAGES.c.position,
     )
     now = bindparam("now", type_=UTCDateTime())
     return (
-        select(Campaign, Stage, Round, first_round)
-        .outerjoin(
-            Stage,
-            and_(
-                col(Stage.campaign_id) == Campaign.id,
-                col(Stage.kind) == StageKind.VOTING.value,
-                col(Stage.opens_at) <= now,
-                col(Stage.closes_at) > now,
-            ),
+        core_select(
+            *(CAMPAIGNS.c[name] for name in CAMPAIGN_COLUMNS),
+            *STAGES.c,
+            *ROUNDS.c,
+            first_round,
         )
-        .outerjoin(Round, col(Round.stage_id) == Stage.id)
+        .select_from(
+            CAMPAIGNS.outerjoin(
+                STAGES,
+                and_(
+                    STAGES.c.campaign_id == CAMPAIGNS.c.id,
+                    STAGES.c.kind == StageKind.VOTING.value,
+                    STAGES.c.opens_at <= now,
+                    STAGES.c.closes_at > now,
+                ),
+            ).outerjoin(ROUNDS, ROUNDS.c.stage_id == STAGES.c.id)
+        )
         .where(
-            col(Campaign.slug) == bindparam("slug"),
-            col(Campaign.status) == CampaignStatus.PUBLISHED.value,
+            CAMPAIGNS.c.slug == bindparam("slug"),
+            CAMPAIGNS.c.status == CampaignStatus.PUBLISHED.value,
         )
-        # The vote path reads every request: leave the campaign's long texts in the database.
-        .options(load_only(*(getattr(Campaign, name) for name in CAMPAIGN_COLUMNS)))
         .limit(1)
     )
 
@@ -109,15 +122,25 @@ def find_open_round(*, session: Session, slug: str, now: datetime) -> CampaignRo
 
     None when no published campaign has this address.
     """
-    row = session.exec(_open_round_query(), params={"slug": slug, "now": now}).first()
+    row = session.connection().execute(_open_round_query(), {"slug": slug, "now": now}).first()
     if row is None:
         return None
-    campaign, stage, round_, is_first = row
-    if stage is None:
+    values = tuple(row)
+    at = len(CAMPAIGN_COLUMNS)
+    stage_end = at + len(STAGES.c)
+    campaign = attach_loaded(
+        session, Campaign, dict(zip(CAMPAIGN_COLUMNS, values[:at], strict=True))
+    )
+    stage_values = dict(zip(STAGES.c.keys(), values[at:stage_end], strict=True))
+    if stage_values["id"] is None:
         return CampaignRound(campaign, None)
-    if round_ is None:
+    stage = attach_loaded(session, Stage, stage_values)
+    round_values = dict(zip(ROUNDS.c.keys(), values[stage_end:-1], strict=True))
+    if round_values["id"] is None:
         round_ = round_for_stage(session=session, stage=stage)
-    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(is_first)))
+    else:
+        round_ = attach_loaded(session, Round, round_values)
+    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(values[-1])))
 
 
 def voting_stages(stages: Sequence[Stage]) -> list[Stage]:

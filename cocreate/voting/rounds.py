@@ -7,14 +7,15 @@ them: only what voters see of the counts (the visibility) can still change.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cocreate.audit.service import record
-from cocreate.campaigns.models import Campaign, Stage
+from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
@@ -134,3 +135,37 @@ def set_visibility(
         actor_id=actor_id,
         now=now,
     )
+
+
+class GalleryVotes(enum.StrEnum):
+    """What the public idea gallery may show of `Idea.vote_count` (counted votes of every
+    round): the counts, only the "most voted" order, or neither."""
+
+    COUNTS = "counts"
+    ORDER = "order"
+    NOTHING = "nothing"
+
+
+def gallery_votes(*, session: Session, campaign_id: int, now: datetime) -> GalleryVotes:
+    """The strictest visibility of the campaign's voting rounds that have opened and are not
+    certified yet decides (a certified round's results are public; one not opened has no
+    votes): hidden counts show neither, ranks only the order, live counts everything."""
+    rows = session.exec(
+        select(Round.visibility)
+        .select_from(Stage)
+        .outerjoin(Round, col(Round.stage_id) == Stage.id)
+        .where(
+            Stage.campaign_id == campaign_id,
+            Stage.kind == StageKind.VOTING,
+            col(Stage.opens_at) <= now,
+            col(Round.certified_at).is_(None),
+        )
+    ).all()
+    # A stage whose settings nobody opened yet has no Round row: its defaults apply.
+    default = Round.model_fields["visibility"].default
+    shown = {visibility or default for visibility in rows}
+    if Visibility.HIDDEN in shown:
+        return GalleryVotes.NOTHING
+    if Visibility.RANKS in shown:
+        return GalleryVotes.ORDER
+    return GalleryVotes.COUNTS

@@ -637,8 +637,10 @@ routes = [
     route("/c/{slug}/vote", ballot_page, access=PUBLIC),
     # Signed in, not "verified email": each round says whether it needs a verified email,
     # and an unverified voter gets the ballot's own explanation of what to do.
-    route("/c/{slug}/vote/{idea_id:int}", vote, access=SIGNED_IN, methods=["POST"]),
-    route("/c/{slug}/unvote/{idea_id:int}", unvote, access=SIGNED_IN, methods=["POST"]),
+    route("/c/{slug}/vote/{idea_id:int}", vote, access=SIGNED_IN, methods=["POST"], writes=True),
+    route(
+        "/c/{slug}/unvote/{idea_id:int}", unvote, access=SIGNED_IN, methods=["POST"], writes=True
+    ),
     route("/c/{slug}/ranking", ranking, access=SIGNED_IN, methods=["POST"]),
     route("/c/{slug}/country", country, access=SIGNED_IN, methods=["POST"]),
 ]

@@ -215,7 +215,7 @@ class _Statements:
 
     entrant_first: Any  # title of an approved idea of the campaign
     entrant_later: Any  # the same, and whether it is a RoundEntrant of the round
-    insert_vote: Any  # unless a live vote exists; returns its id
+    insert_vote: Any  # if an entrant, unless a live vote exists; returns its id and title
     spend: Any  # ballot upsert that only updates while enough is left; returns what is left
     add_tally: Any  # upsert; returns the idea's votes and points
     withdraw: Any  # mark the live vote withdrawn; returns its weight and status
@@ -268,14 +268,44 @@ SELECT (SELECT title FROM idea), (SELECT count(*) FROM vote),
 """
 
 
-def _cast_all_postgresql() -> Any:
-    return text(CAST_ALL_POSTGRESQL).bindparams(
-        bindparam("first_round", type_=Boolean()),
-        bindparam("counted", type_=Boolean()),
-        bindparam("cast_at", type_=VOTES.c.cast_at.type),
-        bindparam("risk_signals", type_=VOTES.c.risk_signals.type),
-        bindparam("risk_score", type_=VOTES.c.risk_score.type),
+# The vote row, only for an approved entrant of the round and unless a live vote exists:
+# the entrant check and the insert in one statement, which returns the title the answer
+# shows. No row back: not an entrant, or already voted (the caller asks which; rare).
+INSERT_ENTRANT_VOTE = """
+INSERT INTO votes (round_id, voter_id, idea_id, period, weight, status, cast_at,
+                   ip_hash, ip_prefix_hash, device_id, user_agent, risk_score, risk_signals,
+                   status_reason)
+SELECT :round_id, :voter_id, :idea_id, :period, :weight, :status, :cast_at,
+       :ip_hash, :ip_prefix_hash, :device_id, :user_agent, :risk_score, :risk_signals,
+       :status_reason
+FROM ideas
+WHERE ideas.id = :idea_id AND ideas.campaign_id = :campaign_id
+  AND ideas.status = 'approved' AND ideas.hidden_at IS NULL
+  AND (:first_round OR EXISTS (
+      SELECT 1 FROM round_entrants
+      WHERE round_entrants.round_id = :round_id AND round_entrants.idea_id = :idea_id))
+ON CONFLICT (round_id, voter_id, idea_id, period) WHERE withdrawn_at IS NULL DO NOTHING
+RETURNING id, (SELECT ideas.title FROM ideas WHERE ideas.id = votes.idea_id)
+"""
+
+
+def _typed(sql: str) -> Any:
+    """The text statement with the types of its parameters that are not plain values."""
+    statement = text(sql)
+    types = {
+        "first_round": Boolean(),
+        "counted": Boolean(),
+        "cast_at": VOTES.c.cast_at.type,
+        "risk_signals": VOTES.c.risk_signals.type,
+        "risk_score": VOTES.c.risk_score.type,
+    }
+    return statement.bindparams(
+        *(bindparam(name, type_=kind) for name, kind in types.items() if f":{name}" in sql)
     )
+
+
+def _cast_all_postgresql() -> Any:
+    return _typed(CAST_ALL_POSTGRESQL)
 
 
 @cache
@@ -295,31 +325,6 @@ def _statements(dialect: str) -> _Statements:
             ENTRANTS.c.idea_id == bindparam("idea_id"),
         )
         .exists()
-    )
-    vote_columns = (
-        "round_id",
-        "voter_id",
-        "idea_id",
-        "period",
-        "weight",
-        "status",
-        "cast_at",
-        "ip_hash",
-        "ip_prefix_hash",
-        "device_id",
-        "user_agent",
-        "risk_score",
-        "risk_signals",
-        "status_reason",
-    )
-    insert_vote = (
-        insert(VOTES)
-        .values({name: _bind(VOTES, name) for name in vote_columns})
-        .on_conflict_do_nothing(
-            index_elements=["round_id", "voter_id", "idea_id", "period"],
-            index_where=VOTES.c.withdrawn_at.is_(None),
-        )
-        .returning(VOTES.c.id)
     )
     spend = (
         insert(BALLOTS)
@@ -367,7 +372,7 @@ def _statements(dialect: str) -> _Statements:
     return _Statements(
         entrant_first=entrant,
         entrant_later=entrant.add_columns(is_listed),
-        insert_vote=insert_vote,
+        insert_vote=_typed(INSERT_ENTRANT_VOTE),
         spend=spend,
         add_tally=add_tally,
         # UPDATE reserves the column names for SET values: the keys go as "k_<column>".
@@ -443,8 +448,9 @@ def cast_vote(
 ) -> VoteResult:
     """Cast one vote (approval, single, or points with `weight` points). Idempotent.
 
-    One transaction of four statements: check the idea; insert the vote unless a live one
-    exists (ON CONFLICT on the partial unique index: a double click stores nothing); spend
+    One transaction of three statements: insert the vote if the idea takes part in the round
+    and unless a live vote exists (ON CONFLICT on the partial unique index: a double click
+    stores nothing), which returns the idea's title; spend
     the allowance with an upsert that only updates while enough is left (CHECK >= 0 backs
     it); add to the idea's tally. Any refusal rolls the whole transaction back.
     """
@@ -481,9 +487,9 @@ def cast_vote(
         "status_reason": signals.status_reason,
     }
     sql = _sql(session)
+    if first_round is None:
+        first_round = _takes_every_approved_idea(session=session, round_=round_)
     if sql.cast_all is not None and spent <= budget:
-        if first_round is None:
-            first_round = _takes_every_approved_idea(session=session, round_=round_)
         return _cast_in_one_statement(
             session,
             sql,
@@ -501,15 +507,16 @@ def cast_vote(
     begin_write(session)
     connection = session.connection()
     try:
-        title = _entrant_title(session, round_, idea_id, first_round)
-        if title is None:
+        params = {**vote, "campaign_id": round_.campaign_id, "first_round": first_round}
+        stored = connection.execute(sql.insert_vote, params).first()
+        if stored is None:  # not an entrant, or a live vote exists: a retry, a double click
+            title = _entrant_title(session, round_, idea_id, first_round)
             session.rollback()
-            return VoteResult(Outcome.NOT_ENTRANT)
-        stored = connection.execute(sql.insert_vote, vote).first()
-        if stored is None:  # a live vote for this idea exists: a retry or a double click
-            session.rollback()
+            if title is None:
+                return VoteResult(Outcome.NOT_ENTRANT)
             left = _left(session, round_, voter.id, period)
             return VoteResult(Outcome.ALREADY, *left, idea_title=title)
+        title = str(stored[1])
         if spent > budget:  # more than a whole ballot: the upsert's first insert would fail
             session.rollback()
             left = _left(session, round_, voter.id, period)

@@ -62,6 +62,7 @@ def ip_prefix(address: str) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{length}", strict=False))
 
 
+@lru_cache(maxsize=4096)
 def ip_hashes(salt: bytes, address: str | None) -> tuple[str | None, str | None]:
     """(hash of the address, hash of its prefix). Not an IP (a test client, a Unix socket):
     the text itself is hashed and there is no prefix."""
@@ -90,8 +91,15 @@ def read_device_id(request: Request) -> str | None:
     raw = request.cookies.get(DEVICE_COOKIE)
     if not raw or len(raw) > 200:
         return None
+    return _verified_device_id(request.app.state.settings.secret_key, raw)
+
+
+@lru_cache(maxsize=4096)
+def _verified_device_id(secret_key: str, raw: str) -> str | None:
+    """Cached: a device votes many times, and checking the signature is a pure function of
+    the key and the cookie."""
     try:
-        value = _signer(request.app.state.settings.secret_key).unsign(raw).decode()
+        value = _signer(secret_key).unsign(raw).decode()
     except (BadSignature, UnicodeDecodeError):
         return None
     return value if 0 < len(value) <= 64 else None

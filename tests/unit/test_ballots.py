@@ -214,3 +214,32 @@ def test_rankings_keep_the_live_tally_equal_to_a_recount(
             for voter, ids in last.items()
             for rank, idea in enumerate(ids, start=1)
         )
+
+
+def test_a_ranked_ballot_stores_weight_equal_to_rank_and_schulze_reads_it_so(
+    session: Session, owner: User, make_user: Callable[..., User]
+) -> None:
+    """Weight = rank, 1 = first, in the vote log; the certified tally (Schulze over the log)
+    reads a smaller weight as a preference. Three voters put Cherry first, two put Apple
+    first with Cherry last: Cherry wins 3 to 2 against Apple and against Basil."""
+    from cocreate.voting.results import read_vote_log
+
+    world, opened = _ranked(session, owner)
+    apple, basil, cherry = (i.id for i in world.ideas[:3])
+    assert apple is not None and basil is not None and cherry is not None
+    ballots = [[cherry, apple, basil]] * 3 + [[apple, basil, cherry]] * 2
+    voters = [make_user() for _ in ballots]
+    for voter, order in zip(voters, ballots, strict=True):
+        result = submit_ranking(
+            session=session, open_round=opened, voter=voter, idea_ids=order, now=T0
+        )
+        assert result.outcome == Outcome.COUNTED
+
+    first = voters[0].id
+    stored = session.exec(select(Vote.idea_id, Vote.weight).where(Vote.voter_id == first)).all()
+    assert sorted(stored, key=lambda row: row[1]) == [(cherry, 1), (apple, 2), (basil, 3)]
+
+    ids = [i.id for i in world.ideas if i.id is not None]
+    tally = read_vote_log(session=session, round_=world.round, entrants=ids, key=b"k").tally
+    assert [s.idea_id for s in tally.standings][:3] == [cherry, apple, basil]
+    assert tally.standings[0].rank == 1 and tally.standings[1].rank == 2

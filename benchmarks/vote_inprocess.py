@@ -1,0 +1,173 @@
+"""Per-request cost of the signed-in path and the vote, with the ASGI app called directly.
+
+No HTTP server, no load generator, one request at a time: the figures measure only the
+application's own work (middleware, authentication, handler, statements, rendering), so
+they move far less with the machine's load than `vote_load`'s. Same data as `vote_load`.
+
+Usage: python -m benchmarks.vote_inprocess [--backend sqlite|postgresql] [--requests 2000]
+    [--profile]   (with pyinstrument installed: a profile of the vote requests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.vote_load import SECRET_KEY, SLUG, database, prepare, voter_cookies
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def call(app: Any, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    sent = False
+    status = 0
+    body = b""
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, body
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            body += message.get("body", b"")
+
+    await app(scope(method, path, headers), receive, send)
+    return status, body
+
+
+async def timed(
+    label: str,
+    n: int,
+    make: Callable[[int], tuple[str, str, dict[str, str]]],
+    app: Any,
+    expect: bytes | None = None,
+) -> float:
+    times = []
+    cpu = 0.0
+    for i in range(n):
+        if i == n // 2:
+            cpu = time.process_time()
+        method, path, headers = make(i)
+        start = time.perf_counter()
+        status, body = await call(app, method, path, headers)
+        times.append(time.perf_counter() - start)
+        if status >= 400 or (expect is not None and expect not in body):
+            raise RuntimeError(f"{label}: {status} {body[:300]!r}")
+    cpu_ms = (time.process_time() - cpu) / (n - n // 2) * 1000
+    # The second half: the first requests warm the caches and the pool. The best batch of
+    # 100 and the CPU time move less than the median when other processes share the cores.
+    rest = times[n // 2 :]
+    median = statistics.median(rest) * 1000
+    best = min(statistics.fmean(rest[i : i + 100]) for i in range(0, len(rest) - 99, 100)) * 1000
+    print(
+        f"{label:<36} p50 {median:6.3f} ms  best {best:6.3f} ms  CPU {cpu_ms:6.3f} ms"
+        f"  {1000 / best:6.0f} /s"
+    )
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.vote_inprocess")
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(args.backend, args.pg_url, Path(tmp)) as url,
+    ):
+        from sqlalchemy import text
+
+        from cocreate.db import make_engine
+
+        engine = make_engine(url)
+        world = prepare(engine, ideas=max(3001, args.requests + 1), voters=4)
+        os.environ.update(
+            COCREATE_DATABASE_URL=url,
+            COCREATE_SECRET_KEY=SECRET_KEY,
+            COCREATE_DATA_DIR=tmp,
+            COCREATE_OUTBOX_INTERVAL="0",
+        )
+        from cocreate.app import create_app
+        from cocreate.settings import Settings
+
+        app = create_app(Settings.from_env())
+        cookie, csrf = voter_cookies(world.voter_ids[0])
+        signed_in = {"cookie": cookie, "host": "127.0.0.1:8000"}
+        vote_headers = {**signed_in, "hx-request": "true", "x-csrftoken": csrf}
+        ceiling_engine = make_engine(url)
+
+        async def run() -> None:
+            from benchmarks import ceiling_app
+
+            ceiling_app.engine = ceiling_engine
+            ceiling_app._insert = (  # noqa: SLF001
+                ceiling_app.pg_insert if args.backend == "postgresql" else ceiling_app.sqlite_insert
+            )
+            n = args.requests
+            await timed(
+                "ceiling: bare INSERT endpoint",
+                n,
+                lambda i: ("POST", f"/insert/{i}", {}),
+                ceiling_app.app,
+            )
+            await timed("GET /healthz, anonymous", n, lambda i: ("GET", "/healthz", {}), app)
+            await timed(
+                "GET /healthz, signed in (floor)", n, lambda i: ("GET", "/healthz", signed_in), app
+            )
+
+            def vote(i: int) -> tuple[str, str, dict[str, str]]:
+                return ("POST", f"/c/{SLUG}/vote/{world.first_idea + i}", vote_headers)
+
+            if args.profile:
+                from pyinstrument import Profiler
+
+                with Profiler(async_mode="disabled") as profiler:
+                    await timed("vote (profiled)", n, vote, app, b"is counted")
+                profiler.print(show_all=False)
+            else:
+                await timed("POST /c/{slug}/vote/{idea} (htmx)", n, vote, app, b"is counted")
+
+        asyncio.run(run())
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM votes")).scalar()
+        print(f"votes stored: {stored}")
+        engine.dispose()
+        ceiling_engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
