@@ -266,12 +266,23 @@ def _decode(values: dict[str, list[str]], signal: str, code: Any) -> Any:
     return display_value(signal, table[int(code)])
 
 
+def _signal_of(key: str) -> str:
+    """ "ip_prefixes", "device_codes", "mailbox" ... -> the signal a key holds codes of, or ""."""
+    name = key.lower()
+    for suffix in ("_codes", "_code", "_hashes", "_hash", "_ids", "_id"):
+        name = name.removesuffix(suffix)
+    for candidate in (name, name.removesuffix("es"), name.removesuffix("s")):
+        if candidate in (*SIGNALS, *ACCOUNT_SIGNALS):
+            return candidate
+    return ""
+
+
 def _safe(value: Any, values: dict[str, list[str]], key: str = "", depth: int = 0) -> Any:
     """The detector's evidence made JSON-ready and display-safe: signal codes mapped back to
     shortened values, long lists cut, no raw hash anywhere."""
     if depth > 5:
         return None
-    signal = key.removesuffix("s") if key.removesuffix("s") in (*SIGNALS, *ACCOUNT_SIGNALS) else ""
+    signal = _signal_of(key)
     if signal:
         if isinstance(value, list | tuple | set | frozenset):
             return [_decode(values, signal, v) for v in list(value)[:50]]
@@ -882,12 +893,20 @@ def _adjust_tallies(session: Session, round_id: int, deltas: dict[int, tuple[int
             },
         )
     )
+    # Taking away: the row exists (the votes were counted into it). The upsert's VALUES row
+    # is checked against CHECK (votes >= 0) even when it conflicts, so a plain UPDATE.
+    take = (
+        update(TALLIES)
+        .where(TALLIES.c.round_id == bindparam("r"), TALLIES.c.idea_id == bindparam("i"))
+        .values(votes=TALLIES.c.votes + bindparam("dv"), points=TALLIES.c.points + bindparam("dp"))
+    )
     connection = session.connection()
     for idea, votes, points in changes:
-        connection.execute(
-            statement,
-            {"r": round_id, "i": idea, "v": votes, "p": points, "dv": votes, "dp": points},
-        )
+        params = {"r": round_id, "i": idea, "dv": votes, "dp": points}
+        if votes < 0 or points < 0:
+            connection.execute(take, params)
+        else:
+            connection.execute(statement, {**params, "v": votes, "p": points})
 
 
 def _in_case(case_id: int, previous: str | None = None) -> Any:
@@ -998,7 +1017,7 @@ def restore_case(
         update(VOTES)
         .where(_in_case(case_id, VoteStatus.COUNTED.value), VOTES.c.status == VoteStatus.VOID.value)
         .values(status=VoteStatus.COUNTED.value, status_reason=None)
-        .returning(VOTES.c.idea_id, VOTES.c.weight, VOTES.c.withdrawn_at.is_(None))
+        .returning(VOTES.c.idea_id, VOTES.c.weight, VOTES.c.withdrawn_at)
     ).all()
     held = session.execute(
         update(VOTES)
@@ -1010,8 +1029,8 @@ def restore_case(
         update(CASE_VOTES).where(CASE_VOTES.c.case_id == case_id).values(previous_status=None)
     )
     deltas: dict[int, tuple[int, int]] = {}
-    for idea, weight, live in counted:
-        if live:  # a vote withdrawn while void is not counted again
+    for idea, weight, withdrawn_at in counted:
+        if withdrawn_at is None:  # a vote withdrawn while void is not counted again
             votes, points = deltas.get(idea, (0, 0))
             deltas[idea] = (votes + 1, points + weight)
     _adjust_tallies(session, case.round_id, deltas)
