@@ -22,7 +22,6 @@ same case at once give exactly one decision. A certified round's votes never cha
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import time
 from collections import Counter, defaultdict
@@ -44,7 +43,16 @@ from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.campaigns.timeline import stage_name
 from cocreate.db import begin_write
-from cocreate.fraud.log import MISSING, Accounts, Finding, FindingKind, VoteLog, canonical_mailbox
+from cocreate.fraud.detectors import scan
+from cocreate.fraud.log import (
+    MISSING,
+    Accounts,
+    Finding,
+    FindingKind,
+    VoteLog,
+    canonical_mailbox,
+    mailbox_pattern,
+)
 from cocreate.fraud.models import CaseStatus, FraudCase, FraudCaseVote
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
@@ -69,7 +77,7 @@ TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
 
 SIGNALS = ("ip", "ip_prefix", "device", "user_agent")
-ACCOUNT_SIGNALS = ("mailbox", "email_domain")
+ACCOUNT_SIGNALS = ("mailbox", "mailbox_pattern", "email_domain")
 LIVE = (VoteStatus.COUNTED.value, VoteStatus.HELD.value)
 
 
@@ -214,27 +222,27 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
     user_ids: list[int] = []
     created: list[float] = []
     verified: list[bool] = []
-    mailboxes: list[int] = []
-    domains: list[int] = []
+    mailboxes: list[str | None] = []
+    patterns: list[str | None] = []
+    domains: list[str | None] = []
     for rows in _run(session, accounts_statement, "fraud_accounts"):
         for user_id, created_at, is_verified, email in rows:
             user_ids.append(user_id)
             created.append(float(created_at))
             verified.append(bool(is_verified))
-            if email:
-                mailboxes.extend(codes["mailbox"].encode([canonical_mailbox(email)]))
-                domains.extend(codes["email_domain"].encode([email.rpartition("@")[2].lower()]))
-            else:  # a deleted account keeps no address
-                mailboxes.append(MISSING)
-                domains.append(MISSING)
+            # A deleted account keeps no address: its signals are missing.
+            mailboxes.append(canonical_mailbox(email) if email else None)
+            patterns.append((mailbox_pattern(email) or None) if email else None)
+            domains.append(email.rpartition("@")[2].lower() if email else None)
     accounts = Accounts(
         user_id=np.asarray(user_ids, dtype=np.int64),
         created_at=np.asarray(created, dtype=np.float64),
         verified=np.asarray(verified, dtype=np.bool_),
-        mailbox=np.asarray(mailboxes, dtype=np.int64),
-        email_domain=np.asarray(domains, dtype=np.int64),
+        mailbox=np.asarray(codes["mailbox"].encode(mailboxes), dtype=np.int64),
+        email_domain=np.asarray(codes["email_domain"].encode(domains), dtype=np.int64),
         # Not known here yet: the list of disposable-email domains comes with layer 1.
         disposable=np.zeros(len(user_ids), dtype=np.bool_),
+        mailbox_pattern=np.asarray(codes["mailbox_pattern"].encode(patterns), dtype=np.int64),
     )
     return RoundLog(log, accounts, {name: c.values for name, c in codes.items()})
 
@@ -251,7 +259,7 @@ def display_value(signal: str, value: str) -> str:
     """What a moderator may see of a signal: hash prefixes, a masked mailbox, a short agent."""
     if signal in ("ip", "ip_prefix", "device"):
         return value[:10] + ("…" if len(value) > 10 else "")
-    if signal == "mailbox":
+    if signal in ("mailbox", "mailbox_pattern"):
         local, _at, domain = value.rpartition("@")
         return f"{local[:1]}…@{domain}" if local else "…"
     return value[:120]
@@ -277,6 +285,23 @@ def _signal_of(key: str) -> str:
     return ""
 
 
+TIME_KEYS = ("start", "end", "at", "first", "last", "from", "to")
+
+
+def _safe_signal(value: Any, values: dict[str, list[str]], signal: str, depth: int) -> Any:
+    """Under a signal's key: codes (alone, in lists, or as the "code" of a dict) decoded."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_safe_signal(v, values, signal, depth + 1) for v in list(value)[:50]]
+    if isinstance(value, dict):
+        return {
+            str(k)[:60]: _decode(values, signal, v)
+            if k == "code"
+            else _safe(v, values, str(k), depth + 1)
+            for k, v in list(value.items())[:50]
+        }
+    return _decode(values, signal, value)
+
+
 def _safe(value: Any, values: dict[str, list[str]], key: str = "", depth: int = 0) -> Any:
     """The detector's evidence made JSON-ready and display-safe: signal codes mapped back to
     shortened values, long lists cut, no raw hash anywhere."""
@@ -284,9 +309,10 @@ def _safe(value: Any, values: dict[str, list[str]], key: str = "", depth: int = 
         return None
     signal = _signal_of(key)
     if signal:
-        if isinstance(value, list | tuple | set | frozenset):
-            return [_decode(values, signal, v) for v in list(value)[:50]]
-        return _decode(values, signal, value)
+        return _safe_signal(value, values, signal, depth)
+    if key in TIME_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+        if 1e8 < value < 1e11:  # seconds since the epoch: shown as a UTC time
+            return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, dict):
         return {
             str(k)[:60]: _safe(v, values, str(k), depth + 1) for k, v in list(value.items())[:50]
@@ -336,7 +362,10 @@ def _shared_signals(loaded: RoundLog, finding: Finding) -> dict[str, Any]:
             shared[signal] = rows
     members = np.isin(accounts.user_id, np.fromiter(finding.voter_ids, dtype=np.int64))
     for signal in ACCOUNT_SIGNALS:
-        column = getattr(accounts, signal)[members]
+        full = getattr(accounts, signal)
+        if full is None:  # mailbox_pattern is optional
+            continue
+        column = full[members]
         column = column[column != MISSING]
         if column.size == 0:
             continue
@@ -505,15 +534,10 @@ Scanner = Callable[[VoteLog, Accounts], list[Finding]]
 
 
 def default_scanner() -> Scanner:
-    """The detectors of `cocreate.fraud.detectors` (imported on first use: NumPy-heavy)."""
-    try:  # TEMPORARY until the detectors branch is merged
-        detectors = importlib.import_module("cocreate.fraud.detectors")
-    except ModuleNotFoundError:
-        return lambda log, accounts: []
+    """The detectors of `cocreate.fraud.detectors` with their default thresholds."""
 
     def scanner(log: VoteLog, accounts: Accounts) -> list[Finding]:
-        found: list[Finding] = detectors.scan(log, accounts)
-        return found
+        return scan(log, accounts)
 
     return scanner
 
@@ -616,6 +640,8 @@ def signal_label(signal: str) -> str:
         "device": _("Device"),
         "user_agent": _("Browser (user agent)"),
         "mailbox": _("Mailbox"),
+        "mailbox_pattern": _("Mailbox pattern (numbers dropped)"),
+        "signup": _("Sign-up time"),
         "email_domain": _("Email domain"),
     }
     return labels.get(signal, signal)
