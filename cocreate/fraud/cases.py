@@ -126,12 +126,40 @@ class _Codes:
         return out
 
 
-@dataclass(frozen=True)
 class RoundLog:
-    log: VoteLog
-    accounts: Accounts
-    # signal name -> code -> value (raw: hashes, user agents, mailboxes; see `display_value`)
-    values: dict[str, list[str]]
+    """A round's log and accounts, and the way back from a signal's code to its value.
+
+    `value(signal, code)` gives the raw value (a hash, a user agent, a mailbox; see
+    `display_value` for what may be shown). Values come from `values` when the loader kept
+    them all; on PostgreSQL, from the database on first use, through one vote that holds the
+    code (only the few codes a finding's evidence names are ever looked up).
+    """
+
+    def __init__(
+        self,
+        log: VoteLog,
+        accounts: Accounts,
+        values: dict[str, list[str]],
+        fetch: Callable[[str, int], str | None] | None = None,
+    ) -> None:
+        self.log = log
+        self.accounts = accounts
+        self.values = values
+        self._fetch = fetch
+        self._cache: dict[tuple[str, int], str | None] = {}
+
+    def value(self, signal: str, code: int) -> str | None:
+        if code == MISSING:
+            return None
+        table = self.values.get(signal)
+        if table is not None:
+            return table[code] if 0 <= code < len(table) else None
+        if self._fetch is None:
+            return None
+        key = (signal, code)
+        if key not in self._cache:
+            self._cache[key] = self._fetch(signal, code)
+        return self._cache[key]
 
 
 def _epoch(session: Session, column: Any) -> Any:
@@ -168,9 +196,102 @@ def _live_votes(round_id: int) -> Any:
     )
 
 
-def read_round_log(*, session: Session, round_id: int) -> RoundLog:
-    """The round's live votes (counted or held, not withdrawn) and their voters."""
-    codes = {name: _Codes() for name in (*SIGNALS, *ACCOUNT_SIGNALS)}
+SIGNAL_COLUMNS = {
+    "ip": "ip_hash",
+    "ip_prefix": "ip_prefix_hash",
+    "device": "device_id",
+    "user_agent": "user_agent",
+}
+# One vote as the database packs it for the PostgreSQL loader: eight big-endian 8-byte numbers.
+_PACKED = np.dtype(
+    [("vote_id", ">i8"), ("voter", ">i8"), ("idea", ">i8"), ("at", ">f8")]
+    + [(signal, ">i8") for signal in SIGNALS]
+)
+_NULL = -(2**63)  # stands for a missing signal in the packed rows
+_PACK_GROUP = 16_384  # votes per packed chunk: one bytea value of about 1 MB
+
+
+def _dense(hashes: Any) -> Any:
+    """64-bit hashes of a signal's values -> codes 0..n-1 (equal hash, equal code), -1 for
+    missing. A collision of two values' 64-bit hashes is negligible (1e-8 at a million)."""
+    unique, inverse = np.unique(hashes, return_inverse=True)
+    codes = inverse.astype(np.int64)
+    if unique.shape[0] and unique[0] == _NULL:  # sorted: the null stand-in comes first
+        codes -= 1
+    return codes
+
+
+def _votes_postgresql(session: Session, round_id: int) -> tuple[VoteLog, Any]:
+    """PostgreSQL: each vote packed by the database into 64 bytes (text signals as their
+    64-bit `hashtextextended`), 16,384 votes to a bytea value, read by NumPy in one call.
+    No Python object per vote, no join, no sort: a million votes in about two seconds."""
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    live = (
+        f"votes.round_id = {int(round_id)} AND votes.status IN ('counted', 'held') "
+        "AND votes.withdrawn_at IS NULL"
+    )
+    packed = " || ".join(
+        [
+            "int8send(votes.id::int8)",
+            "int8send(votes.voter_id::int8)",
+            "int8send(votes.idea_id::int8)",
+            "float8send(extract(epoch FROM votes.cast_at)::float8)",
+            *(
+                f"int8send(coalesce(hashtextextended(votes.{SIGNAL_COLUMNS[s]}, 0), {_NULL}))"
+                for s in SIGNALS
+            ),
+        ]
+    )
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(  # type: ignore[call-arg]  # psycopg's cursor: binary results
+            f"SELECT string_agg({packed}, ''::bytea) FROM votes WHERE {live} "
+            f"GROUP BY votes.id / {_PACK_GROUP}",
+            binary=True,
+        )
+        data = b"".join(bytes(row[0]) for row in cursor.fetchall())  # psycopg: bytes
+    finally:
+        cursor.close()
+    rows = np.frombuffer(data, dtype=_PACKED)
+    order = np.argsort(rows["vote_id"], kind="stable")  # id order, as on SQLite
+
+    def pick(name: str, dtype: Any) -> Any:
+        return np.ascontiguousarray(rows[name][order], dtype=dtype)
+
+    log = VoteLog(
+        vote_id=pick("vote_id", np.int64),
+        voter=pick("voter", np.int64),
+        idea=pick("idea", np.int64),
+        at=pick("at", np.float64),
+        ip=_dense(pick("ip", np.int64)),
+        ip_prefix=_dense(pick("ip_prefix", np.int64)),
+        device=_dense(pick("device", np.int64)),
+        user_agent=_dense(pick("user_agent", np.int64)),
+    )
+    firsts: dict[str, dict[int, int]] = {}
+
+    def fetch(signal: str, code: int) -> str | None:
+        """The value of a code, read from one vote that holds it."""
+        if signal not in SIGNAL_COLUMNS:
+            return None
+        if signal not in firsts:
+            codes, index = np.unique(getattr(log, signal), return_index=True)
+            firsts[signal] = dict(zip(codes.tolist(), index.tolist(), strict=True))
+        first = firsts[signal].get(code)
+        if first is None:
+            return None
+        column = VOTES.c[SIGNAL_COLUMNS[signal]]
+        found = session.execute(
+            core_select(column).where(VOTES.c.id == int(log.vote_id[first]))
+        ).scalar()
+        return None if found is None else str(found)
+
+    return log, fetch
+
+
+def _votes_streamed(session: Session, round_id: int, codes: dict[str, _Codes]) -> VoteLog:
+    """Any database: rows streamed from the DB-API cursor, signals factorised in Python."""
     ids: list[int] = []
     voters: list[int] = []
     ideas: list[int] = []
@@ -198,7 +319,7 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
         at.extend(float(t) for t in columns[3])
         for name, column in zip(SIGNALS, columns[4:], strict=True):
             signal_codes[name].extend(codes[name].encode(column))
-    log = VoteLog(
+    return VoteLog(
         vote_id=np.asarray(ids, dtype=np.int64),
         voter=np.asarray(voters, dtype=np.int64),
         idea=np.asarray(ideas, dtype=np.int64),
@@ -208,6 +329,18 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
         device=np.asarray(signal_codes["device"], dtype=np.int64),
         user_agent=np.asarray(signal_codes["user_agent"], dtype=np.int64),
     )
+
+
+def read_round_log(*, session: Session, round_id: int) -> RoundLog:
+    """The round's live votes (counted or held, not withdrawn), in id order, and their voters."""
+    codes = {name: _Codes() for name in (*SIGNALS, *ACCOUNT_SIGNALS)}
+    fetch = None
+    vote_values: dict[str, list[str]] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        log, fetch = _votes_postgresql(session, round_id)
+    else:
+        log = _votes_streamed(session, round_id, codes)
+        vote_values = {name: codes[name].values for name in SIGNALS}
     voting = core_select(VOTES.c.voter_id).where(_live_votes(round_id)).distinct()
     accounts_statement = (
         core_select(
@@ -244,7 +377,8 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
         disposable=np.zeros(len(user_ids), dtype=np.bool_),
         mailbox_pattern=np.asarray(codes["mailbox_pattern"].encode(patterns), dtype=np.int64),
     )
-    return RoundLog(log, accounts, {name: c.values for name, c in codes.items()})
+    values = {name: codes[name].values for name in ACCOUNT_SIGNALS}
+    return RoundLog(log, accounts, {**vote_values, **values}, fetch)
 
 
 def load_round_log(*, session: Session, round_id: int) -> tuple[VoteLog, Accounts]:
@@ -265,15 +399,6 @@ def display_value(signal: str, value: str) -> str:
     return value[:120]
 
 
-def _decode(values: dict[str, list[str]], signal: str, code: Any) -> Any:
-    if isinstance(code, bool) or not isinstance(code, int | np.integer):
-        return None
-    table = values.get(signal, [])
-    if code == MISSING or not 0 <= int(code) < len(table):
-        return None
-    return display_value(signal, table[int(code)])
-
-
 def _signal_of(key: str) -> str:
     """ "ip_prefixes", "device_codes", "mailbox" ... -> the signal a key holds codes of, or ""."""
     name = key.lower()
@@ -285,41 +410,48 @@ def _signal_of(key: str) -> str:
     return ""
 
 
+def _decode(loaded: RoundLog, signal: str, code: Any) -> Any:
+    if isinstance(code, bool) or not isinstance(code, int | np.integer):
+        return None
+    value = loaded.value(signal, int(code))
+    return None if value is None else display_value(signal, value)
+
+
 TIME_KEYS = ("start", "end", "at", "first", "last", "from", "to")
 
 
-def _safe_signal(value: Any, values: dict[str, list[str]], signal: str, depth: int) -> Any:
+def _safe_signal(value: Any, loaded: RoundLog, signal: str, depth: int) -> Any:
     """Under a signal's key: codes (alone, in lists, or as the "code" of a dict) decoded."""
     if isinstance(value, list | tuple | set | frozenset):
-        return [_safe_signal(v, values, signal, depth + 1) for v in list(value)[:50]]
+        return [_safe_signal(v, loaded, signal, depth + 1) for v in list(value)[:50]]
     if isinstance(value, dict):
         return {
-            str(k)[:60]: _decode(values, signal, v)
+            str(k)[:60]: _decode(loaded, signal, v)
             if k == "code"
-            else _safe(v, values, str(k), depth + 1)
+            else _safe(v, loaded, str(k), depth + 1)
             for k, v in list(value.items())[:50]
         }
-    return _decode(values, signal, value)
+    return _decode(loaded, signal, value)
 
 
-def _safe(value: Any, values: dict[str, list[str]], key: str = "", depth: int = 0) -> Any:
+def _safe(value: Any, loaded: RoundLog, key: str = "", depth: int = 0) -> Any:
     """The detector's evidence made JSON-ready and display-safe: signal codes mapped back to
     shortened values, long lists cut, no raw hash anywhere."""
     if depth > 5:
         return None
     signal = _signal_of(key)
     if signal:
-        return _safe_signal(value, values, signal, depth)
+        return _safe_signal(value, loaded, signal, depth)
     if key in TIME_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
         if 1e8 < value < 1e11:  # seconds since the epoch: shown as a UTC time
             return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     if isinstance(value, dict):
         return {
-            str(k)[:60]: _safe(v, values, str(k), depth + 1) for k, v in list(value.items())[:50]
+            str(k)[:60]: _safe(v, loaded, str(k), depth + 1) for k, v in list(value.items())[:50]
         }
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value) if isinstance(value, set | frozenset) else list(value)
-        return [_safe(v, values, "", depth + 1) for v in items[:50]]
+        return [_safe(v, loaded, "", depth + 1) for v in items[:50]]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | np.integer):
@@ -351,7 +483,7 @@ def _shared_signals(loaded: RoundLog, finding: Finding) -> dict[str, Any]:
         order = np.argsort(-counts, kind="stable")
         rows = [
             {
-                "value": _decode(loaded.values, signal, int(codes[i])),
+                "value": _decode(loaded, signal, int(codes[i])),
                 "accounts": int(counts[i]),
                 "votes": int(np.count_nonzero(column == codes[i])),
             }
@@ -372,7 +504,7 @@ def _shared_signals(loaded: RoundLog, finding: Finding) -> dict[str, Any]:
         codes, counts = np.unique(column, return_counts=True)
         order = np.argsort(-counts, kind="stable")
         rows = [
-            {"value": _decode(loaded.values, signal, int(codes[i])), "accounts": int(counts[i])}
+            {"value": _decode(loaded, signal, int(codes[i])), "accounts": int(counts[i])}
             for i in order[:5]
             if counts[i] >= 2
         ]
@@ -391,7 +523,7 @@ def _shared_signals(loaded: RoundLog, finding: Finding) -> dict[str, Any]:
 
 def _evidence(loaded: RoundLog, finding: Finding) -> dict[str, Any]:
     return {
-        "detector": _safe(dict(finding.evidence), loaded.values),
+        "detector": _safe(dict(finding.evidence), loaded),
         "shared": _shared_signals(loaded, finding),
     }
 

@@ -101,9 +101,9 @@ def test_the_loader_reads_live_votes_with_codes_and_accounts(session: Session) -
         if vote.ip_prefix_hash is None:
             assert prefix == MISSING
         else:
-            assert loaded.values["ip_prefix"][prefix] == vote.ip_prefix_hash
+            assert loaded.value("ip_prefix", int(prefix)) == vote.ip_prefix_hash
         if vote.user_agent is not None:
-            assert loaded.values["user_agent"][log.user_agent[i]] == vote.user_agent
+            assert loaded.value("user_agent", int(log.user_agent[i])) == vote.user_agent
     ring_rows = np.isin(log.voter, [u.id for u in attacked.ring])
     assert len(set(log.ip_prefix[ring_rows].tolist())) == 1  # one network, one code
     assert len(set(log.device[ring_rows].tolist())) == 1
@@ -111,7 +111,7 @@ def test_the_loader_reads_live_votes_with_codes_and_accounts(session: Session) -
     index = {u: i for i, u in enumerate(accounts.user_id.tolist())}
     first, second = index[attacked.ring[0].id], index[attacked.ring[1].id]
     assert accounts.mailbox[first] == accounts.mailbox[second] != MISSING
-    assert loaded.values["mailbox"][accounts.mailbox[first]] == "joring@gmail.com"
+    assert loaded.value("mailbox", int(accounts.mailbox[first])) == "joring@gmail.com"
     assert accounts.email_domain[first] != accounts.email_domain[second]
     assert accounts.verified.all()
     assert abs(accounts.created_at[first] - (T0 - 30 * DAY).timestamp()) < 0.01
