@@ -71,7 +71,14 @@ def read_here(url: str, round_id: int) -> None:
                 "seconds": round(seconds, 2),
                 "votes": len(loaded.log),
                 "accounts": len(loaded.accounts),
-                "distinct": {k: len(v) for k, v in loaded.values.items()},
+                "distinct": {
+                    name: int(getattr(source, name).max()) + 1
+                    for source, names in (
+                        (loaded.log, ("ip", "ip_prefix", "device", "user_agent")),
+                        (loaded.accounts, ("mailbox", "mailbox_pattern", "email_domain")),
+                    )
+                    for name in names
+                },
                 "log_arrays_mb": round(arrays / 2**20, 1),
                 "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             }

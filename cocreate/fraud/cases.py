@@ -331,6 +331,38 @@ def _votes_streamed(session: Session, round_id: int, codes: dict[str, _Codes]) -
     )
 
 
+def _voters(session: Session, round_id: int, log: VoteLog) -> Iterable[Sequence[Any]]:
+    """(id, created_at in epoch seconds, verified, email) of the log's voters, in batches."""
+    if session.get_bind().dialect.name == "postgresql":
+        # The voters are known from the log already: no second pass over the votes.
+        dbapi = session.connection().connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(
+                "SELECT id, extract(epoch FROM created_at)::float8, "
+                "email_verified_at IS NOT NULL, email FROM users WHERE id = ANY(%s) ORDER BY id",
+                (np.unique(log.voter).tolist(),),
+            )
+            yield cursor.fetchall()
+        finally:
+            cursor.close()
+        return
+    voting = core_select(VOTES.c.voter_id).where(_live_votes(round_id)).distinct()
+    yield from _run(
+        session,
+        core_select(
+            USERS.c.id,
+            _epoch(session, USERS.c.created_at),
+            USERS.c.email_verified_at.is_not(None),
+            USERS.c.email,
+        )
+        .where(USERS.c.id.in_(voting))
+        .order_by(USERS.c.id),
+        "fraud_accounts",
+    )
+
+
 def read_round_log(*, session: Session, round_id: int) -> RoundLog:
     """The round's live votes (counted or held, not withdrawn), in id order, and their voters."""
     codes = {name: _Codes() for name in (*SIGNALS, *ACCOUNT_SIGNALS)}
@@ -341,24 +373,13 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
     else:
         log = _votes_streamed(session, round_id, codes)
         vote_values = {name: codes[name].values for name in SIGNALS}
-    voting = core_select(VOTES.c.voter_id).where(_live_votes(round_id)).distinct()
-    accounts_statement = (
-        core_select(
-            USERS.c.id,
-            _epoch(session, USERS.c.created_at),
-            USERS.c.email_verified_at.is_not(None),
-            USERS.c.email,
-        )
-        .where(USERS.c.id.in_(voting))
-        .order_by(USERS.c.id)
-    )
     user_ids: list[int] = []
     created: list[float] = []
     verified: list[bool] = []
     mailboxes: list[str | None] = []
     patterns: list[str | None] = []
     domains: list[str | None] = []
-    for rows in _run(session, accounts_statement, "fraud_accounts"):
+    for rows in _voters(session, round_id, log):
         for user_id, created_at, is_verified, email in rows:
             user_ids.append(user_id)
             created.append(float(created_at))
@@ -984,6 +1005,10 @@ def _reason(reason: str) -> str:
     return cleaned
 
 
+def _optional(reason: str) -> str | None:
+    return " ".join(reason.split())[:REASON_MAX] or None
+
+
 def _lock_round(session: Session, round_id: int, *, changing_votes: bool) -> Round:
     """The round, share-locked on PostgreSQL so that certification (which takes the row
     for update) waits for this decision, and this decision for certification."""
@@ -1158,7 +1183,7 @@ def restore_case(
     *, session: Session, case: FraudCase, actor_id: int, reason: str, now: datetime
 ) -> Decision:
     """Undo a void: each vote gets back the status it had; the case is open again."""
-    reason = " ".join(reason.split())[:REASON_MAX] or None  # type: ignore[assignment]
+    note = _optional(reason)
     case_id = _id(case.id)
     begin_write(session)
     _lock_round(session, case.round_id, changing_votes=True)
@@ -1168,7 +1193,7 @@ def restore_case(
         from_status=CaseStatus.VOIDED,
         to_status=CaseStatus.OPEN,
         actor_id=actor_id,
-        reason=reason,
+        reason=note,
         now=now,
     )
     counted = session.execute(
@@ -1201,7 +1226,7 @@ def restore_case(
         round_id=case.round_id,
         counted_restored=len(counted),
         held_restored=len(held),
-        reason=reason,
+        reason=note,
     )
     session.commit()
     session.refresh(case)
@@ -1212,7 +1237,7 @@ def clear_case(
     *, session: Session, case: FraudCase, actor_id: int, reason: str, now: datetime
 ) -> Decision:
     """Not fraud: the votes stay as they are; the case no longer blocks certification."""
-    reason = " ".join(reason.split())[:REASON_MAX] or None  # type: ignore[assignment]
+    note = _optional(reason)
     case_id = _id(case.id)
     begin_write(session)
     _decide(
@@ -1221,7 +1246,7 @@ def clear_case(
         from_status=CaseStatus.OPEN,
         to_status=CaseStatus.CLEARED,
         actor_id=actor_id,
-        reason=reason,
+        reason=note,
         now=now,
     )
     record(
@@ -1231,7 +1256,7 @@ def clear_case(
         subject_type="fraud_case",
         subject_id=case_id,
         round_id=case.round_id,
-        reason=reason,
+        reason=note,
     )
     session.commit()
     session.refresh(case)
