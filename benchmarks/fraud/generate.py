@@ -35,6 +35,12 @@ Attacks (each labelled vote by vote and account by account):
   datacenter /24 (rotating addresses, fresh cookies, five common user agents, random
   mailboxes): all vote for the target within 35 minutes at 21:00, a quarter also vote for one
   popular idea.
+
+`hard=True` makes every attack stealthier: the ring spreads over two hours, skips more
+targets and camouflages inside its voting session too; the sockpuppet operator signs up over
+three evenings, uses a short mailbox series and unrelated names, private browsing 70% of the
+time and his phone's CGNAT prefix for 60% of the votes; the burst's accounts were registered
+1-10 days earlier and 40% of them warmed up with a few votes on popular ideas.
 """
 
 from __future__ import annotations
@@ -227,7 +233,12 @@ def _emails(
 
 
 def generate(
-    *, voters: int = 100_000, ideas: int = 10_000, votes: int = 1_000_000, seed: int = 1
+    *,
+    voters: int = 100_000,
+    ideas: int = 10_000,
+    votes: int = 1_000_000,
+    seed: int = 1,
+    hard: bool = False,
 ) -> Generated:
     rng = np.random.default_rng(seed)
     days = 14
@@ -402,14 +413,15 @@ def generate(
     order = np.argsort(-honest_counts, kind="stable")
     rank_of = {int(idea): k + 1 for k, idea in enumerate(order[:200])}
     # Contenders just outside the top 3, where a few hundred votes change the podium.
-    ring_targets = [int(order[k]) for k in (3, 4, 8)]  # honest ranks 4, 5, 9
-    sock_target = int(order[5])  # rank 6
-    burst_target = int(order[7])  # rank 8
+    ring_targets = [int(order[k]) for k in (3, 5, 8)]  # honest ranks 4, 6, 9
+    sock_target = int(order[4])  # rank 5
+    burst_target = int(order[6])  # rank 7
     popular = order[:150]
 
-    _ring(b, rng, ring_targets, popular, honest_counts, first, last, taken, home_pool, mobile_pool)
-    _sockpuppets(b, rng, sock_target, popular, honest_counts, first, last, taken, mobile_pool)
-    _burst(b, rng, burst_target, popular, honest_counts)
+    pools = (home_pool, mobile_pool)
+    _ring(b, rng, ring_targets, popular, honest_counts, first, last, taken, pools, hard)
+    _sockpuppets(b, rng, sock_target, popular, honest_counts, first, last, taken, pools, hard)
+    _burst(b, rng, burst_target, popular, honest_counts, hard)
 
     return _assemble(
         b,
@@ -436,10 +448,11 @@ def _ring(
     first: list[str],
     last: list[str],
     taken: set[str],
-    home_pool: IntArray,
-    mobile_pool: IntArray,
+    pools: tuple[IntArray, IntArray],
+    hard: bool,
 ) -> None:
     n = 200
+    home_pool, mobile_pool = pools
     created = ROUND_OPENS - DAY * rng.uniform(30, 700, n)
     rows = b.add_accounts(created, rng.random(n) < 0.85, _emails(rng, n, first, last, taken), RING)
     device = b.device_codes.take(n)
@@ -447,11 +460,14 @@ def _ring(
     start = ROUND_OPENS + 8 * DAY + 20 * HOUR + 10 * 60  # day 9, 20:10
     for k in range(n):
         acc = rows[k]
-        moment = start + rng.uniform(0, 3300)
+        moment = start + rng.uniform(0, (2 * HOUR if hard else HOUR) - 300)
         tg = list(rng.permutation(targets))
-        if rng.random() < 0.08:
+        if rng.random() < (0.15 if hard else 0.08):
             tg = tg[:2]
-        extra = 1 if rng.random() < 0.3 else 0
+        if hard:  # camouflage in the same session too
+            extra = int(rng.integers(1, 4)) if rng.random() < 0.5 else 0
+        else:
+            extra = 1 if rng.random() < 0.3 else 0
         ideas = np.array(tg + list(_popular_choice(rng, popular, counts, extra)), dtype=np.int64)
         at = moment + np.cumsum(rng.uniform(15, 90, ideas.shape[0]))
         camo = int(rng.integers(4, 16))
@@ -485,15 +501,21 @@ def _sockpuppets(
     first: list[str],
     last: list[str],
     taken: set[str],
-    mobile_pool: IntArray,
+    pools: tuple[IntArray, IntArray],
+    hard: bool,
 ) -> None:
     n = 50
+    mobile_pool = pools[1]
     signup = ROUND_OPENS - 3 * DAY + 19 * HOUR
-    created = signup + np.sort(rng.uniform(0, 2.5 * HOUR, n))
+    # Hard: accounts made over three evenings instead of one.
+    spread = rng.integers(0, 3, n) * DAY if hard else np.zeros(n)
+    created = signup + np.sort(rng.uniform(0, 2.5 * HOUR, n)) + spread
     f, la = first[int(rng.integers(0, len(first)))], last[int(rng.integers(0, len(last)))]
     emails = []
     for k in range(n):
         r = rng.random()
+        if hard:  # a short series, then unrelated names
+            r = 0.55 * r / 0.25 if r < 0.25 else 0.7 + 0.3 * (r - 0.25) / 0.75
         if r < 0.55:
             form = [f"{f}.{la}{k + 1}", f"{f}{la}{k + 1}", f"{f}.{la}.{k + 1}", f"{f}_{la}{k}"]
             emails.append(f"{form[int(rng.integers(0, 4))]}@gmail.com")
@@ -509,14 +531,14 @@ def _sockpuppets(
     phone_net = mobile_pool[int(rng.integers(0, 5))]  # a big carrier
     devices = b.device_codes.take(3)  # laptop (two browsers) and phone
     device_ua = np.array([0, 2, 1])
-    incognito = rng.random(n) < 0.4
+    incognito = rng.random(n) < (0.7 if hard else 0.4)
     for day in range(b.days):
         evening = ROUND_OPENS + day * DAY + rng.uniform(18 * HOUR, 22.5 * HOUR)
         voting = rows[rng.random(n) < rng.uniform(0.6, 0.9)]
         voting = rng.permutation(voting)
         m = voting.shape[0]
         at = evening + np.cumsum(rng.uniform(60, 240, m))
-        which = rng.integers(0, 3, m)
+        which = rng.choice(3, size=m, p=[0.2, 0.2, 0.6] if hard else [1 / 3, 1 / 3, 1 / 3])
         dev = devices[which]
         fresh = incognito[voting - rows[0]]
         dev[fresh] = b.device_codes.take(int(fresh.sum()))
@@ -541,11 +563,19 @@ def _sockpuppets(
 
 
 def _burst(
-    b: _Builder, rng: np.random.Generator, target: int, popular: IntArray, counts: IntArray
+    b: _Builder,
+    rng: np.random.Generator,
+    target: int,
+    popular: IntArray,
+    counts: IntArray,
+    hard: bool,
 ) -> None:
     n = 800
     start = ROUND_OPENS + 10 * DAY + 21 * HOUR
-    created = start - 40 * 60 + np.sort(rng.uniform(0, 40 * 60, n))
+    if hard:  # registered over the previous ten days
+        created = start - rng.uniform(DAY, 10 * DAY, n)
+    else:
+        created = start - 40 * 60 + np.sort(rng.uniform(0, 40 * 60, n))
     domains = ["gmail.com", "outlook.com", DISPOSABLE[1], DISPOSABLE[2]]
     emails = []
     for _ in range(n):
@@ -554,10 +584,27 @@ def _burst(
     rows = b.add_accounts(created, rng.random(n) < 0.2, emails, BURST)
     subnet = b.prefix_codes.take(1)[0]
     at = np.maximum(start + np.sort(rng.uniform(0, 35 * 60, n)), created + 60)
+    at = at[rng.permutation(n)] if hard else at
     devices = b.device_codes.take(n)
     ua = rng.integers(0, 5, n)
     hosts = rng.integers(0, 256, n)
     b.add_votes(rows, np.full(n, target), at, np.full(n, subnet), hosts, devices, ua, BURST)
+    if hard:  # 40% warmed up with a few earlier votes on popular ideas
+        warm = np.flatnonzero(rng.random(n) < 0.4)
+        per = rng.integers(1, 4, warm.shape[0])
+        who = np.repeat(warm, per)
+        when = np.minimum(_human_times(rng, who.shape[0], 10), start - HOUR)
+        when = np.maximum(when, created[who] + 600)
+        b.add_votes(
+            rows[who],
+            _popular_choice(rng, popular, counts, who.shape[0]),
+            when,
+            np.full(who.shape[0], subnet),
+            hosts[who],
+            devices[who],
+            ua[who],
+            BURST,
+        )
     camo = rng.random(n) < 0.25
     k = int(camo.sum())
     b.add_votes(

@@ -126,9 +126,11 @@ def _fmt(prf: tuple[float, float, float]) -> str:
     return f"P {prf[0]:.3f}  R {prf[1]:.3f}  F1 {prf[2]:.3f}"
 
 
-def run(voters: int, ideas: int, votes: int, seed: int) -> tuple[dict[str, Any], bool]:
+def run(
+    voters: int, ideas: int, votes: int, seed: int, hard: bool = False
+) -> tuple[dict[str, Any], bool]:
     t = time.perf_counter()
-    gen = generate(voters=voters, ideas=ideas, votes=votes, seed=seed)
+    gen = generate(voters=voters, ideas=ideas, votes=votes, seed=seed, hard=hard)
     gen_seconds = time.perf_counter() - t
     t = time.perf_counter()
     findings = scan(gen.log, gen.accounts)
@@ -140,8 +142,8 @@ def run(voters: int, ideas: int, votes: int, seed: int) -> tuple[dict[str, Any],
     result = evaluate(gen, findings)
     result.update(seconds=seconds, peak_mb=peak / 2**20, gen_seconds=gen_seconds)
     print(
-        f"\nseed {seed}: {len(gen.log):,} votes, {len(gen.accounts):,} accounts, "
-        f"generated in {gen_seconds:.1f} s"
+        f"\nseed {seed}{' (hard attacks)' if hard else ''}: {len(gen.log):,} votes, "
+        f"{len(gen.accounts):,} accounts, generated in {gen_seconds:.1f} s"
     )
     print(
         f"  scan: {seconds:.1f} s, peak {peak / 2**20:.0f} MB (tracemalloc), "
@@ -182,15 +184,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ideas", type=int, default=10_000)
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--hard",
+        action="store_true",
+        help="stealthier attacks (see generate.py); reported, not held to the targets",
+    )
     args = parser.parse_args(argv)
     ok = True
     for seed in args.seed:
-        _, good = run(args.voters, args.ideas, args.votes, seed)
+        _, good = run(args.voters, args.ideas, args.votes, seed, args.hard)
         ok &= good
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess max RSS (generation included): {rss:.0f} MB")
     print("all targets met" if ok else "some targets missed")
-    return 0 if ok else 1
+    return 0 if ok or args.hard else 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ a vote in the evening peak is expected and carries no evidence.
   log, so the evening peak predicts more votes than 4 a.m.). Windows far above `lam` merge
   into episodes. An episode alone is not fraud (an idea shared on social media gets honest
   bursts); the burst finding flags only the episode's votes that come from an IP prefix or a
-  device far over-represented in the episode compared with its share of the whole log.
+  device far over-represented in the episode compared with its share of the whole log, when
+  most of their accounts are new, used for nothing else, or never seen off that network.
 - Lockstep rings (`_rings`, CopyCatch's idea): accounts that share several episodes of
   different ideas, i.e. voted for the same ideas each within a short window around a common
   per-idea centre. Two episodes are linked when their common voters are far more than
@@ -27,23 +28,27 @@ a vote in the evening peak is expected and carries no evidence.
   member: membership never looks at the member's other votes.
 - Sockpuppets (`_sockpuppets`): for every (idea, shared signal) pair, the idea's voters
   holding the signal (a device, a canonical mailbox, a mailbox pattern, an email domain, an
-  IP prefix, a sign-up window) against `lam` = accounts holding it times the idea's share of
-  all voters. A CGNAT prefix of hundreds of honest voters predicts several voters for any
-  popular idea, so it is not flagged. An account joins the cluster when it holds a flagged
-  identity signal (device, mailbox, pattern) or flagged network/timing signals of two kinds;
-  clusters are the connected components through flagged signals, of at least
-  `sock_min_accounts` accounts.
+  IP prefix, a sign-up window) against `lam` = the holders weighed by how many ideas each
+  voted for, times the idea's share of all (voter, idea) pairs. A CGNAT prefix of hundreds of
+  honest voters predicts several voters for any popular idea, so it is not flagged. An account
+  joins the cluster when it holds a flagged identity signal (device, mailbox, pattern) or
+  flagged network/timing signals of two kinds; clusters are the connected components through
+  flagged signals, of at least `sock_min_accounts` accounts.
 
 Which votes a finding covers. Ring and sockpuppet findings cover every live vote of their
 accounts in the round, camouflage included: the evidence is about the accounts (they were
 made or bought to cheat), so a decision voids them all; their `idea_ids` are only the pushed
-ideas. A burst finding covers only the concentrated votes of the episode, not the accounts'
-other votes: a shared network in a burst can be a class voting together, and the moderator
-decides on those votes. The benchmark (`benchmarks/fraud`) counts fraudulent votes the same
-way: every vote of a ring or sockpuppet account, and the burst's votes.
+ideas. A burst finding covers the concentrated votes of the episode and, of the accounts'
+other votes, only those of accounts never seen off the burst's network and devices (a
+script's, warmed up from its server): a shared network in a burst can be a class voting
+together, whose members' other votes are not in question. The benchmark
+(`benchmarks/fraud`) counts fraudulent votes the same way: every vote of an attack account
+(the burst's scripted accounts are confined to its /24).
 
-Merging: findings that share an account become one finding (the kind of its best part, score
-`1 - prod(1 - s)`, the other parts kept under `evidence["parts"]`).
+Merging, one account in one finding: best score first, a finding that shares at least half
+of the smaller one's accounts with an earlier one joins it (kind of its best part, score
+`1 - prod(1 - s)`, the parts under `evidence["parts"]`); otherwise it keeps only the accounts
+no earlier finding holds, and their votes.
 
 Evidence (JSON-ready; signals are codes, which the caller maps back to hashes and mailboxes):
 `reason` (machine-readable), `accounts`, `votes`, `ideas` (per pushed idea: votes by the
@@ -87,7 +92,7 @@ class ScanConfig:
     burst_min_cluster: int = 5  # votes of one prefix/device in an episode to flag them
     burst_cluster_surprise: float = 20.0
     # ... and at least this share of their accounts is new or used for nothing else.
-    burst_min_fresh: float = 0.5
+    burst_min_fresh: float = 0.7
     burst_young_account: float = 2 * 86400.0
     burst_single_use_margin: float = 86400.0
     # Rings: a member's votes for the ring's ideas lie within this of each idea's centre.
@@ -103,6 +108,7 @@ class ScanConfig:
     sock_min_ratio: float = 3.0  # ... and at least this many times the expected count
     sock_signup_window: float = 3 * 3600.0
     sock_max_token_accounts: int = 2000  # signals held by more accounts carry no evidence
+    sock_pushed_share: float = 0.5  # a pushed idea has half the backers of the most pushed one
     # Findings sharing at least this share of the smaller one's accounts become one.
     merge_overlap: float = 0.5
     # Scores: 1 - exp(-surprise / score_scale).
@@ -361,10 +367,20 @@ def _bursts(ctx: _Context, cfg: ScanConfig, episodes: list[_Episode]) -> list[Fi
             log.at[theirs] > e.end + cfg.burst_single_use_margin
         )
         used_elsewhere = np.unique(ctx.acc[theirs][away])
-        fresh = np.union1d(young_rows, np.setdiff1d(accounts, used_elsewhere))
+        # ... or never seen anywhere but on the burst's network or devices (accounts a script
+        # warmed up with a few votes from its server are still confined to it).
+        inside = np.isin(log.ip_prefix[theirs], list(prefixes)) | np.isin(
+            log.device[theirs], list(devices)
+        )
+        seen_outside = np.unique(ctx.acc[theirs][~inside])
+        confined = np.setdiff1d(accounts, seen_outside)
+        fresh = np.union1d(np.union1d(young_rows, np.setdiff1d(accounts, used_elsewhere)), confined)
         fresh_share = fresh.shape[0] / max(accounts.shape[0], 1)
         if fresh_share < cfg.burst_min_fresh:
             continue
+        # The accounts confined to the script's network are the script's: all their votes go.
+        episode_votes = int(flagged.shape[0])
+        flagged = np.union1d(flagged, theirs[np.isin(ctx.acc[theirs], confined)])
         young = int(young_rows.shape[0])
         concentration = max(s for _, s in [*prefixes.values(), *devices.values()])
         idea_id = int(ctx.idea_ids[e.idea])
@@ -372,10 +388,11 @@ def _bursts(ctx: _Context, cfg: ScanConfig, episodes: list[_Episode]) -> list[Fi
             "reason": "burst",
             "accounts": int(accounts.shape[0]),
             "votes": int(flagged.shape[0]),
-            "ideas": {str(idea_id): int(flagged.shape[0])},
+            "ideas": {str(idea_id): episode_votes},
             "windows": [_window(ctx, e)],
             "young_accounts": young,
             "single_use_accounts": int(accounts.shape[0] - used_elsewhere.shape[0]),
+            "confined_accounts": int(confined.shape[0]),
             "signals": {
                 "ip_prefix": [{"code": c, "votes": v} for c, (v, _) in prefixes.items()],
                 "device": [{"code": c, "votes": v} for c, (v, _) in devices.items()],
@@ -688,7 +705,12 @@ def _sockpuppets(ctx: _Context, cfg: ScanConfig) -> list[Finding]:
         rows = sorted(acc_set)
         keys = np.asarray(sorted(key_set), dtype=np.int64)
         votes = ctx.votes_of(rows)
-        pushed = np.unique(it_idea[keys])
+        # Pushed: the flagged ideas most of the group voted for; a few of a script's accounts
+        # meeting on a popular idea (camouflage) are not what the group is for.
+        flagged_ideas = np.unique(it_idea[keys])
+        pair_acc = np.unique(ctx.acc[votes] * n_ideas + ctx.idea[votes])
+        backers = np.bincount(pair_acc % n_ideas, minlength=n_ideas)[flagged_ideas]
+        pushed = flagged_ideas[backers >= cfg.sock_pushed_share * backers.max()]
         signals: dict[str, list[dict[str, Any]]] = defaultdict(list)
         best: dict[int, float] = {}
         for k in keys.tolist():
