@@ -18,7 +18,8 @@ Honest side (seeded, vectorised):
   their first vote;
 - honest look-alikes of fraud: viral spikes (an idea shared on social media: hundreds of votes
   in an hour or two from everywhere), colleagues voting for a colleague's idea from the office
-  network, families voting together on one device.
+  network, fan communities voting for their favourite ideas over the round, families voting
+  together on one device.
 
 Attacks (each labelled vote by vote and account by account):
 - ``ring``: 200 aged accounts (bought or farmed) behind residential proxies (prefixes drawn
@@ -334,7 +335,7 @@ def generate(
     honest_votes(v_voter, v_idea, v_at)
     # Viral spikes: mid-table ideas shared on social media, voters from everywhere.
     spikes = 6
-    budget = special // 2
+    budget = special // 4
     for _ in range(spikes):
         idea = int(idea_by_rank[int(rng.integers(20, 300))])
         size = budget // spikes
@@ -368,8 +369,21 @@ def generate(
             HONEST,
         )
         offices_left -= n
+    # Fan communities (a forum, a club): members vote for the community's 2-4 favourite ideas,
+    # each at their own time over the round.
+    community_left = special // 4
+    while community_left > 0:
+        size = int(rng.integers(30, 150))
+        favourites = idea_by_rank[rng.integers(50, min(2000, ideas), int(rng.integers(2, 5)))]
+        who = rng.choice(voters, size=size, replace=False)
+        voter = np.repeat(who, favourites.shape[0])
+        idea = np.tile(favourites, size)
+        keep = rng.random(voter.shape[0]) < 0.8
+        voter, idea = voter[keep], idea[keep]
+        honest_votes(voter, idea, _rhythm_times(rng, voter.shape[0], days))
+        community_left -= int(voter.shape[0])
     # Families: a household's members voting together for one idea, often on one device.
-    families_left = votes - n_base - budget - special // 4
+    families_left = votes - n_base - budget - special // 4 - special // 4
     multi = np.flatnonzero(np.bincount(household, minlength=n_households) >= 2)
     members_of = np.argsort(household, kind="stable")
     first_of = np.searchsorted(household[members_of], multi)
