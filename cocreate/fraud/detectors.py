@@ -18,7 +18,8 @@ a vote in the evening peak is expected and carries no evidence.
   log, so the evening peak predicts more votes than 4 a.m.). Windows far above `lam` merge
   into episodes. An episode alone is not fraud (an idea shared on social media gets honest
   bursts); the burst finding flags only the episode's votes that come from an IP prefix or a
-  device far over-represented in the episode compared with its share of the whole log.
+  device far over-represented in the episode compared with its share of the whole log, when
+  most of their accounts are new, used for nothing else, or never seen off that network.
 - Lockstep rings (`_rings`, CopyCatch's idea): accounts that share several episodes of
   different ideas, i.e. voted for the same ideas each within a short window around a common
   per-idea centre. Two episodes are linked when their common voters are far more than
@@ -27,23 +28,27 @@ a vote in the evening peak is expected and carries no evidence.
   member: membership never looks at the member's other votes.
 - Sockpuppets (`_sockpuppets`): for every (idea, shared signal) pair, the idea's voters
   holding the signal (a device, a canonical mailbox, a mailbox pattern, an email domain, an
-  IP prefix, a sign-up window) against `lam` = accounts holding it times the idea's share of
-  all voters. A CGNAT prefix of hundreds of honest voters predicts several voters for any
-  popular idea, so it is not flagged. An account joins the cluster when it holds a flagged
-  identity signal (device, mailbox, pattern) or flagged network/timing signals of two kinds;
-  clusters are the connected components through flagged signals, of at least
-  `sock_min_accounts` accounts.
+  IP prefix, a sign-up window) against `lam` = the holders weighed by how many ideas each
+  voted for, times the idea's share of all (voter, idea) pairs. A CGNAT prefix of hundreds of
+  honest voters predicts several voters for any popular idea, so it is not flagged. An account
+  joins the cluster when it holds a flagged identity signal (device, mailbox, pattern) or
+  flagged network/timing signals of two kinds; clusters are the connected components through
+  flagged signals, of at least `sock_min_accounts` accounts.
 
 Which votes a finding covers. Ring and sockpuppet findings cover every live vote of their
 accounts in the round, camouflage included: the evidence is about the accounts (they were
 made or bought to cheat), so a decision voids them all; their `idea_ids` are only the pushed
-ideas. A burst finding covers only the concentrated votes of the episode, not the accounts'
-other votes: a shared network in a burst can be a class voting together, and the moderator
-decides on those votes. The benchmark (`benchmarks/fraud`) counts fraudulent votes the same
-way: every vote of a ring or sockpuppet account, and the burst's votes.
+ideas. A burst finding covers the concentrated votes of the episode and, of the accounts'
+other votes, only those of accounts never seen off the burst's network and devices (a
+script's, warmed up from its server): a shared network in a burst can be a class voting
+together, whose members' other votes are not in question. The benchmark
+(`benchmarks/fraud`) counts fraudulent votes the same way: every vote of an attack account
+(the burst's scripted accounts are confined to its /24).
 
-Merging: findings that share an account become one finding (the kind of its best part, score
-`1 - prod(1 - s)`, the other parts kept under `evidence["parts"]`).
+Merging, one account in one finding: best score first, a finding that shares at least half
+of the smaller one's accounts with an earlier one joins it (kind of its best part, score
+`1 - prod(1 - s)`, the parts under `evidence["parts"]`); otherwise it keeps only the accounts
+no earlier finding holds, and their votes.
 
 Evidence (JSON-ready; signals are codes, which the caller maps back to hashes and mailboxes):
 `reason` (machine-readable), `accounts`, `votes`, `ideas` (per pushed idea: votes by the
@@ -86,16 +91,26 @@ class ScanConfig:
     burst_prior_votes: float = 1.0  # pseudo-votes of an idea without history
     burst_min_cluster: int = 5  # votes of one prefix/device in an episode to flag them
     burst_cluster_surprise: float = 20.0
-    # Rings.
+    # ... and at least this share of their accounts is new or used for nothing else.
+    burst_min_fresh: float = 0.7
+    burst_young_account: float = 2 * 86400.0
+    burst_single_use_margin: float = 86400.0
+    # Rings: a member's votes for the ring's ideas lie within this of each idea's centre.
+    ring_window: float = 3600.0
     ring_min_accounts: int = 10  # common voters of two episodes; members of a ring
     ring_min_lift: float = 10.0  # common voters / the count independence predicts
     ring_min_surprise: float = 30.0
+    ring_member_surprise: float = 5.0  # a member's coverage of the ring's ideas vs chance
     # Sockpuppets.
     sock_min_accounts: int = 8  # accounts in a cluster
     sock_min_token_accounts: int = 3  # an idea's voters holding one signal
     sock_token_surprise: float = 14.0
+    sock_min_ratio: float = 3.0  # ... and at least this many times the expected count
     sock_signup_window: float = 3 * 3600.0
     sock_max_token_accounts: int = 2000  # signals held by more accounts carry no evidence
+    sock_pushed_share: float = 0.5  # a pushed idea has half the backers of the most pushed one
+    # Findings sharing at least this share of the smaller one's accounts become one.
+    merge_overlap: float = 0.5
     # Scores: 1 - exp(-surprise / score_scale).
     score_scale: float = 20.0
 
@@ -108,7 +123,7 @@ def scan(log: VoteLog, accounts: Accounts, *, config: ScanConfig | None = None) 
     ctx = _Context.build(log, accounts)
     episodes = _episodes(ctx, cfg)
     findings = _rings(ctx, cfg, episodes) + _sockpuppets(ctx, cfg) + _bursts(ctx, cfg, episodes)
-    return _merge(findings)
+    return _merge(ctx, findings, cfg)
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -342,17 +357,42 @@ def _bursts(ctx: _Context, cfg: ScanConfig, episodes: list[_Episode]) -> list[Fi
         )
         flagged = e.votes[flagged_mask]
         accounts = np.unique(ctx.acc[flagged])
+        # Colleagues pushing a colleague's idea from the office network make a burst from one
+        # prefix too, but from accounts with a life of their own. A script's accounts are new
+        # (signed up just before) or used for nothing else.
         age = log.at[flagged] - ctx.created_at[ctx.acc[flagged]]
-        young = int(np.sum(age < 2 * 86400.0))
+        young_rows = np.unique(ctx.acc[flagged][age < cfg.burst_young_account])
+        theirs = ctx.votes_of(accounts.tolist())
+        away = (log.at[theirs] < e.start - cfg.burst_single_use_margin) | (
+            log.at[theirs] > e.end + cfg.burst_single_use_margin
+        )
+        used_elsewhere = np.unique(ctx.acc[theirs][away])
+        # ... or never seen anywhere but on the burst's network or devices (accounts a script
+        # warmed up with a few votes from its server are still confined to it).
+        inside = np.isin(log.ip_prefix[theirs], list(prefixes)) | np.isin(
+            log.device[theirs], list(devices)
+        )
+        seen_outside = np.unique(ctx.acc[theirs][~inside])
+        confined = np.setdiff1d(accounts, seen_outside)
+        fresh = np.union1d(np.union1d(young_rows, np.setdiff1d(accounts, used_elsewhere)), confined)
+        fresh_share = fresh.shape[0] / max(accounts.shape[0], 1)
+        if fresh_share < cfg.burst_min_fresh:
+            continue
+        # The accounts confined to the script's network are the script's: all their votes go.
+        episode_votes = int(flagged.shape[0])
+        flagged = np.union1d(flagged, theirs[np.isin(ctx.acc[theirs], confined)])
+        young = int(young_rows.shape[0])
         concentration = max(s for _, s in [*prefixes.values(), *devices.values()])
         idea_id = int(ctx.idea_ids[e.idea])
         evidence: dict[str, Any] = {
             "reason": "burst",
             "accounts": int(accounts.shape[0]),
             "votes": int(flagged.shape[0]),
-            "ideas": {str(idea_id): int(flagged.shape[0])},
+            "ideas": {str(idea_id): episode_votes},
             "windows": [_window(ctx, e)],
-            "young_accounts_votes": young,
+            "young_accounts": young,
+            "single_use_accounts": int(accounts.shape[0] - used_elsewhere.shape[0]),
+            "confined_accounts": int(confined.shape[0]),
             "signals": {
                 "ip_prefix": [{"code": c, "votes": v} for c, (v, _) in prefixes.items()],
                 "device": [{"code": c, "votes": v} for c, (v, _) in devices.items()],
@@ -454,7 +494,50 @@ def _rings(ctx: _Context, cfg: ScanConfig, episodes: list[_Episode]) -> list[Fin
         for k in ks:
             for r in members[k].tolist():
                 ideas_of[r].add(episodes[k].idea)
-        rows = sorted(r for r, ideas in ideas_of.items() if len(ideas) >= 2)
+        candidates = np.asarray(sorted(r for r, ideas in ideas_of.items() if len(ideas) >= 2))
+        if candidates.shape[0] < cfg.ring_min_accounts:
+            continue
+        # CopyCatch's test: a member voted for each of at least two of the ring's ideas within
+        # `ring_window` of that idea's centre (the median time of the candidates' votes for
+        # it). Colleagues voting over a working day for two colleagues' ideas share episodes
+        # but not centres.
+        centre: dict[int, float] = {}
+        near: dict[int, Int64Array] = {}
+        for i in sorted({episodes[k].idea for k in ks}):
+            v = np.concatenate([episodes[k].votes for k in ks if episodes[k].idea == i])
+            v = v[np.isin(ctx.acc[v], candidates)]
+            if v.size == 0:
+                continue
+            centre[i] = float(np.median(ctx.log.at[v]))
+            near[i] = np.unique(ctx.acc[v[np.abs(ctx.log.at[v] - centre[i]) <= cfg.ring_window]])
+        covered = np.zeros(ctx.n_accounts, dtype=np.int64)
+        for accs in near.values():
+            covered[accs] += 1
+        candidates = candidates[covered[candidates] >= 2]
+        if candidates.shape[0] < cfg.ring_min_accounts:
+            continue
+        # ... and more of them than its votes around those centres would cover by chance: a
+        # busy voter casting forty votes in the evening peak meets two popular targets by
+        # accident, a ring member casting three does not.
+        spans = [
+            at_sorted_order[
+                int(np.searchsorted(at_sorted, c - cfg.ring_window, side="left")) : int(
+                    np.searchsorted(at_sorted, c + cfg.ring_window, side="right")
+                )
+            ]
+            for c in centre.values()
+        ]
+        in_spans = np.unique(np.concatenate(spans))
+        span_acc = ctx.acc[in_spans]
+        span_acc = span_acc[np.isin(span_acc, candidates)]
+        k_votes = np.bincount(span_acc, minlength=ctx.n_accounts)[candidates]
+        share: dict[int, float] = {}
+        for k in ks:
+            e = episodes[k]
+            share[e.idea] = max(share.get(e.idea, 0.0), e.expected / max(e.window_votes, 1))
+        chance = sum(share.values())
+        member_surprise = _surprise(covered[candidates], k_votes * chance)
+        rows = candidates[member_surprise >= cfg.ring_member_surprise].tolist()
         if len(rows) < cfg.ring_min_accounts:
             continue
         row_set = np.asarray(rows, dtype=np.int64)
@@ -561,9 +644,13 @@ def _sockpuppets(ctx: _Context, cfg: ScanConfig) -> list[Finding]:
     )
     it_idea = it_keys // n_tokens
     it_tok = it_keys % n_tokens
-    n_voting = max(int(np.unique(ctx.acc).shape[0]), 1)
-    lam = holders[it_tok] * voters_per_idea[it_idea] / n_voting
-    candidate = it_counts >= cfg.sock_min_token_accounts
+    # A busy voter is likelier to have voted for any idea: the holders of a signal are weighed
+    # by how many ideas each voted for (otherwise the networks and sign-up hours of busy
+    # voters look over-represented among every popular idea's voters).
+    ideas_per_account = np.bincount(p_acc, minlength=ctx.n_accounts).astype(np.float64)
+    weight = np.bincount(token_index, weights=ideas_per_account[acc_rows], minlength=n_tokens)
+    lam = weight[it_tok] * voters_per_idea[it_idea] / max(pair_keys.shape[0], 1)
+    candidate = (it_counts >= cfg.sock_min_token_accounts) & (it_counts >= cfg.sock_min_ratio * lam)
     surprise = np.zeros(it_keys.shape[0])
     surprise[candidate] = _surprise(it_counts[candidate], lam[candidate])
     hot = surprise >= cfg.sock_token_surprise
@@ -618,7 +705,12 @@ def _sockpuppets(ctx: _Context, cfg: ScanConfig) -> list[Finding]:
         rows = sorted(acc_set)
         keys = np.asarray(sorted(key_set), dtype=np.int64)
         votes = ctx.votes_of(rows)
-        pushed = np.unique(it_idea[keys])
+        # Pushed: the flagged ideas most of the group voted for; a few of a script's accounts
+        # meeting on a popular idea (camouflage) are not what the group is for.
+        flagged_ideas = np.unique(it_idea[keys])
+        pair_acc = np.unique(ctx.acc[votes] * n_ideas + ctx.idea[votes])
+        backers = np.bincount(pair_acc % n_ideas, minlength=n_ideas)[flagged_ideas]
+        pushed = flagged_ideas[backers >= cfg.sock_pushed_share * backers.max()]
         signals: dict[str, list[dict[str, Any]]] = defaultdict(list)
         best: dict[int, float] = {}
         for k in keys.tolist():
@@ -699,55 +791,83 @@ def _merge_sets(groups: list[tuple[set[int], set[int]]]) -> list[tuple[set[int],
 # -- merging ----------------------------------------------------------------------------------
 
 
-def _merge(findings: list[Finding]) -> list[Finding]:
-    """One finding per connected set of findings sharing an account, best score first."""
-    if not findings:
-        return []
-    parent = list(range(len(findings)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+def _merge(ctx: _Context, findings: list[Finding], cfg: ScanConfig) -> list[Finding]:
+    """One account, one finding. Best score first, a finding joins an earlier one when at least
+    half of the smaller one's accounts are shared (the same group seen by two detectors);
+    otherwise it keeps only the accounts (and their votes) no earlier finding holds."""
+    order = np.argsort(ctx.log.vote_id, kind="stable")
+    sorted_ids = ctx.log.vote_id[order]
+    voter_of_vote = ctx.user_ids[ctx.acc[order]]
+    groups: list[list[Finding]] = []
     owner: dict[int, int] = {}
-    for f, finding in enumerate(findings):
-        for voter in finding.voter_ids:
+    for f in sorted(findings, key=lambda f: (-f.score, -len(f.voter_ids))):
+        shared: dict[int, int] = defaultdict(int)
+        for voter in f.voter_ids:
             if voter in owner:
-                parent[find(f)] = find(owner[voter])
-            else:
-                owner[voter] = f
-    groups: dict[int, list[Finding]] = defaultdict(list)
-    for f, finding in enumerate(findings):
-        groups[find(f)].append(finding)
-    merged: list[Finding] = []
-    for parts in groups.values():
-        parts.sort(key=lambda p: -p.score)
-        if len(parts) == 1:
-            merged.append(parts[0])
-            continue
-        best = parts[0]
-        miss = 1.0
-        for p in parts:
-            miss *= 1.0 - p.score
-        evidence = dict(best.evidence)
-        evidence["parts"] = [
-            {"kind": p.kind.value, "score": p.score, "evidence": p.evidence} for p in parts
-        ]
-        votes = frozenset().union(*(p.vote_ids for p in parts))
-        voters = frozenset().union(*(p.voter_ids for p in parts))
-        evidence["votes"] = len(votes)
-        evidence["accounts"] = len(voters)
-        merged.append(
-            Finding(
-                kind=best.kind,
-                score=round(1.0 - miss, 4),
-                vote_ids=votes,
-                voter_ids=voters,
-                idea_ids=frozenset().union(*(p.idea_ids for p in parts)),
-                evidence=evidence,
-            )
-        )
+                shared[owner[voter]] += 1
+        if shared:
+            g, count = max(shared.items(), key=lambda item: item[1])
+            held = {v for p in groups[g] for v in p.voter_ids}
+            if count >= cfg.merge_overlap * min(len(f.voter_ids), len(held)):
+                free = {v for v in f.voter_ids if owner.get(v, g) == g}
+                f = _restrict(f, free, sorted_ids, voter_of_vote)
+                groups[g].append(f)
+                for v in free:
+                    owner[v] = g
+                continue
+            free = {v for v in f.voter_ids if v not in owner}
+            if not free:
+                continue
+            f = _restrict(f, free, sorted_ids, voter_of_vote)
+        groups.append([f])
+        for v in f.voter_ids:
+            owner[v] = len(groups) - 1
+    merged = [_combine(parts) for parts in groups]
     merged.sort(key=lambda f: (-f.score, -len(f.vote_ids)))
     return merged
+
+
+def _restrict(
+    f: Finding, voters: set[int], sorted_ids: Int64Array, voter_of_vote: Int64Array
+) -> Finding:
+    if voters == f.voter_ids:
+        return f
+    ids = np.fromiter(f.vote_ids, dtype=np.int64, count=len(f.vote_ids))
+    keep = np.isin(voter_of_vote[np.searchsorted(sorted_ids, ids)], list(voters))
+    evidence = dict(f.evidence)
+    evidence["accounts_in_other_findings"] = len(f.voter_ids) - len(voters)
+    evidence["accounts"] = len(voters)
+    evidence["votes"] = int(keep.sum())
+    return Finding(
+        kind=f.kind,
+        score=f.score,
+        vote_ids=_ids(ids[keep]),
+        voter_ids=frozenset(voters),
+        idea_ids=f.idea_ids,
+        evidence=evidence,
+    )
+
+
+def _combine(parts: list[Finding]) -> Finding:
+    if len(parts) == 1:
+        return parts[0]
+    best = parts[0]
+    miss = 1.0
+    for p in parts:
+        miss *= 1.0 - p.score
+    votes = frozenset().union(*(p.vote_ids for p in parts))
+    voters = frozenset().union(*(p.voter_ids for p in parts))
+    evidence = dict(best.evidence)
+    evidence["parts"] = [
+        {"kind": p.kind.value, "score": p.score, "evidence": p.evidence} for p in parts
+    ]
+    evidence["votes"] = len(votes)
+    evidence["accounts"] = len(voters)
+    return Finding(
+        kind=best.kind,
+        score=round(1.0 - miss, 4),
+        vote_ids=votes,
+        voter_ids=voters,
+        idea_ids=frozenset().union(*(p.idea_ids for p in parts)),
+        evidence=evidence,
+    )

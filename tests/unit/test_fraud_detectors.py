@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -289,3 +290,44 @@ def test_missing_signals_are_tolerated(missing: str) -> None:
         nothing = np.full(len(log), MISSING, dtype=np.int64)
         log = VoteLog(**{**log.__dict__, "ip_prefix": nothing, "device": nothing.copy()})
     assert scan(log, accounts) == []
+
+
+def test_colleagues_voting_from_the_office_over_a_day_are_not_flagged() -> None:
+    b = Builder()
+    b.background()
+    office = b.code()
+    day = T0 + 2 * DAY
+    for _ in range(20):
+        uid = b.account()
+        device = b.code()
+        at_work = day + float(b.rng.uniform(9 * HOUR, 18 * HOUR))
+        b.vote(uid, 45, at_work, prefix=office, device=device)
+        for idea in (1, 2, 3):  # a life of their own: votes at home on other days
+            b.vote(uid, idea, b.human_time(), prefix=b.code(), device=device)
+    assert scan(*b.build()) == []
+
+
+def test_one_account_is_in_one_finding_and_evidence_is_json() -> None:
+    b = Builder()
+    b.background()
+    members = ring(b, size=25, targets=[40, 41, 42], at=T0 + 3 * DAY + 20 * HOUR, camouflage=2)
+    # A second ring on other ideas, another day, five of whose members are also in the first.
+    others = ring(b, size=20, targets=[50, 51], at=T0 + 5 * DAY + 20 * HOUR, camouflage=0)
+    start = T0 + 5 * DAY + 20 * HOUR
+    for k, uid in enumerate(sorted(members)[:5]):
+        for idea in (50, 51):
+            b.vote(uid, idea, start + 600 + 60 * k + idea, prefix=b.code(), device=b.code())
+    findings = scan(*b.build())
+    assert [f.score for f in findings] == sorted((f.score for f in findings), reverse=True)
+    seen: set[int] = set()
+    for f in findings:
+        assert not f.voter_ids & seen
+        seen |= f.voter_ids
+        assert json.loads(json.dumps(f.evidence)) == f.evidence
+    assert members | others == seen
+    first, second = sorted(findings, key=lambda f: min(f.idea_ids))
+    assert first.voter_ids == members and first.idea_ids == {40, 41, 42}
+    # The five shared accounts stay with the first ring (their votes too).
+    assert second.voter_ids == others and second.idea_ids == {50, 51}
+    assert second.evidence["accounts_in_other_findings"] == 5
+    assert not first.vote_ids & second.vote_ids
