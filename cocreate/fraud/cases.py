@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -69,6 +69,7 @@ MAX_LISTED = 200  # cases on one page of the list
 MAX_ACCOUNTS_SHOWN = 300
 REASON_MAX = 500
 MATCH_OVERLAP = 0.5  # Jaccard similarity of two accounts sets that makes them one group
+ADVISORY_SPACE = 6_006  # first key of the PostgreSQL advisory lock of a round's case store
 
 VOTES = Vote.__table__  # type: ignore[attr-defined]
 CASES = FraudCase.__table__  # type: ignore[attr-defined]
@@ -614,6 +615,14 @@ def store_findings(
     """
     round_id = _id(round_.id)
     begin_write(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two scans of one round at once (the command and a certification) take turns: the
+        # second sees the first one's cases instead of colliding on their fingerprints.
+        # An advisory lock, not the round's row: votes keep flowing meanwhile.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :round)"),
+            {"space": ADVISORY_SPACE, "round": round_id},
+        )
     cases = list(session.exec(select(FraudCase).where(FraudCase.round_id == round_id)).all())
     prints = {case.fingerprint for case in cases}
     summary = StoreSummary()
@@ -622,8 +631,11 @@ def store_findings(
         matches = [case for case in cases if _same_group(case, finding, print_)]
         open_case = next((c for c in matches if c.status == CaseStatus.OPEN), None)
         score = min(1.0, max(0.0, float(finding.score)))
+        decided = [_id(c.id) for c in matches if c.status != CaseStatus.OPEN]
         if open_case is not None:
             case_id = _id(open_case.id)
+            # A follow-up case never takes back votes a moderator has decided already.
+            wanted = set(finding.vote_ids) - _case_vote_ids(session, decided)
             if open_case.fingerprint != print_ and print_ not in prints:
                 prints.discard(open_case.fingerprint)
                 open_case.fingerprint = print_
@@ -634,7 +646,7 @@ def store_findings(
             open_case.evidence = _evidence(loaded, finding)
             open_case.scanned_at = now
             held = _case_vote_ids(session, [case_id])
-            gone = sorted(held - finding.vote_ids)
+            gone = sorted(held - wanted)
             for batch in _batches(gone):
                 session.execute(
                     CASE_VOTES.delete().where(
@@ -643,8 +655,8 @@ def store_findings(
                         CASE_VOTES.c.previous_status.is_(None),
                     )
                 )
-            _add_case_votes(session, case_id, finding.vote_ids - held)
-            open_case.votes = len(finding.vote_ids)
+            _add_case_votes(session, case_id, wanted - held)
+            open_case.votes = len(wanted)
             session.add(open_case)
             summary.updated.append(case_id)
             continue

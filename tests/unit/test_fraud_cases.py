@@ -191,6 +191,44 @@ def test_a_decided_case_is_not_reopened_by_the_same_finding(session: Session) ->
     assert len(summary.opened) == 1
     follow_up = session.get(FraudCase, summary.opened[0])
     assert follow_up is not None and follow_up.votes == 1 and follow_up.status == "open"
+    # The next scan updates the follow-up, still without the votes already cleared.
+    again = store(session, attacked, attacked.finding(session))
+    assert again.opened == [] and again.updated == [follow_up.id]
+    session.rollback()
+    session.refresh(follow_up)
+    assert follow_up.votes == 1
+    linked = session.exec(select(FraudCaseVote).where(FraudCaseVote.case_id == follow_up.id))
+    assert len(linked.all()) == 1
+
+
+def test_two_scans_at_once_store_one_case(session: Session, engine: Engine) -> None:
+    attacked = make_attacked(session)
+    finding = attacked.finding(session)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def scan() -> None:
+        with Session(engine, expire_on_commit=False) as own:
+            round_ = own.get(Round, attacked.contest.round.id)
+            assert round_ is not None
+            loaded = cases.read_round_log(session=own, round_id=round_.id or 0)
+            barrier.wait()
+            try:
+                cases.store_findings(
+                    session=own, round_=round_, loaded=loaded, findings=[finding], now=CLOSED
+                )
+            except BaseException as exc:  # noqa: BLE001  (reported below)
+                errors.append(exc)
+
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    session.rollback()
+    (case,) = session.exec(select(FraudCase)).all()
+    assert case.votes == 8
 
 
 # --- Decisions -------------------------------------------------------------------------------
