@@ -91,7 +91,7 @@ class ScanConfig:
     burst_prior_votes: float = 1.0  # pseudo-votes of an idea without history
     burst_min_cluster: int = 5  # votes of one prefix/device in an episode to flag them
     burst_cluster_surprise: float = 20.0
-    # ... and at least this share of their accounts is new or used for nothing else.
+    # ... and at least this share of their accounts is new, single-use or confined to them.
     burst_min_fresh: float = 0.7
     burst_young_account: float = 2 * 86400.0
     burst_single_use_margin: float = 86400.0
