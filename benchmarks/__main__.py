@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import ideas_gallery, moderation_queue, results_scale, vote_load
+from benchmarks import fraud_cases, ideas_gallery, moderation_queue, results_scale, vote_load
+from benchmarks.fraud import report as fraud_scan
 
 POSTGRES = os.environ.get(
     "COCREATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -19,6 +20,8 @@ def main() -> int:
         failures += moderation_queue.main(["--db", url])
     failures += vote_load.main()
     failures += results_scale.main([])  # PostgreSQL only: 10 M votes
+    failures += fraud_scan.main([])  # no database: the detectors on a generated log
+    failures += fraud_cases.main([])  # PostgreSQL: loading 1 M votes and `cocreate fraud-scan`
     return 1 if failures else 0
 
 

@@ -22,6 +22,7 @@ from cocreate.brands import routes as brands
 from cocreate.campaigns import routes as campaigns
 from cocreate.clock import Clock, system_clock
 from cocreate.db import Database, make_engine
+from cocreate.fraud import routes as fraud
 from cocreate.ideas import routes as ideas
 from cocreate.moderation import routes as moderation
 from cocreate.notifications.service import deliver_due
@@ -51,6 +52,7 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *ideas.routes,
         *storage.routes,
         *moderation.routes,
+        *fraud.routes,
         *results_routes.routes,
         *jury_routes.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,4 +1,4 @@
-"""The `cocreate` command: serve, migrate, demo, create-admin, verify-results."""
+"""The `cocreate` command: serve, migrate, demo, create-admin, verify-results, fraud-scan."""
 
 from __future__ import annotations
 
@@ -133,6 +133,61 @@ def cmd_verify_results(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_fraud_scan(args: argparse.Namespace) -> int:
+    """Scan the campaign's voting rounds for vote fraud and store what is found as cases."""
+    from sqlmodel import select
+
+    import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
+    from cocreate.campaigns.models import Campaign
+    from cocreate.clock import system_clock
+    from cocreate.db import Database, make_engine
+    from cocreate.fraud.cases import GATE_SCORE, kind_label, scan_round
+    from cocreate.voting.results import campaign_rounds
+
+    settings = _settings()
+    database = Database(make_engine(settings.database_url))
+    if not _migrated(database):
+        sys.exit("cocreate: the database has no tables yet; run `cocreate migrate` first")
+    with database.session() as session:
+        campaign = session.exec(select(Campaign).where(Campaign.slug == args.campaign)).first()
+        if campaign is None or campaign.id is None:
+            print(f"cocreate: no campaign {args.campaign!r}", file=sys.stderr)
+            return 1
+        rounds = campaign_rounds(session=session, campaign_id=campaign.id)
+        if args.round is not None:
+            rounds = [info for info in rounds if info.number == args.round]
+            if not rounds:
+                print(f"cocreate: {args.campaign} has no round {args.round}", file=sys.stderr)
+                return 1
+        if not rounds:
+            print(f"{args.campaign}: no voting round.")
+            return 0
+        now = system_clock.now()
+        for info in rounds:
+            label = f"{args.campaign} round {info.number} ({info.name})"
+            if info.round.certified_at is not None:
+                print(f"{label}: certified; its votes can no longer change (scanned anyway).")
+            done = scan_round(session=session, round_=info.round, now=now)
+            seconds = done.load_seconds + done.scan_seconds + done.store_seconds
+            print(
+                f"{label}: {done.votes} votes by {done.accounts} accounts; "
+                f"{done.findings} findings: {done.opened} new cases, {done.updated} updated, "
+                f"{done.already_decided} already decided; {seconds:.2f} s "
+                f"(load {done.load_seconds:.2f}, scan {done.scan_seconds:.2f}, "
+                f"store {done.store_seconds:.2f})"
+            )
+            if not done.by_kind:
+                print("  no open case")
+            for kind, scores in sorted(done.by_kind.items()):
+                blocking = sum(1 for s in scores if s >= GATE_SCORE)
+                top = ", ".join(f"{s:.2f}" for s in scores[:10])
+                print(
+                    f"  {kind_label(kind)}: {len(scores)} open, {blocking} at or above "
+                    f"{GATE_SCORE:.2f} (block certification); scores {top}"
+                )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -196,6 +251,16 @@ def parser() -> argparse.ArgumentParser:
         "--round", type=int, metavar="N", help="only voting round N (1 = the first); default: all"
     )
     verify.set_defaults(func=cmd_verify_results)
+
+    fraud = commands.add_parser(
+        "fraud-scan",
+        help="look for vote rings, sockpuppets and bursts; open or update fraud cases",
+    )
+    fraud.add_argument("campaign", metavar="CAMPAIGN", help="the campaign's address (slug)")
+    fraud.add_argument(
+        "--round", type=int, metavar="N", help="only voting round N (1 = the first); default: all"
+    )
+    fraud.set_defaults(func=cmd_fraud_scan)
     return root
 
 

@@ -4,6 +4,7 @@ from cocreate.accounts.models import Identity, User
 from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
+from cocreate.fraud.models import FraudCase, FraudCaseVote
 from cocreate.ideas.models import Idea, IdeaTerm
 from cocreate.moderation.models import (
     MergeCredit,
@@ -53,6 +54,8 @@ __all__ = [
     "AuditEvent",
     "Brand",
     "Campaign",
+    "FraudCase",
+    "FraudCaseVote",
     "Idea",
     "IdeaTerm",
     "Identity",

@@ -12,6 +12,7 @@ The database loader (`cases.load_round_log`) and the benchmark generator
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,8 @@ class Accounts:
     mailbox: Int64Array  # code of the canonical mailbox (see `canonical_mailbox`)
     email_domain: Int64Array  # code of the email's domain
     disposable: BoolArray  # the domain is a known disposable-email domain
+    # Code of `mailbox_pattern` (name1@, name2@... at one domain share it); None if unknown.
+    mailbox_pattern: Int64Array | None = None
 
     def __len__(self) -> int:
         return int(self.user_id.shape[0])
@@ -86,4 +89,20 @@ def canonical_mailbox(email: str) -> str:
         domain = "gmail.com"
     if domain == "gmail.com":
         local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+_DIGITS = re.compile(r"[0-9]+")
+_SEPARATORS = re.compile(r"[._-]+")
+
+
+def mailbox_pattern(email: str) -> str:
+    """The shape of a canonical mailbox with its numbers and separators dropped: `jane.doe@x.org`,
+    `jane.doe1@x.org`, `janedoe_02@x.org` and `jane.doe+7@x.org` all give `janedoe@x.org`.
+    One person's series of accounts shares it; so do some honest namesakes, which is why it is
+    weak evidence alone."""
+    local, _, domain = canonical_mailbox(email).rpartition("@")
+    if not local:
+        return ""
+    local = _DIGITS.sub("", _SEPARATORS.sub("", local))
     return f"{local}@{domain}"

@@ -460,11 +460,28 @@ def vote_log_csv(*, session: Session, round_: Round) -> Iterator[str]:
 
 
 def certification_blockers(session: Session, round_: Round) -> list[str]:
-    """Reasons, in the reader's language, that keep a closed round from being certified.
+    """Reasons, in the reader's language, that keep a closed round from being certified:
+    open fraud cases of the round that score at least `cases.GATE_SCORE`."""
+    from cocreate.fraud.cases import GATE_SCORE, blocking_cases, kind_label
 
-    The hook for fraud review: undecided fraud cases of the round will be listed here.
-    """
-    return []
+    found = blocking_cases(session=session, round_id=_id(round_.id))
+    if not found:
+        return []
+    listed = ", ".join(
+        _("#%(id)d (%(kind)s, score %(score).2f)")
+        % {"id": _id(case.id), "kind": kind_label(case.kind), "score": case.score}
+        for case in found[:5]
+    )
+    return [
+        ngettext(
+            "%(n)d fraud case scoring %(gate).2f or more is not decided yet: %(cases)s. "
+            "A moderator must void or clear it on the fraud review page first.",
+            "%(n)d fraud cases scoring %(gate).2f or more are not decided yet: %(cases)s. "
+            "A moderator must void or clear them on the fraud review page first.",
+            len(found),
+        )
+        % {"n": len(found), "gate": GATE_SCORE, "cases": listed}
+    ]
 
 
 def certification_problems(
@@ -496,11 +513,17 @@ def certify_round(
 ) -> Certification:
     """Freeze the results of a closed round, record the digest, move the winners on.
 
-    Refused (ValidationFailed) while the round is open, once it is certified, or while
-    `certification_blockers` lists anything.
+    Runs the fraud scan of the round first (`cocreate.fraud.cases.scan_round`). Refused
+    (ValidationFailed) while the round is open, once it is certified, or while
+    `certification_blockers` lists anything (an undecided fraud case above the gate).
     """
     stage = session.get(Stage, round_.stage_id)
     assert stage is not None
+    if round_.certified_at is None and now >= stage.closes_at:
+        # The fraud scan first (it stores its cases and commits), then the gate below.
+        from cocreate.fraud.cases import scan_round
+
+        scan_round(session=session, round_=round_, now=now)
     problems = certification_problems(session=session, round_=round_, stage=stage, now=now)
     if problems:
         raise ValidationFailed({"": " ".join(problems)})

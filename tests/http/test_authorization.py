@@ -54,6 +54,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "key": lambda w: "no/such/file.webp",
     "provider": lambda w: "no-such-provider",
     "idea": lambda w: "999999",  # no such idea: the access is checked before the lookup
+    "case": lambda w: "999999",  # no such fraud case, likewise
 }
 
 PERSONAS = ("anonymous", "consumer", "marketer of another brand", "admin")
