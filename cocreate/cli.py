@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 from cocreate.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from cocreate.db import Database
+    from cocreate.voting.results import RoundInfo
 
 
 def _settings() -> Settings:
@@ -85,29 +88,40 @@ def _migrated(database: Database) -> bool:
     return inspect(database.engine).has_table("alembic_version")
 
 
-def cmd_verify_results(args: argparse.Namespace) -> int:
-    """Recount certified rounds and recompute their digests from the vote log."""
+def _chosen_rounds(session: Session, args: argparse.Namespace) -> list[RoundInfo] | None:
+    """The rounds of campaign `args.campaign` (only number `args.round` when given); None,
+    after saying why on stderr, when the campaign or the round does not exist."""
     from sqlmodel import select
 
-    import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
     from cocreate.campaigns.models import Campaign
+    from cocreate.voting.results import campaign_rounds
+
+    campaign = session.exec(select(Campaign).where(Campaign.slug == args.campaign)).first()
+    if campaign is None or campaign.id is None:
+        print(f"cocreate: no campaign {args.campaign!r}", file=sys.stderr)
+        return None
+    rounds = campaign_rounds(session=session, campaign_id=campaign.id)
+    if args.round is not None:
+        rounds = [info for info in rounds if info.number == args.round]
+        if not rounds:
+            print(f"cocreate: {args.campaign} has no round {args.round}", file=sys.stderr)
+            return None
+    return list(rounds)
+
+
+def cmd_verify_results(args: argparse.Namespace) -> int:
+    """Recount certified rounds and recompute their digests from the vote log."""
+    import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
     from cocreate.db import Database, make_engine
-    from cocreate.voting.results import campaign_rounds, verify_round
+    from cocreate.voting.results import verify_round
 
     settings = _settings()
     database = Database(make_engine(settings.database_url))
     with database.session() as session:
-        campaign = session.exec(select(Campaign).where(Campaign.slug == args.campaign)).first()
-        if campaign is None or campaign.id is None:
-            print(f"cocreate: no campaign {args.campaign!r}", file=sys.stderr)
+        rounds = _chosen_rounds(session, args)
+        if rounds is None:
             return 1
-        rounds = campaign_rounds(session=session, campaign_id=campaign.id)
-        if args.round is not None:
-            rounds = [info for info in rounds if info.number == args.round]
-            if not rounds:
-                print(f"cocreate: {args.campaign} has no round {args.round}", file=sys.stderr)
-                return 1
-        else:
+        if args.round is None:
             rounds = [info for info in rounds if info.round.certified_at is not None]
             if not rounds:
                 print(f"{args.campaign}: no certified round to verify.")
@@ -135,30 +149,19 @@ def cmd_verify_results(args: argparse.Namespace) -> int:
 
 def cmd_fraud_scan(args: argparse.Namespace) -> int:
     """Scan the campaign's voting rounds for vote fraud and store what is found as cases."""
-    from sqlmodel import select
-
     import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
-    from cocreate.campaigns.models import Campaign
     from cocreate.clock import system_clock
     from cocreate.db import Database, make_engine
     from cocreate.fraud.cases import GATE_SCORE, kind_label, scan_round
-    from cocreate.voting.results import campaign_rounds
 
     settings = _settings()
     database = Database(make_engine(settings.database_url))
     if not _migrated(database):
         sys.exit("cocreate: the database has no tables yet; run `cocreate migrate` first")
     with database.session() as session:
-        campaign = session.exec(select(Campaign).where(Campaign.slug == args.campaign)).first()
-        if campaign is None or campaign.id is None:
-            print(f"cocreate: no campaign {args.campaign!r}", file=sys.stderr)
+        rounds = _chosen_rounds(session, args)
+        if rounds is None:
             return 1
-        rounds = campaign_rounds(session=session, campaign_id=campaign.id)
-        if args.round is not None:
-            rounds = [info for info in rounds if info.number == args.round]
-            if not rounds:
-                print(f"cocreate: {args.campaign} has no round {args.round}", file=sys.stderr)
-                return 1
         if not rounds:
             print(f"{args.campaign}: no voting round.")
             return 0
