@@ -17,27 +17,30 @@ Honest side (seeded, vectorised):
 - account ages: most accounts months to years old, 20% signed up during the round just before
   their first vote;
 - honest look-alikes of fraud: viral spikes (an idea shared on social media: hundreds of votes
-  in an hour or two from everywhere), colleagues voting for a colleague's idea from the office
-  network, fan communities voting for their favourite ideas over the round, families voting
-  together on one device.
+  in an hour or two from everywhere), fan clubs voting for one idea within the hour after a
+  post, colleagues voting for a colleague's idea from the office network, fan communities
+  voting for their favourite ideas over the round, families voting together for a few ideas
+  on one device, lectures voting for a classmate's idea from a campus /24 within the hour
+  (half on accounts made on the spot).
 
 Attacks (each labelled vote by vote and account by account):
-- ``ring``: 200 aged accounts (bought or farmed) behind residential proxies (prefixes drawn
-  from honest home and mobile pools), one device each, common user agents, ordinary
-  mailboxes; within one evening hour each votes for the 3 target ideas (some skip one) and
-  casts 4-15 camouflage votes on popular ideas at ordinary hours over the round;
-- ``sockpuppets``: 50 accounts signed up by one operator over an evening before the round
-  (mailbox series on one name, a few plus-addressed, a few random at a disposable domain),
-  three devices of the operator plus private-browsing sessions, the operator's home /24 and
-  phone on a big CGNAT prefix; every evening the operator logs into most of them in turn and
-  votes for the target (daily ballots allow one vote per idea per day), with a few camouflage
-  votes;
+- ``ring``: 200 accounts, mostly aged (bought or farmed), a fifth made days before, behind
+  residential proxies (prefixes drawn from honest home and mobile pools), one device each,
+  user agents from the honest mix, ordinary mailboxes; within a three-hour evening window,
+  paced by hand (minutes between votes), each votes for the 3 target ideas (a quarter for
+  only 2) and casts 4-15 camouflage votes on popular ideas at ordinary hours over the round;
+- ``sockpuppets``: 50 accounts signed up by one operator over an evening before the round,
+  30% of them months before (mailbox series on one name, a few plus-addressed, a few random
+  at a disposable domain), three devices of the operator plus private-browsing sessions, the
+  operator's home /24 and phone on a big CGNAT prefix; every evening the operator logs into
+  most of them in turn and votes for the target (daily ballots allow one vote per idea per
+  day), with a few camouflage votes;
 - ``burst``: 800 accounts registered by a script in the 40 minutes before it votes from one
-  datacenter /24 (rotating addresses, fresh cookies, five common user agents, random
-  mailboxes): all vote for the target within 35 minutes at 21:00, a quarter also vote for one
-  popular idea.
+  datacenter /24 (rotating addresses, fresh cookies, user agents from the honest mix, a fifth
+  left scripted, random mailboxes): all vote for the target within 35 minutes at 21:00, a
+  quarter also vote for one popular idea.
 
-`hard=True` makes every attack stealthier: the ring spreads over two hours, skips more
+`hard=True` makes every attack stealthier: the ring spreads over five hours, skips more
 targets and camouflages inside its voting session too; the sockpuppet operator signs up over
 three evenings, uses a short mailbox series and unrelated names, private browsing 70% of the
 time and his phone's CGNAT prefix for 60% of the votes; the burst's accounts were registered

@@ -5,13 +5,17 @@ round of 1,000,000 votes with three injected attacks (a lockstep ring, sockpuppe
                                [--seed 1 2 3]
 
 For every seed: generates the log (`generate.py`; not timed), runs the scan once timed and
-once under tracemalloc (peak memory of the scan alone), then reports per attack and overall
-precision, recall and F1 on fraudulent votes and accounts, the honest votes and accounts
-flagged, and the rank of every attacked idea with all votes, with the flagged votes removed,
-and among honest votes only. Fraudulent votes are every vote of an attack account (the
+once under tracemalloc (peak memory of the scan alone), replays layer 1 over the log
+(`layer1.py`), then reports per attack and overall precision, recall and F1 on fraudulent
+votes and accounts, the honest votes and accounts flagged, layer 1's decisions (counted,
+challenged, held, refused) per attack and for honest votes under the default policy and with
+middle = hold, the honest votes held by either layer, and the rank of every attacked idea with
+all votes, with the flagged votes removed (and the ones layer 1 stops), and among honest votes
+only. Fraudulent votes are every vote of an attack account (the
 detectors' convention: ring and sockpuppet findings void all votes of their accounts; the
 burst's accounts cast nothing but the burst and its camouflage). Targets: F1 >= 0.9 on each
-attack, < 0.5% of honest votes flagged, no attacked idea in the top 3, scan < 60 s.
+attack, < 0.5% of honest votes held (layer 1 with middle = hold, or layer 2), no attacked
+idea in the top 3, scan < 60 s.
 Exit status 1 when a target is missed. Not part of pytest.
 """
 
