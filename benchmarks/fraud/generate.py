@@ -17,27 +17,30 @@ Honest side (seeded, vectorised):
 - account ages: most accounts months to years old, 20% signed up during the round just before
   their first vote;
 - honest look-alikes of fraud: viral spikes (an idea shared on social media: hundreds of votes
-  in an hour or two from everywhere), colleagues voting for a colleague's idea from the office
-  network, fan communities voting for their favourite ideas over the round, families voting
-  together on one device.
+  in an hour or two from everywhere), fan clubs voting for one idea within the hour after a
+  post, colleagues voting for a colleague's idea from the office network, fan communities
+  voting for their favourite ideas over the round, families voting together for a few ideas
+  on one device, lectures voting for a classmate's idea from a campus /24 within the hour
+  (half on accounts made on the spot).
 
 Attacks (each labelled vote by vote and account by account):
-- ``ring``: 200 aged accounts (bought or farmed) behind residential proxies (prefixes drawn
-  from honest home and mobile pools), one device each, common user agents, ordinary
-  mailboxes; within one evening hour each votes for the 3 target ideas (some skip one) and
-  casts 4-15 camouflage votes on popular ideas at ordinary hours over the round;
-- ``sockpuppets``: 50 accounts signed up by one operator over an evening before the round
-  (mailbox series on one name, a few plus-addressed, a few random at a disposable domain),
-  three devices of the operator plus private-browsing sessions, the operator's home /24 and
-  phone on a big CGNAT prefix; every evening the operator logs into most of them in turn and
-  votes for the target (daily ballots allow one vote per idea per day), with a few camouflage
-  votes;
+- ``ring``: 200 accounts, mostly aged (bought or farmed), a fifth made days before, behind
+  residential proxies (prefixes drawn from honest home and mobile pools), one device each,
+  user agents from the honest mix, ordinary mailboxes; within a three-hour evening window,
+  paced by hand (minutes between votes), each votes for the 3 target ideas (a quarter for
+  only 2) and casts 4-15 camouflage votes on popular ideas at ordinary hours over the round;
+- ``sockpuppets``: 50 accounts signed up by one operator over an evening before the round,
+  30% of them months before (mailbox series on one name, a few plus-addressed, a few random
+  at a disposable domain), three devices of the operator plus private-browsing sessions, the
+  operator's home /24 and phone on a big CGNAT prefix; every evening the operator logs into
+  most of them in turn and votes for the target (daily ballots allow one vote per idea per
+  day), with a few camouflage votes;
 - ``burst``: 800 accounts registered by a script in the 40 minutes before it votes from one
-  datacenter /24 (rotating addresses, fresh cookies, five common user agents, random
-  mailboxes): all vote for the target within 35 minutes at 21:00, a quarter also vote for one
-  popular idea.
+  datacenter /24 (rotating addresses, fresh cookies, user agents from the honest mix, a fifth
+  left scripted, random mailboxes): all vote for the target within 35 minutes at 21:00, a
+  quarter also vote for one popular idea.
 
-`hard=True` makes every attack stealthier: the ring spreads over two hours, skips more
+`hard=True` makes every attack stealthier: the ring spreads over five hours, skips more
 targets and camouflages inside its voting session too; the sockpuppet operator signs up over
 three evenings, uses a short mailbox series and unrelated names, private browsing 70% of the
 time and his phone's CGNAT prefix for 60% of the votes; the burst's accounts were registered
@@ -78,6 +81,7 @@ class Generated:
     account_label: IntArray  # per account row
     targets: dict[int, list[int]]  # attack -> target idea ids
     honest_rank: dict[int, int]  # target idea id -> rank among honest votes only
+    user_agents: list[str]  # user agent code -> string
 
 
 class _Codes:
@@ -112,6 +116,23 @@ DOMAINS = [
 ]  # fmt: skip
 SMALL_DOMAINS = 60  # companies, universities, small providers: 13% together
 DISPOSABLE = ["trashmail.example", "tempinbox.example", "minutemail.example"]
+
+# User agents by code: 40 ordinary browsers (code 0 the most common), then scripted clients.
+_PLATFORMS = [
+    "Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7", "X11; Linux x86_64",
+    "iPhone; CPU iPhone OS 17_4 like Mac OS X", "Linux; Android 14; Pixel 8",
+]  # fmt: skip
+BROWSERS = [
+    f"Mozilla/5.0 ({_PLATFORMS[k % 5]}) AppleWebKit/537.36 (KHTML, like Gecko) "
+    + (f"Chrome/{118 + k // 5}.0.0.0 Safari/537.36" if k % 2 else f"Firefox/{118 + k // 5}.0")
+    for k in range(40)
+]
+SCRIPTED_AGENTS = [
+    "python-requests/2.31.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/120.0.0.0 Safari/537.36",
+]
+USER_AGENTS = BROWSERS + SCRIPTED_AGENTS
 
 
 def _zipf_choice(rng: np.random.Generator, n: int, size: int, s: float) -> IntArray:
@@ -228,7 +249,12 @@ def _emails(
         if plus[k]:
             email = f"{local}{'' if n_try == 1 else n_try}+cocreate@{domain}"
         if domain == "gmail.com" and rng.random() < 0.1:
-            email = email.replace(".", "", 1) if "." in local else f"{f}.{email[len(f) :]}"
+            # Gmail ignores dots: the same mailbox written another way. (Inserting the dot
+            # only after a leading first name: elsewhere it made another person's mailbox.)
+            if "." in local:
+                email = email.replace(".", "", 1)
+            elif local.startswith(f) and len(local) > len(f):
+                email = f"{f}.{email[len(f) :]}"
         out.append(email)
     return out
 
@@ -382,7 +408,18 @@ def generate(
         voter, idea = voter[keep], idea[keep]
         honest_votes(voter, idea, _rhythm_times(rng, voter.shape[0], days))
         community_left -= int(voter.shape[0])
-    # Families: a household's members voting together for one idea, often on one device.
+    # Fan clubs: a post on the club's page, and members vote for that one idea within the hour
+    # (from wherever they are; what the votes share is the idea and the hour).
+    for _ in range(5):
+        size = int(rng.integers(150, 400))
+        idea = int(idea_by_rank[int(rng.integers(30, 1000))])
+        who = rng.choice(voters, size=size, replace=False)
+        post = float(_human_times(rng, 1, days)[0])
+        honest_votes(
+            who, np.full(size, idea), post + np.minimum(rng.exponential(900.0, size), 3500)
+        )
+    # Families: a household's members voting together for one to four ideas, one after the
+    # other, often on one device.
     families_left = votes - n_base - budget - special // 4 - special // 4
     multi = np.flatnonzero(np.bincount(household, minlength=n_households) >= 2)
     members_of = np.argsort(household, kind="stable")
@@ -393,25 +430,29 @@ def generate(
         hh = multi[h]
         hi = int(np.searchsorted(household[members_of], hh, side="right"))
         who = members_of[lo:hi]
-        idea = (
+        k = int(rng.choice([1, 2, 3, 4], p=[0.5, 0.25, 0.15, 0.1]))
+        picks = [
             int(rng.choice(ideas, p=popularity))
             if rng.random() < 0.5
             else int(idea_by_rank[int(rng.integers(100, ideas))])
-        )
-        at = float(_human_times(rng, 1, days)[0]) + 90.0 * np.arange(who.shape[0])
+            for _ in range(k)
+        ]
+        voter = np.repeat(who, k)
+        m = voter.shape[0]
+        at = float(_human_times(rng, 1, days)[0]) + np.cumsum(rng.uniform(20.0, 90.0, m))
         shared = rng.random() < 0.6
-        dev = np.full(who.shape[0], family_device[hh]) if shared else dev_base[who]
+        dev = np.full(m, family_device[hh]) if shared else dev_base[voter]
         b.add_votes(
-            honest_rows[who],
-            np.full(who.shape[0], idea),
+            honest_rows[voter],
+            np.tile(np.array(picks, dtype=np.int64), who.shape[0]),
             at,
-            np.full(who.shape[0], house_prefix[hh]),
-            np.full(who.shape[0], house_host[hh]),
+            np.full(m, house_prefix[hh]),
+            np.full(m, house_host[hh]),
             dev,
             device_ua[dev],
             HONEST,
         )
-        families_left -= who.shape[0]
+        families_left -= m
 
     # New accounts sign up just before their first vote.
     all_acc = np.concatenate(b.v_acc)
@@ -421,6 +462,39 @@ def generate(
     created = np.concatenate(b.created)
     created[new_during] = first_vote[new_during] - rng.exponential(1200.0, int(new_during.sum()))
     b.created = [created]
+
+    # Lectures: a teacher shows a student's idea and the class votes for it from the campus
+    # /24 within the hour, half of them signing up on the spot (not all confirm their email
+    # before voting), some voting for a few other ideas while at it.
+    for _ in range(3):
+        n = int(rng.integers(60, 250))
+        hour = float(rng.choice([9, 10, 11, 14, 15, 16]))
+        start = ROUND_OPENS + int(rng.integers(0, days)) * DAY + hour * HOUR
+        at = start + rng.uniform(300.0, 3300.0, n)
+        on_spot = rng.random(n) < 0.5
+        created_l = np.where(
+            on_spot, at - rng.uniform(60.0, 900.0, n), ROUND_OPENS - DAY * rng.uniform(30, 900, n)
+        )
+        verified_l = np.where(on_spot, rng.random(n) < 0.6, rng.random(n) < 0.92)
+        rows = b.add_accounts(created_l, verified_l, _emails(rng, n, first, last, taken), HONEST)
+        campus = b.prefix_codes.take(1)[0]
+        dev_l = b.device_codes.take(n)
+        ua_l = _zipf_choice(rng, 40, n, 1.1)
+        idea = int(idea_by_rank[int(rng.integers(100, 3000))])
+        extra = rng.integers(0, 4, n)
+        k = int(extra.sum())
+        voter = np.concatenate([np.arange(n), np.repeat(np.arange(n), extra)])
+        m = voter.shape[0]
+        b.add_votes(
+            rows[voter],
+            np.concatenate([np.full(n, idea), rng.choice(ideas, size=k, p=popularity)]),
+            np.concatenate([at, np.repeat(at, extra) + rng.uniform(20.0, 300.0, k)]),
+            np.full(m, campus),
+            rng.integers(0, 256, m),
+            dev_l[voter],
+            ua_l[voter],
+            HONEST,
+        )
 
     # The targets: by rank among honest votes.
     honest_counts = np.bincount(np.concatenate(b.v_idea), minlength=ideas)
@@ -467,23 +541,28 @@ def _ring(
 ) -> None:
     n = 200
     home_pool, mobile_pool = pools
+    start = ROUND_OPENS + 8 * DAY + 19 * HOUR + 30 * 60  # day 9, 19:30
+    # Mostly bought aged accounts, a fifth made in the days before (with verified emails).
     created = ROUND_OPENS - DAY * rng.uniform(30, 700, n)
+    fresh = rng.random(n) < 0.2
+    created[fresh] = start - DAY * rng.uniform(2, 6, int(fresh.sum()))
     rows = b.add_accounts(created, rng.random(n) < 0.85, _emails(rng, n, first, last, taken), RING)
     device = b.device_codes.take(n)
-    ua = _zipf_choice(rng, 40, n, 1.1)
-    start = ROUND_OPENS + 8 * DAY + 20 * HOUR + 10 * 60  # day 9, 20:10
+    ua = _zipf_choice(rng, 40, n, 1.1)  # the honest mix
+    window = 5 * HOUR if hard else 3 * HOUR
     for k in range(n):
         acc = rows[k]
-        moment = start + rng.uniform(0, (2 * HOUR if hard else HOUR) - 300)
+        moment = start + rng.uniform(0, window - 1800)
         tg = list(rng.permutation(targets))
-        if rng.random() < (0.15 if hard else 0.08):
+        if rng.random() < (0.35 if hard else 0.25):
             tg = tg[:2]
         if hard:  # camouflage in the same session too
             extra = int(rng.integers(1, 4)) if rng.random() < 0.5 else 0
         else:
             extra = 1 if rng.random() < 0.3 else 0
         ideas = np.array(tg + list(_popular_choice(rng, popular, counts, extra)), dtype=np.int64)
-        at = moment + np.cumsum(rng.uniform(15, 90, ideas.shape[0]))
+        # A person paid per vote, not a script: a few minutes between votes, jittered.
+        at = moment + np.cumsum(rng.exponential(240.0, ideas.shape[0]) + 15.0)
         camo = int(rng.integers(4, 16))
         camo_ideas = np.unique(_popular_choice(rng, popular, counts, camo))
         camo_at = _human_times(rng, camo_ideas.shape[0], b.days)
@@ -524,6 +603,9 @@ def _sockpuppets(
     # Hard: accounts made over three evenings instead of one.
     spread = rng.integers(0, 3, n) * DAY if hard else np.zeros(n)
     created = signup + np.sort(rng.uniform(0, 2.5 * HOUR, n)) + spread
+    # Some made long ago and kept for such occasions.
+    aged = rng.random(n) < 0.3
+    created[aged] = ROUND_OPENS - DAY * rng.uniform(60, 400, int(aged.sum()))
     f, la = first[int(rng.integers(0, len(first)))], last[int(rng.integers(0, len(last)))]
     emails = []
     for k in range(n):
@@ -540,7 +622,7 @@ def _sockpuppets(
             emails.append(f"{local}@{DISPOSABLE[0]}")
         else:
             emails.extend(_emails(rng, 1, first, last, taken))
-    rows = b.add_accounts(created, rng.random(n) < 0.7, emails, SOCKPUPPETS)
+    rows = b.add_accounts(created, rng.random(n) < 0.8, emails, SOCKPUPPETS)
     home = b.prefix_codes.take(1)[0]
     phone_net = mobile_pool[int(rng.integers(0, 5))]  # a big carrier
     devices = b.device_codes.take(3)  # laptop (two browsers) and phone
@@ -595,12 +677,15 @@ def _burst(
     for _ in range(n):
         local = "".join(chr(97 + int(c)) for c in rng.integers(0, 26, int(rng.integers(8, 13))))
         emails.append(f"{local}{int(rng.integers(0, 100))}@{domains[int(rng.integers(0, 4))]}")
-    rows = b.add_accounts(created, rng.random(n) < 0.2, emails, BURST)
+    rows = b.add_accounts(created, rng.random(n) < 0.35, emails, BURST)
     subnet = b.prefix_codes.take(1)[0]
     at = np.maximum(start + np.sort(rng.uniform(0, 35 * 60, n)), created + 60)
     at = at[rng.permutation(n)] if hard else at
     devices = b.device_codes.take(n)
-    ua = rng.integers(0, 5, n)
+    # Browser strings copied from the honest mix; a fifth left scripted.
+    ua = _zipf_choice(rng, 40, n, 1.1)
+    scripted = rng.random(n) < 0.2
+    ua[scripted] = len(BROWSERS) + rng.integers(0, len(SCRIPTED_AGENTS), int(scripted.sum()))
     hosts = rng.integers(0, 256, n)
     b.add_votes(rows, np.full(n, target), at, np.full(n, subnet), hosts, devices, ua, BURST)
     if hard:  # 40% warmed up with a few earlier votes on popular ideas
@@ -699,4 +784,5 @@ def _assemble(
         account_label=np.concatenate(b.account_label),
         targets={a: [t + 1 for t in ts] for a, ts in targets.items()},
         honest_rank={t + 1: r for t, r in honest_rank.items()},
+        user_agents=USER_AGENTS,
     )

@@ -5,13 +5,17 @@ round of 1,000,000 votes with three injected attacks (a lockstep ring, sockpuppe
                                [--seed 1 2 3]
 
 For every seed: generates the log (`generate.py`; not timed), runs the scan once timed and
-once under tracemalloc (peak memory of the scan alone), then reports per attack and overall
-precision, recall and F1 on fraudulent votes and accounts, the honest votes and accounts
-flagged, and the rank of every attacked idea with all votes, with the flagged votes removed,
-and among honest votes only. Fraudulent votes are every vote of an attack account (the
+once under tracemalloc (peak memory of the scan alone), replays layer 1 over the log
+(`layer1.py`), then reports per attack and overall precision, recall and F1 on fraudulent
+votes and accounts, the honest votes and accounts flagged, layer 1's decisions (counted,
+challenged, held, refused) per attack and for honest votes under the default policy and with
+middle = hold, the honest votes held by either layer, and the rank of every attacked idea with
+all votes, with the flagged votes removed (and the ones layer 1 stops), and among honest votes
+only. Fraudulent votes are every vote of an attack account (the
 detectors' convention: ring and sockpuppet findings void all votes of their accounts; the
 burst's accounts cast nothing but the burst and its camouflage). Targets: F1 >= 0.9 on each
-attack, < 0.5% of honest votes flagged, no attacked idea in the top 3, scan < 60 s.
+attack, < 0.5% of honest votes held (layer 1 with middle = hold, or layer 2), no attacked
+idea in the top 3, scan < 60 s.
 Exit status 1 when a target is missed. Not part of pytest.
 """
 
@@ -27,8 +31,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.fraud.generate import ATTACKS, HONEST, Generated, generate
+from benchmarks.fraud.layer1 import COUNT, DECISIONS, HOLD, REFUSE, Layer1, replay
 from cocreate.fraud.detectors import scan
 from cocreate.fraud.log import Finding
+from cocreate.fraud.risk import user_agent_signal
 
 TARGET_F1 = 0.9
 TARGET_HONEST_SHARE = 0.005
@@ -122,6 +128,34 @@ def evaluate(gen: Generated, findings: list[Finding]) -> dict[str, Any]:
     return out
 
 
+def layer1_report(gen: Generated, l1: Layer1, flagged: np.ndarray[Any, Any]) -> dict[str, Any]:
+    """Decision shares per population, and what the two layers stop together."""
+    label = gen.vote_label
+    out: dict[str, Any] = {}
+    for code, name in [(HONEST, "honest"), *ATTACKS.items()]:
+        mine = label == code
+        n = max(int(mine.sum()), 1)
+        default = {DECISIONS[d]: int((l1.default[mine] == d).sum()) / n for d in DECISIONS}
+        hold = {DECISIONS[d]: int((l1.hold[mine] == d).sum()) / n for d in (COUNT, HOLD, REFUSE)}
+        held1 = mine & (l1.hold == HOLD)
+        refused = mine & (l1.hold == REFUSE)
+        out[name] = {
+            "default": default,
+            "hold": hold,
+            "held_l1": int(held1.sum()),
+            "refused_l1": int(refused.sum()),
+            "flagged_l2": int((mine & flagged).sum()),
+            "held_either": int((mine & (held1 | flagged)).sum()),
+            "stopped_any": int((mine & (held1 | refused | flagged)).sum()),
+            "votes": int(mine.sum()),
+        }
+    honest_held = (label == HONEST) & (l1.hold >= HOLD)
+    out["honest_signals"] = {
+        k: int((v & honest_held).sum()) for k, v in l1.signals.items() if (v & honest_held).any()
+    }
+    return out
+
+
 def _fmt(prf: tuple[float, float, float]) -> str:
     return f"P {prf[0]:.3f}  R {prf[1]:.3f}  F1 {prf[2]:.3f}"
 
@@ -135,12 +169,31 @@ def run(
     t = time.perf_counter()
     findings = scan(gen.log, gen.accounts)
     seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    scripted_ua = np.array([user_agent_signal(ua) is not None for ua in gen.user_agents])
+    l1 = replay(gen.log, gen.accounts, scripted_ua)
+    l1_seconds = time.perf_counter() - t
     tracemalloc.start()
     scan(gen.log, gen.accounts)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     result = evaluate(gen, findings)
     result.update(seconds=seconds, peak_mb=peak / 2**20, gen_seconds=gen_seconds)
+    flagged = np.isin(gen.log.vote_id, [v for f in findings for v in f.vote_ids])
+    result["layer1"] = layer1_report(gen, l1, flagged)
+    all_targets = [t for ts in gen.targets.values() for t in ts]
+    # Layer 1 with the default policy: refused votes are not stored; a challenged voter
+    # (a person or a script) is assumed to solve the proof of work, so the vote counts.
+    kept_default = ~flagged & (l1.default != REFUSE)
+    kept_hold = ~flagged & (l1.hold == COUNT)
+    result["top3_after_both"] = {
+        policy: [
+            t
+            for t, r in zip(all_targets, _ranks(gen.log.idea, kept, all_targets), strict=True)
+            if r <= 3
+        ]
+        for policy, kept in (("challenge", kept_default), ("hold", kept_hold))
+    }
     print(
         f"\nseed {seed}{' (hard attacks)' if hard else ''}: {len(gen.log):,} votes, "
         f"{len(gen.accounts):,} accounts, generated in {gen_seconds:.1f} s"
@@ -174,7 +227,33 @@ def run(
     )
     in_top3 = result["attacked_in_top3_after"] or "none"
     print(f"  attacked ideas in the top 3 after the scan: {in_top3}")
-    ok &= share < TARGET_HONEST_SHARE and not result["attacked_in_top3_after"]
+    ok &= not result["attacked_in_top3_after"]
+    l1r = result["layer1"]
+    print(f"  layer 1 replayed in {l1_seconds:.1f} s; decisions (default policy | middle = hold):")
+    for name in ["honest", *ATTACKS.values()]:
+        p = l1r[name]
+        d = "  ".join(f"{k} {100 * v:6.2f}%" for k, v in p["default"].items())
+        h = "  ".join(f"{k} {100 * v:6.2f}%" for k, v in p["hold"].items())
+        print(f"    {name:<12} {d} | {h}")
+    for name in ["honest", *ATTACKS.values()]:
+        p = l1r[name]
+        n = max(p["votes"], 1)
+        print(
+            f"    {name:<12} held by layer 1 {p['held_l1']:>6,} ({100 * p['held_l1'] / n:.3f}%), "
+            f"refused {p['refused_l1']:>6,} ({100 * p['refused_l1'] / n:.3f}%), "
+            f"flagged by layer 2 {p['flagged_l2']:>6,}; held by either "
+            f"{100 * p['held_either'] / n:.3f}%, stopped by either (refusals too) "
+            f"{100 * p['stopped_any'] / n:.3f}%"
+        )
+    print(f"    signals of the honest votes held or refused: {l1r['honest_signals']}")
+    both = result["top3_after_both"]
+    print(
+        f"  attacked ideas in the top 3 after both layers: challenge policy "
+        f"{both['challenge'] or 'none'}, hold policy {both['hold'] or 'none'}"
+    )
+    honest = l1r["honest"]
+    held_share = honest["held_either"] / max(honest["votes"], 1)
+    ok &= held_share < TARGET_HONEST_SHARE
     return result, ok
 
 
