@@ -62,7 +62,8 @@ def world(session: Session, make_user: Callable[..., User], clock: FrozenClock) 
     attacked = make_attacked(session)
     contest = attacked.contest
     for n, voter in enumerate(attacked.honest[:2]):
-        add_vote(session, contest, voter, 2, T0 + DAY + n * timedelta(hours=6), status=VoteStatus.HELD)
+        at = T0 + DAY + n * timedelta(hours=6)
+        add_vote(session, contest, voter, 2, at, status=VoteStatus.HELD)
     add_vote(session, contest, attacked.honest[2], 4, T0 + DAY, status=VoteStatus.HELD)
     session.execute(
         update(Vote)
@@ -71,7 +72,10 @@ def world(session: Session, make_user: Callable[..., User], clock: FrozenClock) 
     )
     session.execute(
         update(Vote)
-        .where(col(Vote.voter_id) == attacked.honest[2].id, col(Vote.idea_id) == contest.ideas[4].id)
+        .where(
+            col(Vote.voter_id) == attacked.honest[2].id,
+            col(Vote.idea_id) == contest.ideas[4].id,
+        )
         .values(withdrawn_at=T0 + DAY + timedelta(minutes=5))
     )
     session.commit()
@@ -190,9 +194,7 @@ def test_voiding_needs_a_reason_and_keeps_the_vote(
     assert status_of(session, world, voter, 4) == "void"
     assert live_tally(session=session, round_id=world.round_id) == before
     reason = session.exec(
-        select(Vote.status_reason).where(
-            Vote.voter_id == voter.id, Vote.idea_id == world.idea(4)
-        )
+        select(Vote.status_reason).where(Vote.voter_id == voter.id, Vote.idea_id == world.idea(4))
     ).one()
     assert reason == "Voided by review: a ring"
 
@@ -325,7 +327,8 @@ def test_held_votes_block_certification_until_decided(
     certify_round(session=session, round_=round_, now=CLOSED)  # the scan's case, if any, is below
 
     # A certified round refuses any decision, with a clear message.
-    add_vote(session, world.attacked.contest, world.attacked.honest[3], 4, RING_AT, status=VoteStatus.HELD)
+    late = world.attacked.honest[3]
+    add_vote(session, world.attacked.contest, late, 4, RING_AT, status=VoteStatus.HELD)
     session.commit()
     refused = post(
         client, f"{world.url}/decide", {"action": f"count-{world.attacked.honest[3].id}"}
