@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
@@ -123,8 +123,13 @@ class HeldPage:
     next_after: str | None  # keyset cursor of the next page
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def cursor(first_at: datetime, voter_id: int) -> str:
-    return f"{int(first_at.timestamp() * 1_000_000)}-{voter_id}"
+    # Whole microseconds, not a float timestamp: the next page must start exactly after it.
+    return f"{(first_at - EPOCH) // MICROSECOND}-{voter_id}"
 
 
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
@@ -134,8 +139,8 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
     if not (micros.isdigit() and voter.isdigit()):
         return None
     try:
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(voter)
-    except (OverflowError, ValueError, OSError):
+        return EPOCH + int(micros) * MICROSECOND, int(voter)
+    except OverflowError:
         return None
 
 

@@ -150,6 +150,10 @@ def test_the_page_is_keyset_paged(client: TestClient, session: Session, world: W
     assert f'data-voter="{world.attacked.ring[3].id}"' in second
     assert f'data-voter="{world.attacked.honest[0].id}"' not in second
     assert client.get(f"{world.url}?after=x-%00").status_code == 200
+    assert client.get(f"{world.url}?after={'9' * 30}-1").status_code == 200
+    # The cursor is exact to the microsecond (a float timestamp is not, this far from 1970).
+    at = T0 + timedelta(microseconds=123_457)
+    assert held.parse_cursor(held.cursor(at, 7)) == (at, 7)
 
 
 def test_counting_releases_the_votes_into_the_tally(
