@@ -306,6 +306,7 @@ def certify_in_child(url: str, round_id: int) -> dict[str, Any]:
 
 
 def certify_here(url: str, round_id: int) -> None:
+    from sqlalchemy import text
     from sqlmodel import Session
 
     import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
@@ -317,6 +318,13 @@ def certify_here(url: str, round_id: int) -> None:
     with Session(engine, expire_on_commit=False) as session:
         round_ = session.get(Round, round_id)
         assert round_ is not None
+        # Undecided held votes block certification: the generated ones are voided first, as
+        # a moderator would on the held votes page (void keeps them in the log, uncounted).
+        session.execute(
+            text("UPDATE votes SET status = 'void' WHERE round_id = :r AND status = 'held'"),
+            {"r": round_id},
+        )
+        session.commit()
         start = time.perf_counter()
         done = certify_round(session=session, round_=round_, now=ROUND_CLOSES + timedelta(hours=1))
         seconds = time.perf_counter() - start

@@ -215,3 +215,32 @@ def add_juror(session: Session, brand: Brand, email: str) -> User:
     session.add(Membership(brand_id=brand.id, user_id=juror.id, role=Role.JURY))  # type: ignore[arg-type]
     session.commit()
     return juror
+
+
+def decide_held_votes(session: Session, contest: Contest, action: str = "void") -> int:
+    """Count or void every held vote of the round, as a moderator would before certifying
+    (undecided held votes block certification)."""
+    from sqlmodel import col, select
+
+    from cocreate.fraud.held import decide_held
+    from cocreate.voting.models import Vote, VoteStatus
+
+    session.rollback()
+    voters = session.exec(
+        select(Vote.voter_id).where(
+            Vote.round_id == contest.round.id,
+            Vote.status == VoteStatus.HELD.value,
+            col(Vote.withdrawn_at).is_(None),
+        )
+    ).all()
+    if not voters:
+        return 0
+    return decide_held(
+        session=session,
+        round_id=contest.round.id or 0,
+        voter_ids=sorted(set(voters)),
+        action=action,
+        actor_id=contest.author.id or 0,
+        reason="reviewed",
+        now=T0,
+    ).votes_changed

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
 from cocreate.forms import Form
-from cocreate.fraud import cases
+from cocreate.fraud import cases, held
 from cocreate.fraud.log import FindingKind
 from cocreate.fraud.models import CaseStatus
 from cocreate.i18n import gettext as _
@@ -200,7 +200,103 @@ async def scan(request: Request) -> Response:
     return redirect(f"{_base(brand)}?{query}", flash=message, request=request)
 
 
+def _round_choice(request: Request, brand: Brand) -> cases.RoundChoice:
+    wanted = request.path_params["round"]
+    for choice in cases.brand_rounds(session=db(request), brand=brand):
+        if choice.round_id == wanted:
+            return choice
+    raise HTTPException(404)
+
+
+def _held_url(brand: Brand, round_id: int) -> str:
+    return f"{_base(brand)}/rounds/{round_id}/held"
+
+
+def _held_page(
+    request: Request,
+    brand: Brand,
+    choice: cases.RoundChoice,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    session = db(request)
+    after = held.parse_cursor(request.query_params.get("after"))
+    page = held.held_page(session=session, round_id=choice.round_id, now=_now(request), after=after)
+    round_ = session.get(Round, choice.round_id)
+    context: dict[str, Any] = {
+        "brand": brand,
+        "base": _base(brand),
+        "url": _held_url(brand, choice.round_id),
+        "choice": choice,
+        "totals": held.held_totals(session=session, round_id=choice.round_id),
+        "page": page,
+        "paged": after is not None,
+        "certified": round_ is not None and round_.certified_at is not None,
+        "error": error,
+    }
+    return render(request, "fraud/held.html", context, status_code=status_code)
+
+
+async def held_votes(request: Request) -> Response:
+    brand = _brand(request)
+    return _held_page(request, brand, _round_choice(request, brand))
+
+
+def _decision(value: str) -> tuple[str, int | None] | None:
+    """ "count" or "void" for the ticked voters, "count-<id>" or "void-<id>" for one voter."""
+    action, _sep, voter = value.partition("-")
+    if action not in held.ACTIONS:
+        return None
+    if not voter:
+        return action, None
+    return (action, int(voter)) if voter.isdigit() and len(voter) < 12 else None
+
+
+async def decide_held(request: Request) -> Response:
+    brand, user, session = _brand(request), _user(request), db(request)
+    choice = _round_choice(request, brand)
+    form = await request.form()
+    decision = _decision(str(form.get("action") or ""))
+    if decision is None:
+        return _held_page(
+            request, brand, choice, error=_("Choose one of the options."), status_code=400
+        )
+    action, one = decision
+    if one is not None:
+        voters = [one]
+    else:
+        voters = [int(v) for v in form.getlist("voter") if isinstance(v, str) and v.isdigit()]
+    reason = str(form.get("reason") or "")[: cases.REASON_MAX * 2]
+    try:
+        done = held.decide_held(
+            session=session,
+            round_id=choice.round_id,
+            voter_ids=voters,
+            action=action,
+            actor_id=_id(user),
+            reason=reason,
+            now=_now(request),
+        )
+    except cases.Refused as exc:
+        session.rollback()
+        return _held_page(request, brand, choice, error=exc.message, status_code=exc.status)
+    if action == "count":
+        message = _("%(votes)d held votes of %(voters)d voters now count.")
+    else:
+        message = _("%(votes)d held votes of %(voters)d voters are void.")
+    message = message % {"votes": done.votes_changed, "voters": done.voters_changed}
+    return redirect(_held_url(brand, choice.round_id), flash=message, request=request)
+
+
 routes = [
+    route("/brands/{brand}/fraud/rounds/{round:int}/held", held_votes, access=MODERATE),
+    route(
+        "/brands/{brand}/fraud/rounds/{round:int}/held/decide",
+        decide_held,
+        access=MODERATE,
+        methods=["POST"],
+    ),
     route("/brands/{brand}/fraud", cases_page, access=MODERATE),
     route("/brands/{brand}/fraud/scan", scan, access=MODERATE, methods=["POST"]),
     route("/brands/{brand}/fraud/cases/{case:int}", case_page, access=MODERATE),

@@ -461,18 +461,40 @@ def vote_log_csv(*, session: Session, round_: Round) -> Iterator[str]:
 
 def certification_blockers(session: Session, round_: Round) -> list[str]:
     """Reasons, in the reader's language, that keep a closed round from being certified:
-    open fraud cases of the round that score at least `cases.GATE_SCORE`."""
+    open fraud cases of the round that score at least `cases.GATE_SCORE`, and held votes no
+    moderator has counted or voided yet."""
     from cocreate.fraud.cases import GATE_SCORE, blocking_cases, kind_label
+    from cocreate.fraud.held import held_count
 
+    reasons: list[str] = []
+    held = held_count(session=session, round_id=_id(round_.id))
+    if held:
+        from cocreate.brands.models import Brand
+
+        brand = session.exec(
+            select(Brand)
+            .join(Campaign, col(Campaign.brand_id) == Brand.id)
+            .where(Campaign.id == round_.campaign_id)
+        ).one()
+        reasons.append(
+            ngettext(
+                "%(n)d held vote is not decided yet. A moderator must count or void it on the "
+                "held votes page: %(url)s",
+                "%(n)d held votes are not decided yet. A moderator must count or void them on "
+                "the held votes page: %(url)s",
+                held,
+            )
+            % {"n": held, "url": f"/brands/{brand.slug}/fraud/rounds/{_id(round_.id)}/held"}
+        )
     found = blocking_cases(session=session, round_id=_id(round_.id))
     if not found:
-        return []
+        return reasons
     listed = ", ".join(
         _("#%(id)d (%(kind)s, score %(score).2f)")
         % {"id": _id(case.id), "kind": kind_label(case.kind), "score": case.score}
         for case in found[:5]
     )
-    return [
+    return reasons + [
         ngettext(
             "%(n)d fraud case scoring %(gate).2f or more is not decided yet: %(cases)s. "
             "A moderator must void or clear it on the fraud review page first.",

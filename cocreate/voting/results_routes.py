@@ -22,6 +22,7 @@ from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time
 from cocreate.campaigns.models import Campaign
 from cocreate.forms import Form, ValidationFailed
+from cocreate.fraud.held import held_count
 from cocreate.i18n import gettext as _
 from cocreate.markdown import render_markdown
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
@@ -220,17 +221,21 @@ def _console_page(
             if certification and certification.certified_by_id
             else None
         )
+        problems = (
+            results.certification_problems(
+                session=session, round_=info.round, stage=info.stage, now=now
+            )
+            if info.round.certified_at is None and now >= info.stage.closes_at
+            else []
+        )
         rows.append(
             {
                 "info": info,
                 "opens": local_time(info.stage.opens_at, campaign.timezone),
                 "closes": local_time(info.stage.closes_at, campaign.timezone),
                 "state": _round_state(info, now),
-                "problems": results.certification_problems(
-                    session=session, round_=info.round, stage=info.stage, now=now
-                )
-                if info.round.certified_at is None and now >= info.stage.closes_at
-                else [],
+                "problems": problems,
+                "held": held_count(session=session, round_id=info.round.id or 0) if problems else 0,
                 "certified_at": local_time(info.round.certified_at, campaign.timezone)
                 if info.round.certified_at
                 else None,

@@ -55,6 +55,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "provider": lambda w: "no-such-provider",
     "idea": lambda w: "999999",  # no such idea: the access is checked before the lookup
     "case": lambda w: "999999",  # no such fraud case, likewise
+    "round": lambda w: "999999",  # no such round: the brand role is checked first
 }
 
 PERSONAS = ("anonymous", "consumer", "marketer of another brand", "admin")

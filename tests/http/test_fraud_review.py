@@ -21,7 +21,7 @@ from cocreate.voting.service import live_tally, recount
 from tests.brand_factories import add_member, make_brand
 from tests.conftest import _PASSWORD_HASH, csrf_from, log_in, reload
 from tests.fraud_support import Attacked, make_attacked
-from tests.results_support import DAY, T0
+from tests.results_support import DAY, T0, decide_held_votes
 
 CLOSED = T0 + 11 * DAY
 BASE = "/brands/crispy/fraud"
@@ -150,6 +150,7 @@ def test_a_certified_round_refuses_a_void_with_a_clear_message(
     cases.clear_case(
         session=session, case=world.case, actor_id=world.owner.id or 0, reason="", now=CLOSED
     )
+    decide_held_votes(session, world.attacked.contest, "count")
     certify_round(session=session, round_=world.attacked.contest.round, now=CLOSED)
     log_in(client, world.owner)
     url = f"{BASE}/cases/{world.case.id}/decide"

@@ -44,7 +44,15 @@ from cocreate.voting.results import (
 )
 from cocreate.voting.results_models import RoundPairwise, RoundResult
 from cocreate.voting.service import Outcome, cast_vote, live_tally, recount, withdraw_vote
-from tests.results_support import DAY, T0, Contest, make_contest, ranked_ballot, write_votes
+from tests.results_support import (
+    DAY,
+    T0,
+    Contest,
+    decide_held_votes,
+    make_contest,
+    ranked_ballot,
+    write_votes,
+)
 
 CLOSED = T0 + 11 * DAY  # round 1 runs from T0 to T0 + 10 days
 
@@ -92,6 +100,9 @@ def test_certification_freezes_results_and_moves_the_top_ideas_on(
     write_votes(session, contest.round, [(v[1], b, 1), (v[2], b, 1)])
     write_votes(session, contest.round, [(v[3], d, 1)], withdrawn=True)  # taken back
     write_votes(session, contest.round, [(v[3], e, 1)], status=VoteStatus.HELD)  # not counted
+    with pytest.raises(ValidationFailed, match="1 held vote is not decided yet"):
+        certify_round(session=session, round_=contest.round, now=CLOSED, actor_id=None)
+    assert decide_held_votes(session, contest, "void") == 1  # void: kept, never counted
     done = certify_round(session=session, round_=contest.round, now=CLOSED, actor_id=None)
     assert done.votes_in_log == 8 and done.advanced == 2 and done.undecided == 0
     assert results_of(session, contest) == [
@@ -342,6 +353,7 @@ def test_the_certified_tally_equals_a_full_recount(
                 withdraw_vote(**common)  # type: ignore[arg-type]
             else:
                 cast_vote(**common, weight=points, signals=Signals(hold=action == "hold"))  # type: ignore[arg-type]
+        decide_held_votes(session, contest, "count")  # released: the live tally takes them
         certify_round(session=session, round_=contest.round, now=CLOSED)
         certified = {
             r.idea_id: (r.votes, r.points)
