@@ -19,6 +19,7 @@ from cocreate.fraud import cases, held
 from cocreate.fraud.log import FindingKind
 from cocreate.fraud.models import CaseStatus
 from cocreate.i18n import gettext as _
+from cocreate.i18n import ngettext
 from cocreate.moderation.service import get_brand
 from cocreate.security.access import brand_role, current_user, db, route
 from cocreate.voting.models import Round
@@ -281,11 +282,12 @@ async def decide_held(request: Request) -> Response:
     except cases.Refused as exc:
         session.rollback()
         return _held_page(request, brand, choice, error=exc.message, status_code=exc.status)
+    n = done.votes_changed
     if action == "count":
-        message = _("%(votes)d held votes of %(voters)d voters now count.")
+        message = ngettext("%(num)d held vote now counts.", "%(num)d held votes now count.", n)
     else:
-        message = _("%(votes)d held votes of %(voters)d voters are void.")
-    message = message % {"votes": done.votes_changed, "voters": done.voters_changed}
+        message = ngettext("%(num)d held vote is now void.", "%(num)d held votes are now void.", n)
+    message = message % {"num": n}
     return redirect(_held_url(brand, choice.round_id), flash=message, request=request)
 
 
