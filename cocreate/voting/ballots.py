@@ -87,10 +87,16 @@ def _mailbox_siblings_column() -> Any:
     trip) less per vote. Bound: `mailbox`, `voter`."""
     sibling = USERS.alias("sibling")
     live = VOTES.alias("live")
-    voted = exists().where(
-        live.c.round_id == ROUNDS.c.id,
-        live.c.voter_id == sibling.c.id,
-        live.c.withdrawn_at.is_(None),
+    # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
+    # correlation stops at the nearest enclosing select and would add `rounds` to the FROM.
+    voted = (
+        exists()
+        .where(
+            live.c.round_id == ROUNDS.c.id,
+            live.c.voter_id == sibling.c.id,
+            live.c.withdrawn_at.is_(None),
+        )
+        .correlate(ROUNDS, sibling)
     )
     return (
         core_select(func.count())
@@ -100,6 +106,7 @@ def _mailbox_siblings_column() -> Any:
             sibling.c.id != bindparam("voter"),
             voted,
         )
+        .correlate(ROUNDS)
         .scalar_subquery()
     )
 
@@ -165,8 +172,8 @@ def find_open_round(
     values = tuple(row)
     siblings: int | None = None
     if voter is not None:
-        # NULL when no round row exists yet (made below): the screen then asks on its own.
-        siblings = None if values[-1] is None else int(values[-1])
+        # 0 when no round row exists yet (made below): no vote can name it.
+        siblings = int(values[-1])
         values = values[:-1]
     at = len(CAMPAIGN_COLUMNS)
     stage_end = at + len(STAGES.c)

@@ -107,6 +107,22 @@ def test_the_open_round_read_for_a_vote_counts_the_voters_mailbox_siblings(
     vote(voter)
     assert siblings(voter) == 0  # one's own vote is no sibling's
     assert siblings(sibling) == 1
+    # In another round of the campaign that vote is no sibling's.
+    second = Stage(
+        campaign_id=world.campaign.id,  # type: ignore[arg-type]
+        position=2,
+        kind=StageKind.VOTING,
+        opens_at=T0 + 9 * DAY,
+        closes_at=T0 + 12 * DAY,
+    )
+    session.add(second)
+    session.commit()
+    assert find_open_round(session=session, slug="flavours", now=T0 + 10 * DAY)  # makes its Round
+    session.commit()
+    later = find_open_round(session=session, slug="flavours", now=T0 + 10 * DAY, voter=sibling)
+    assert later is not None and later.open is not None and later.open.stage.id == second.id
+    assert later.open.mailbox_siblings == 0
+    session.rollback()
     session.exec(update(Vote).values(withdrawn_at=T0))  # type: ignore[call-overload]
     session.commit()
     assert siblings(sibling) == 0
