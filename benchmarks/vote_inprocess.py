@@ -6,6 +6,7 @@ they move far less with the machine's load than `vote_load`'s. Same data as `vot
 
 Usage: python -m benchmarks.vote_inprocess [--backend sqlite|postgresql] [--requests 2000]
     [--profile]   (with pyinstrument installed: a profile of the vote requests)
+    [--cprofile N]   (cProfile: calls per vote, the top N functions by own and total time)
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--cprofile", type=int, default=0, metavar="N", help="cProfile: print the top N by own time"
+    )
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -157,6 +161,18 @@ def main(argv: list[str] | None = None) -> int:
                 with Profiler(async_mode="disabled") as profiler:
                     await timed("vote (profiled)", n, vote, app, b"is counted")
                 profiler.print(show_all=False)
+            elif args.cprofile:
+                import cProfile
+                import pstats
+
+                profile = cProfile.Profile()
+                profile.enable()
+                await timed("vote (cProfile)", n, vote, app, b"is counted")
+                profile.disable()
+                stats = pstats.Stats(profile)
+                print(f"{stats.total_calls / n:.0f} function calls per vote")  # type: ignore[attr-defined]
+                stats.sort_stats("tottime").print_stats(args.cprofile)
+                stats.sort_stats("cumulative").print_stats(args.cprofile)
             else:
                 await timed("POST /c/{slug}/vote/{idea} (htmx)", n, vote, app, b"is counted")
 

@@ -90,9 +90,12 @@ def screen_vote(
     now: datetime,
     solved: bool = False,
     count: bool = True,
+    siblings: int | None = None,
 ) -> Screening:
     """Score a vote attempt and decide it under the round's policy. `count`: record the
-    attempt in the windows (False when re-reading them for the same attempt)."""
+    attempt in the windows (False when re-reading them for the same attempt). `siblings`:
+    the mailbox siblings when the caller already read them (`OpenRound.mailbox_siblings`,
+    read with the round); None: asked here."""
     assert round_.id is not None and voter.id is not None
     keys = [(VELOCITY, str(voter.id))]
     if signals.ip_prefix_hash:  # already salted per campaign
@@ -114,7 +117,11 @@ def screen_vote(
         network_votes=network,
         device_votes=device,
         account_votes=velocity,
-        mailbox_siblings=mailbox_siblings(session=session, voter=voter, round_id=round_.id),
+        mailbox_siblings=(
+            siblings
+            if siblings is not None
+            else mailbox_siblings(session=session, voter=voter, round_id=round_.id)
+        ),
     )
     risk = assess(inputs)
     policy = FraudPolicy.from_json(round_.fraud_policy)

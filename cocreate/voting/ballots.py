@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, update
+from sqlalchemy import String, and_, bindparam, exists, func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -61,6 +61,9 @@ class OpenRound:
     stage: Stage
     round: Round
     first_round: bool  # the campaign's first voting stage: every approved idea takes part
+    # Read with the round when `find_open_round` was given the voter (the vote path): other
+    # accounts of the voter's canonical mailbox with a live vote in the round. None: not read.
+    mailbox_siblings: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,45 @@ class CampaignRound:
 CAMPAIGNS = Campaign.__table__  # type: ignore[attr-defined]
 STAGES = Stage.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
+USERS = User.__table__  # type: ignore[attr-defined]
+VOTES = Vote.__table__  # type: ignore[attr-defined]
+
+
+def _mailbox_siblings_column() -> Any:
+    """The fraud screen's mailbox query (`fraud.screen.MAILBOX_SIBLINGS`) as a column of the
+    open-round query, correlated on the round: one statement (and, on PostgreSQL, one round
+    trip) less per vote. Bound: `mailbox`, `voter`."""
+    sibling = USERS.alias("sibling")
+    live = VOTES.alias("live")
+    # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
+    # correlation stops at the nearest enclosing select and would add `rounds` to the FROM.
+    voted = (
+        exists()
+        .where(
+            live.c.round_id == ROUNDS.c.id,
+            live.c.voter_id == sibling.c.id,
+            live.c.withdrawn_at.is_(None),
+        )
+        .correlate(ROUNDS, sibling)
+    )
+    return (
+        core_select(func.count())
+        .select_from(sibling)
+        .where(
+            sibling.c.canonical_mailbox == bindparam("mailbox", type_=String()),
+            sibling.c.id != bindparam("voter"),
+            voted,
+        )
+        .correlate(ROUNDS)
+        .scalar_subquery()
+    )
 
 
 @cache
-def _open_round_query() -> Any:
+def _open_round_query(with_mailbox: bool = False) -> Any:
     """Built once, in Core: the campaign by address, its open voting stage and that stage's
-    Round, and whether an earlier voting stage exists. Bound: `slug`, `now`.
+    Round, and whether an earlier voting stage exists. Bound: `slug`, `now`; with
+    `with_mailbox`, also the voter's mailbox siblings (bound: `mailbox`, `voter`).
 
     Read every vote request, so the rows become objects through `attach_loaded` rather than
     the ORM's load path (which cost twice the query), and the campaign's long texts (brief,
@@ -97,6 +133,7 @@ def _open_round_query() -> Any:
             *STAGES.c,
             *ROUNDS.c,
             first_round,
+            *([_mailbox_siblings_column()] if with_mailbox else []),
         )
         .select_from(
             CAMPAIGNS.outerjoin(
@@ -117,15 +154,27 @@ def _open_round_query() -> Any:
     )
 
 
-def find_open_round(*, session: Session, slug: str, now: datetime) -> CampaignRound | None:
+def find_open_round(
+    *, session: Session, slug: str, now: datetime, voter: User | None = None
+) -> CampaignRound | None:
     """The published campaign at /c/{slug} and its open voting round, in one query.
 
-    None when no published campaign has this address.
+    None when no published campaign has this address. With `voter`, the same query also
+    counts the voter's mailbox siblings in the open round (`OpenRound.mailbox_siblings`).
     """
-    row = session.connection().execute(_open_round_query(), {"slug": slug, "now": now}).first()
+    params: dict[str, Any] = {"slug": slug, "now": now}
+    if voter is not None:
+        params.update(mailbox=voter.canonical_mailbox, voter=voter.id)
+    query = _open_round_query(voter is not None)
+    row = session.connection().execute(query, params).first()
     if row is None:
         return None
     values = tuple(row)
+    siblings: int | None = None
+    if voter is not None:
+        # 0 when no round row exists yet (made below): no vote can name it.
+        siblings = int(values[-1])
+        values = values[:-1]
     at = len(CAMPAIGN_COLUMNS)
     stage_end = at + len(STAGES.c)
     campaign = attach_loaded(
@@ -140,7 +189,7 @@ def find_open_round(*, session: Session, slug: str, now: datetime) -> CampaignRo
         round_ = round_for_stage(session=session, stage=stage)
     else:
         round_ = attach_loaded(session, Round, round_values)
-    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(values[-1])))
+    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(values[-1]), siblings))
 
 
 def voting_stages(stages: Sequence[Stage]) -> list[Stage]:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time, timeline_rows
@@ -169,9 +170,9 @@ def _ballot_url(slug: str) -> str:
     return f"/c/{slug}/vote"
 
 
-def _find(request: Request) -> ballots.CampaignRound:
+def _find(request: Request, voter: User | None = None) -> ballots.CampaignRound:
     found = ballots.find_open_round(
-        session=db(request), slug=request.path_params["slug"], now=_now(request)
+        session=db(request), slug=request.path_params["slug"], now=_now(request), voter=voter
     )
     if found is None:
         raise HTTPException(404)
@@ -331,7 +332,8 @@ async def _vote(request: Request, *, cast: bool) -> Response:
     now = _now(request)
     slug = request.path_params["slug"]
     idea_id: int = request.path_params["idea_id"]
-    opened = _find(request).open
+    # A vote also reads the voter's mailbox siblings with the round, for the fraud screen.
+    opened = _find(request, user if cast else None).open
     if opened is None:
         return _reload(request, slug, not_open_message())
     round_ = opened.round
@@ -466,6 +468,7 @@ async def _screen(
         now=now,
         solved=solved,
         count=not solved,  # the attempt was counted when the challenge was handed out
+        siblings=opened.mailbox_siblings,
     )
     if screening.decision == Decision.REFUSE:
         log_refusal(round_=round_, voter=user, screening=screening)

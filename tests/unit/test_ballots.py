@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -68,6 +69,69 @@ def test_the_open_round_is_found_with_its_place_in_the_campaign(
     assert later is not None and later.open is not None
     assert later.open.stage.id == second.id and not later.open.first_round
     assert session.exec(select(Round).where(Round.stage_id == second.id)).one()  # made
+
+
+def test_the_open_round_read_for_a_vote_counts_the_voters_mailbox_siblings(
+    session: Session, owner: User, make_user: Callable[..., User]
+) -> None:
+    """The fraud screen's mailbox count, read with the round: other accounts of the voter's
+    canonical mailbox with a live vote in this round (withdrawn votes and the voter's own
+    do not count)."""
+    world = make_voting_world(session, owner)
+    voter = make_user("pat.smith@gmail.com")
+    sibling = make_user("patsmith+two@googlemail.com")
+    make_user("someone.else@gmail.com")
+
+    def siblings(who: User) -> int | None:
+        found = find_open_round(session=session, slug="flavours", now=T0, voter=who)
+        assert found is not None and found.open is not None
+        session.rollback()
+        return found.open.mailbox_siblings
+
+    def vote(who: User) -> None:
+        found = find_open_round(session=session, slug="flavours", now=T0)
+        assert found is not None and found.open is not None
+        opened = found.open
+        outcome = cast_vote(
+            session=session,
+            round_=opened.round,
+            campaign=opened.campaign,
+            stage=opened.stage,
+            voter=who,
+            idea_id=world.ideas[0].id,  # type: ignore[arg-type]
+            now=T0,
+        )
+        assert outcome.outcome == Outcome.COUNTED
+
+    assert siblings(voter) == 0
+    vote(voter)
+    assert siblings(voter) == 0  # one's own vote is no sibling's
+    assert siblings(sibling) == 1
+    # In another round of the campaign that vote is no sibling's.
+    second = Stage(
+        campaign_id=world.campaign.id,  # type: ignore[arg-type]
+        position=2,
+        kind=StageKind.VOTING,
+        opens_at=T0 + 9 * DAY,
+        closes_at=T0 + 12 * DAY,
+    )
+    session.add(second)
+    session.commit()
+    assert find_open_round(session=session, slug="flavours", now=T0 + 10 * DAY)  # makes its Round
+    session.commit()
+    later = find_open_round(session=session, slug="flavours", now=T0 + 10 * DAY, voter=sibling)
+    assert later is not None and later.open is not None and later.open.stage.id == second.id
+    assert later.open.mailbox_siblings == 0
+    session.rollback()
+    session.exec(update(Vote).values(withdrawn_at=T0))  # type: ignore[call-overload]
+    session.commit()
+    assert siblings(sibling) == 0
+    nobox = make_user("plain@example.com")
+    nobox.canonical_mailbox = None
+    assert siblings(nobox) == 0
+    found = find_open_round(session=session, slug="flavours", now=T0)
+    assert found is not None and found.open is not None
+    assert found.open.mailbox_siblings is None  # not asked: the screen would query
 
 
 def test_order_shows_ranks_with_ties_and_each_voter_their_own_hidden_order(
