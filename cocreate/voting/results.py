@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 from cocreate.audit.service import record
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import stage_name
-from cocreate.db import begin_write
+from cocreate.db import begin_write, stream_rows
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
@@ -73,7 +73,6 @@ LOG_COLUMNS = (
     "withdrawn_at",
 )
 LOG_HEADER = ",".join(LOG_COLUMNS) + "\n"
-STREAM_BATCH = 20_000  # rows fetched per round trip from the server-side cursor
 
 
 def _id(value: int | None) -> int:
@@ -393,24 +392,7 @@ def stream_log(*, session: Session, round_id: int) -> Iterator[Sequence[LogRow]]
     DB-API cursor, in the session's transaction: over ten million votes, SQLAlchemy's
     per-row objects and Python's datetime formatting were most of the time.
     """
-    connection = session.connection()
-    sql = str(
-        _log_statement(session, round_id).compile(
-            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-        )
-    )  # the only values are the round's id and fixed strings, rendered inline
-    dbapi = connection.connection.dbapi_connection
-    assert dbapi is not None
-    if connection.dialect.name == "postgresql":
-        cursor = dbapi.cursor(name=f"vote_log_{secrets.token_hex(6)}")  # server-side
-    else:
-        cursor = dbapi.cursor()
-    try:
-        cursor.execute(sql)
-        while rows := cursor.fetchmany(STREAM_BATCH):
-            yield rows
-    finally:
-        cursor.close()
+    yield from stream_rows(session, _log_statement(session, round_id), "vote_log")
 
 
 def log_line(row: LogRow, pseudonym: Callable[[int], str]) -> str:
