@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -42,7 +42,7 @@ from cocreate.audit.service import record
 from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.campaigns.timeline import stage_name
-from cocreate.db import begin_write
+from cocreate.db import begin_write, stream_rows
 from cocreate.fraud.detectors import scan
 from cocreate.fraud.log import (
     MISSING,
@@ -58,12 +58,12 @@ from cocreate.fraud.risk import is_disposable
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.voting.models import IdeaTally, Round, Vote, VoteStatus
+from cocreate.voting.service import adjust_tally
 
 # An open case scoring at least this blocks the certification of its round until a moderator
 # decides it (void or clear). Below it, a case is shown for review but does not block.
 GATE_SCORE = 0.5
 
-FETCH_BATCH = 20_000  # rows per round trip from the server-side cursor
 ID_BATCH = 5_000  # ids per IN (...) list
 TIMELINE_BINS = 48
 MAX_LISTED = 200  # cases on one page of the list
@@ -170,26 +170,6 @@ def _epoch(session: Session, column: Any) -> Any:
         return func.extract("epoch", column)
     # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (UTCDateTime)
     return (func.julianday(column) - 2440587.5) * 86400.0
-
-
-def _run(session: Session, statement: Any, name: str) -> Iterable[Sequence[Any]]:
-    """Rows in batches straight from the DB-API cursor (server-side on PostgreSQL)."""
-    connection = session.connection()
-    sql = str(
-        statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-    )  # the only values are the round's id and fixed strings
-    dbapi = connection.connection.dbapi_connection
-    assert dbapi is not None
-    if connection.dialect.name == "postgresql":
-        cursor = dbapi.cursor(name=f"{name}_{time.monotonic_ns()}")
-    else:
-        cursor = dbapi.cursor()
-    try:
-        cursor.execute(sql)
-        while rows := cursor.fetchmany(FETCH_BATCH):
-            yield rows
-    finally:
-        cursor.close()
 
 
 def _live_votes(round_id: int) -> Any:
@@ -313,7 +293,7 @@ def _votes_streamed(session: Session, round_id: int, codes: dict[str, _Codes]) -
         .where(_live_votes(round_id))
         .order_by(VOTES.c.id)
     )
-    for rows in _run(session, statement, "fraud_log"):
+    for rows in stream_rows(session, statement, "fraud_log"):
         columns = list(zip(*rows, strict=True))
         ids.extend(columns[0])
         voters.extend(columns[1])
@@ -351,7 +331,7 @@ def _voters(session: Session, round_id: int, log: VoteLog) -> Iterable[Sequence[
             cursor.close()
         return
     voting = core_select(VOTES.c.voter_id).where(_live_votes(round_id)).distinct()
-    yield from _run(
+    yield from stream_rows(
         session,
         core_select(
             USERS.c.id,
@@ -1071,39 +1051,8 @@ def _decide(
 
 def _adjust_tallies(session: Session, round_id: int, deltas: dict[int, tuple[int, int]]) -> None:
     """Add (votes, points) per idea to the live tally, in the caller's transaction."""
-    changes = [(idea, v, p) for idea, (v, p) in sorted(deltas.items()) if v or p]
-    if not changes:
-        return
-    statement = (
-        _insert(session)(IdeaTally)
-        .values(
-            round_id=bindparam("r"),
-            idea_id=bindparam("i"),
-            votes=bindparam("v"),
-            points=bindparam("p"),
-        )
-        .on_conflict_do_update(
-            index_elements=["round_id", "idea_id"],
-            set_={
-                "votes": TALLIES.c.votes + bindparam("dv"),
-                "points": TALLIES.c.points + bindparam("dp"),
-            },
-        )
-    )
-    # Taking away: the row exists (the votes were counted into it). The upsert's VALUES row
-    # is checked against CHECK (votes >= 0) even when it conflicts, so a plain UPDATE.
-    take = (
-        update(TALLIES)
-        .where(TALLIES.c.round_id == bindparam("r"), TALLIES.c.idea_id == bindparam("i"))
-        .values(votes=TALLIES.c.votes + bindparam("dv"), points=TALLIES.c.points + bindparam("dp"))
-    )
-    connection = session.connection()
-    for idea, votes, points in changes:
-        params = {"r": round_id, "i": idea, "dv": votes, "dp": points}
-        if votes < 0 or points < 0:
-            connection.execute(take, params)
-        else:
-            connection.execute(statement, {**params, "v": votes, "p": points})
+    for idea, (votes, points) in sorted(deltas.items()):  # one order: no deadlock between two
+        adjust_tally(session=session, round_id=round_id, idea_id=idea, votes=votes, points=points)
 
 
 def _in_case(case_id: int, previous: str | None = None) -> Any:

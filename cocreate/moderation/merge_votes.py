@@ -34,13 +34,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from cocreate.voting.models import Ballot, IdeaTally, Method, Round, RoundEntrant, Vote, VoteStatus
+from cocreate.voting.models import Ballot, Method, Round, RoundEntrant, Vote, VoteStatus
+from cocreate.voting.service import adjust_tally
 
 VOTES: Table = Vote.__table__  # type: ignore[attr-defined]
-TALLIES: Table = IdeaTally.__table__  # type: ignore[attr-defined]
 BALLOTS: Table = Ballot.__table__  # type: ignore[attr-defined]
 ROUNDS: Table = Round.__table__  # type: ignore[attr-defined]
 ENTRANTS: Table = RoundEntrant.__table__  # type: ignore[attr-defined]
@@ -61,31 +60,6 @@ def _open_rounds(session: Session, campaign_id: int) -> dict[int, str]:
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield list(ids[start : start + CHUNK])
-
-
-def _add_tally(session: Session, round_id: int, idea_id: int, votes: int, points: int) -> None:
-    if not votes and not points:
-        return
-    if votes < 0:  # taking back counted votes: the row has them (and CHECK >= 0 guards it)
-        session.execute(
-            update(TALLIES)
-            .where(TALLIES.c.round_id == round_id, TALLIES.c.idea_id == idea_id)
-            .values(votes=TALLIES.c.votes + votes, points=TALLIES.c.points + points)
-        )
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(TALLIES).values(
-        round_id=round_id, idea_id=idea_id, votes=votes, points=points
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["round_id", "idea_id"],
-            set_={
-                "votes": TALLIES.c.votes + statement.excluded.votes,
-                "points": TALLIES.c.points + statement.excluded.points,
-            },
-        )
-    )
 
 
 def _counted(rows: Iterable[Any]) -> dict[int, tuple[int, int]]:
@@ -168,12 +142,18 @@ def move_votes(
     for round_id, (votes, points) in _counted(
         (r.round_id, r.weight, r.status, False) for r in moved
     ).items():
-        _add_tally(session, round_id, target_id, votes, points)
-        _add_tally(session, round_id, source_id, -votes, -points)
+        adjust_tally(
+            session=session, round_id=round_id, idea_id=target_id, votes=votes, points=points
+        )
+        adjust_tally(
+            session=session, round_id=round_id, idea_id=source_id, votes=-votes, points=-points
+        )
     for round_id, (votes, points) in _counted(
         (r.round_id, r.weight, r.status, False) for r in withdrawn
     ).items():
-        _add_tally(session, round_id, source_id, -votes, -points)
+        adjust_tally(
+            session=session, round_id=round_id, idea_id=source_id, votes=-votes, points=-points
+        )
     target_listed = select(ENTRANTS.c.round_id).where(ENTRANTS.c.idea_id == target_id)
     places = [
         int(r)
@@ -231,8 +211,12 @@ def restore_votes(
     for round_id, (votes, points) in _counted(
         (r.round_id, r.weight, r.status, r.withdrawn_at is not None) for r in back
     ).items():
-        _add_tally(session, round_id, source_id, votes, points)
-        _add_tally(session, round_id, target_id, -votes, -points)
+        adjust_tally(
+            session=session, round_id=round_id, idea_id=source_id, votes=votes, points=points
+        )
+        adjust_tally(
+            session=session, round_id=round_id, idea_id=target_id, votes=-votes, points=-points
+        )
     revived: list[tuple[int, int, str]] = []
     for ids in _chunks(moved.get("withdrawn", [])):
         rows = session.execute(
@@ -272,7 +256,9 @@ def restore_votes(
             session.execute(update(VOTES).where(VOTES.c.id == row.id).values(withdrawn_at=None))
             revived.append((int(row.round_id), int(row.weight), str(row.status)))
     for round_id, (votes, points) in _counted((r, w, s, False) for r, w, s in revived).items():
-        _add_tally(session, round_id, source_id, votes, points)
+        adjust_tally(
+            session=session, round_id=round_id, idea_id=source_id, votes=votes, points=points
+        )
     places = [r for r in moved.get("entrant_rounds", []) if r in rounds]
     if places:
         session.execute(

@@ -639,7 +639,9 @@ def _add_to_tally(
     """Add to the idea's counted votes and points; returns them after the change."""
     sql = _sql(session)
     params = {"round_id": round_id, "idea_id": idea_id, "add_votes": votes, "add_points": points}
-    if votes < 0:  # taking back: the row exists (the vote was counted into it)
+    # Taking back: the row exists (the votes were counted into it). Not an upsert: its VALUES
+    # row would be checked against CHECK (votes >= 0) even when it conflicts.
+    if votes < 0 or points < 0:
         keys = {"k_round_id": round_id, "k_idea_id": idea_id}
         row = session.connection().execute(sql.take_tally, {**params, **keys}).first()
         return (int(row[0]), int(row[1])) if row is not None else None
@@ -649,6 +651,16 @@ def _add_to_tally(
         .one()
     )
     return int(row[0]), int(row[1])
+
+
+def adjust_tally(*, session: Session, round_id: int, idea_id: int, votes: int, points: int) -> None:
+    """Add counted votes and points (negative: take them back) to an idea's live tally, in the
+    caller's transaction: for changes made outside casting and withdrawing (fraud decisions,
+    merged duplicates). The caller keeps live tally == recount by passing exact deltas."""
+    if votes or points:
+        _add_to_tally(
+            session=session, round_id=round_id, idea_id=idea_id, votes=votes, points=points
+        )
 
 
 def counted_votes_query(round_id: int) -> Any:
