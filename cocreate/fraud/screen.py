@@ -80,9 +80,14 @@ def mailbox_siblings(*, session: Session, voter: User, round_id: int) -> int:
     return int(row[0])
 
 
+def _siblings(session: Session | None, voter: User, round_id: int) -> int:
+    assert session is not None, "without a session, give the siblings read with the round"
+    return mailbox_siblings(session=session, voter=voter, round_id=round_id)
+
+
 def screen_vote(
     *,
-    session: Session,
+    session: Session | None,
     limiter: RateLimiter,
     round_: Round,
     voter: User,
@@ -117,11 +122,7 @@ def screen_vote(
         network_votes=network,
         device_votes=device,
         account_votes=velocity,
-        mailbox_siblings=(
-            siblings
-            if siblings is not None
-            else mailbox_siblings(session=session, voter=voter, round_id=round_.id)
-        ),
+        mailbox_siblings=siblings if siblings is not None else _siblings(session, voter, round_.id),
     )
     risk = assess(inputs)
     policy = FraudPolicy.from_json(round_.fraud_policy)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
-from cocreate.db import attach_loaded, begin_write
+from cocreate.db import Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
@@ -41,12 +41,13 @@ from cocreate.voting.service import (
     Outcome,
     Signals,
     VoteResult,
-    _add_to_tally,
     _allowance,
     _ballot,
+    adjust_tally,
     eligibility_problem,
     period_ends_at,
     period_of,
+    transaction_of,
 )
 
 # --- Which round is open ---------------------------------------------------------------------
@@ -79,6 +80,8 @@ STAGES = Stage.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
 VOTES = Vote.__table__  # type: ignore[attr-defined]
+IDEAS = Idea.__table__  # type: ignore[attr-defined]
+TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
 
 
 def _mailbox_siblings_column() -> Any:
@@ -162,34 +165,75 @@ def find_open_round(
     None when no published campaign has this address. With `voter`, the same query also
     counts the voter's mailbox siblings in the open round (`OpenRound.mailbox_siblings`).
     """
+    query = _open_round_query(voter is not None)
+    row = session.connection().execute(query, _open_round_params(slug, now, voter)).first()
+    if row is None:
+        return None
+    found = _OpenRoundRow.split(tuple(row), with_mailbox=voter is not None)
+    campaign = attach_loaded(session, Campaign, found.campaign)
+    if found.stage["id"] is None:
+        return CampaignRound(campaign, None)
+    stage = attach_loaded(session, Stage, found.stage)
+    if found.round["id"] is None:
+        round_ = round_for_stage(session=session, stage=stage)
+    else:
+        round_ = attach_loaded(session, Round, found.round)
+    opened = OpenRound(campaign, stage, round_, found.first_round, found.mailbox_siblings)
+    return CampaignRound(campaign, opened)
+
+
+def open_round_for_vote(
+    tx: Transaction, *, slug: str, now: datetime, voter: User
+) -> OpenRound | None:
+    """`find_open_round` with the voter, for the vote's fast path: on its transaction, with
+    objects in no session. None also when the open stage has no round row yet (the usual
+    path makes it)."""
+    row = tx.first(_open_round_query(True), _open_round_params(slug, now, voter))
+    if row is None:
+        return None
+    found = _OpenRoundRow.split(row, with_mailbox=True)
+    if found.stage["id"] is None or found.round["id"] is None:
+        return None
+    return OpenRound(
+        detached(Campaign, found.campaign),
+        detached(Stage, found.stage),
+        detached(Round, found.round),
+        found.first_round,
+        found.mailbox_siblings,
+    )
+
+
+def _open_round_params(slug: str, now: datetime, voter: User | None) -> dict[str, Any]:
     params: dict[str, Any] = {"slug": slug, "now": now}
     if voter is not None:
         params.update(mailbox=voter.canonical_mailbox, voter=voter.id)
-    query = _open_round_query(voter is not None)
-    row = session.connection().execute(query, params).first()
-    if row is None:
-        return None
-    values = tuple(row)
-    siblings: int | None = None
-    if voter is not None:
-        # 0 when no round row exists yet (made below): no vote can name it.
-        siblings = int(values[-1])
-        values = values[:-1]
-    at = len(CAMPAIGN_COLUMNS)
-    stage_end = at + len(STAGES.c)
-    campaign = attach_loaded(
-        session, Campaign, dict(zip(CAMPAIGN_COLUMNS, values[:at], strict=True))
-    )
-    stage_values = dict(zip(STAGES.c.keys(), values[at:stage_end], strict=True))
-    if stage_values["id"] is None:
-        return CampaignRound(campaign, None)
-    stage = attach_loaded(session, Stage, stage_values)
-    round_values = dict(zip(ROUNDS.c.keys(), values[stage_end:-1], strict=True))
-    if round_values["id"] is None:
-        round_ = round_for_stage(session=session, stage=stage)
-    else:
-        round_ = attach_loaded(session, Round, round_values)
-    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(values[-1]), siblings))
+    return params
+
+
+@dataclass(frozen=True)
+class _OpenRoundRow:
+    campaign: dict[str, Any]
+    stage: dict[str, Any]
+    round: dict[str, Any]
+    first_round: bool
+    mailbox_siblings: int | None
+
+    @classmethod
+    def split(cls, values: tuple[Any, ...], *, with_mailbox: bool) -> _OpenRoundRow:
+        siblings: int | None = None
+        if with_mailbox:
+            # 0 when no round row exists yet (made by find_open_round): no vote can name it.
+            siblings = int(values[-1])
+            values = values[:-1]
+        at = len(CAMPAIGN_COLUMNS)
+        stage_end = at + len(STAGES.c)
+        return cls(
+            campaign=dict(zip(CAMPAIGN_COLUMNS, values[:at], strict=True)),
+            stage=dict(zip(STAGES.c.keys(), values[at:stage_end], strict=True)),
+            round=dict(zip(ROUNDS.c.keys(), values[stage_end:-1], strict=True)),
+            first_round=bool(values[-1]),
+            mailbox_siblings=siblings,
+        )
 
 
 def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
@@ -273,23 +317,36 @@ def shown_count(round_: Round, tally: dict[int, tuple[int, int]], idea_id: int) 
     return points if round_.method == Method.POINTS else votes
 
 
-def idea_title(*, session: Session, round_: Round, idea_id: int) -> str | None:
+def idea_title(*, session: Session | Transaction, round_: Round, idea_id: int) -> str | None:
     """The title of an idea of the round's campaign (for the answer to an unvote)."""
-    found = session.exec(
-        select(Idea.title).where(Idea.id == idea_id, Idea.campaign_id == round_.campaign_id)
-    ).first()
-    return found
+    row = transaction_of(session).first(
+        _idea_title_query(), {"idea_id": idea_id, "campaign_id": round_.campaign_id}
+    )
+    return None if row is None else str(row[0])
 
 
-def idea_count(*, session: Session, round_: Round, idea_id: int) -> int | None:
+def idea_count(*, session: Session | Transaction, round_: Round, idea_id: int) -> int | None:
     """One idea's shown count (after a vote); None unless the round shows live counts."""
     if round_.visibility != Visibility.LIVE:
         return None
-    found = session.get(IdeaTally, (round_.id, idea_id))
-    if found is None:
-        return 0
-    session.refresh(found)  # another voter's vote may have moved it since it was loaded
-    return found.points if round_.method == Method.POINTS else found.votes
+    row = transaction_of(session).first(
+        _idea_tally_query(), {"round_id": round_.id, "idea_id": idea_id}
+    )
+    return shown_count(round_, {idea_id: (int(row[0]), int(row[1]))} if row else {}, idea_id)
+
+
+@cache
+def _idea_title_query() -> Any:
+    return core_select(IDEAS.c.title).where(
+        IDEAS.c.id == bindparam("idea_id"), IDEAS.c.campaign_id == bindparam("campaign_id")
+    )
+
+
+@cache
+def _idea_tally_query() -> Any:
+    return core_select(TALLIES.c.votes, TALLIES.c.points).where(
+        TALLIES.c.round_id == bindparam("round_id"), TALLIES.c.idea_id == bindparam("idea_id")
+    )
 
 
 # --- The voter's ballot -------------------------------------------------------------------------
@@ -514,7 +571,7 @@ def submit_ranking(
         )
         for vote in old:
             if vote.status == VoteStatus.COUNTED:
-                _add_to_tally(
+                adjust_tally(
                     session=session,
                     round_id=round_.id,
                     idea_id=vote.idea_id,
@@ -544,9 +601,7 @@ def submit_ranking(
     session.flush()
     if status == VoteStatus.COUNTED:
         for rank, idea_id in enumerate(idea_ids, start=1):
-            _add_to_tally(
-                session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=rank
-            )
+            adjust_tally(session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=rank)
     ballot = _ballot(session=session, round_=round_, voter_id=voter.id, period=period)
     session.execute(
         update(Ballot)

@@ -22,6 +22,7 @@ from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time, timeline_rows
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import stage_name
+from cocreate.db import Transaction
 from cocreate.forms import Form, ValidationFailed
 from cocreate.fraud import challenge
 from cocreate.fraud.policy import Decision
@@ -388,9 +389,7 @@ async def _vote(request: Request, *, cast: bool) -> Response:
     else:
         message = display.outcome_message(round_, result, title)
     if not is_htmx_fragment_request(request):
-        moved = redirect(f"{_ballot_url(slug)}#idea-{idea_id}", flash=message, request=request)
-        moved.headers["Vary"] = "HX-Request"
-        return remember_device(request, moved)
+        return _moved_to_ballot(request, slug, idea_id, message)
     my_weight = _my_weight(round_, result, weight)
     if my_weight is None and result.outcome in (Outcome.ALREADY, Outcome.NO_VOTES_LEFT):
         # Refused or repeated: show the vote the voter has for it, if any.
@@ -407,21 +406,127 @@ async def _vote(request: Request, *, cast: bool) -> Response:
     entrant = ballots.EntrantView(
         idea_id=idea_id, title=title, description="", my_weight=my_weight, count=count, rank=None
     )
+    return _vote_fragment(request, opened, entrant, result, state, message)
+
+
+def _moved_to_ballot(request: Request, slug: str, idea_id: int, message: str) -> Response:
+    """A vote without JavaScript: back to the ballot, at the idea, with what happened."""
+    moved = redirect(f"{_ballot_url(slug)}#idea-{idea_id}", flash=message, request=request)
+    moved.headers["Vary"] = "HX-Request"
+    return remember_device(request, moved)
+
+
+def _vote_fragment(
+    request: Request,
+    opened: OpenRound,
+    entrant: EntrantView,
+    result: VoteResult,
+    state: BallotState,
+    message: str,
+) -> Response:
+    """An htmx vote's answer: the idea's vote block, and the counter out of band."""
     response = _fragment(
         request,
         "voting/_vote_response.html",
         {
             "campaign": opened.campaign,
-            "round": round_,
+            "round": opened.round,
             "entrant": entrant,
             "state": state,
-            "counter": display.counter_text(round_, state),
+            "counter": display.counter_text(opened.round, state),
             "can_vote": True,
             "message": message,
             "refused": result.outcome not in (Outcome.COUNTED, Outcome.HELD, Outcome.WITHDRAWN),
         },
     )
     return remember_device(request, response)
+
+
+# --- The fast path of vote and unvote --------------------------------------------------------
+#
+# The usual vote, and the usual unvote, answered on one pooled connection without a session
+# or ORM: the signed-in check, the open round (with the voter's mailbox siblings), the fraud
+# screen and the vote's statements (`cast_vote`, run on a `db.DriverTransaction`). Whatever
+# is not the usual case (no open round or no round row yet, a ranked or country-limited
+# round, a challenge to verify, points to refuse, any outcome but counted, held or withdrawn)
+# returns None having stored nothing, and `_vote` answers it. A screening already made is
+# handed over in `request.state.screening`, so the attempt is counted once in the windows.
+
+
+async def _fast_vote(request: Request, user: User, tx: Transaction) -> Response | None:
+    return await _fast(request, user, tx, cast=True)
+
+
+async def _fast_unvote(request: Request, user: User, tx: Transaction) -> Response | None:
+    return await _fast(request, user, tx, cast=False)
+
+
+async def _fast(request: Request, user: User, tx: Transaction, *, cast: bool) -> Response | None:
+    now = _now(request)
+    idea_id: int = request.path_params["idea_id"]
+    opened = ballots.open_round_for_vote(tx, slug=request.path_params["slug"], now=now, voter=user)
+    if opened is None:
+        return None
+    round_ = opened.round
+    if round_.method == Method.RANKED or round_.countries or round_.certified_at is not None:
+        return None
+    weight: int | None = 1
+    if not cast:
+        result = withdraw_vote(
+            session=tx,
+            round_=round_,
+            campaign=opened.campaign,
+            stage=opened.stage,
+            voter=user,
+            idea_id=idea_id,
+            now=now,
+        )
+    else:
+        if round_.method == Method.POINTS:
+            weight = await _points(request, round_)
+        if weight is None or (await request.form()).get("altcha"):
+            return None
+        signals = vote_signals(request, round_.campaign_id)
+        screening = _screening(request, opened, user, signals, solved=False)
+        if screening.decision not in (Decision.COUNT, Decision.HOLD):
+            request.state.screening = screening
+            return None
+        result = cast_vote(
+            session=tx,
+            round_=round_,
+            campaign=opened.campaign,
+            stage=opened.stage,
+            voter=user,
+            idea_id=idea_id,
+            now=now,
+            weight=weight,
+            signals=apply(signals, screening, solved=False),
+            first_round=opened.first_round,
+        )
+        request.state.screening = screening
+    if result.outcome not in (Outcome.COUNTED, Outcome.HELD, Outcome.WITHDRAWN):
+        return None  # rolled back: `_vote` finds the same and explains it
+    slug = opened.campaign.slug
+    title = result.idea_title
+    if title is None:  # an unvote: the title is read only now
+        title = ballots.idea_title(session=tx, round_=round_, idea_id=idea_id)
+    message = display.outcome_message(round_, result, title or "")
+    if not is_htmx_fragment_request(request):
+        return _moved_to_ballot(request, slug, idea_id, message)
+    if result.tally is not None:
+        count = ballots.shown_count(round_, {idea_id: result.tally}, idea_id)
+    else:  # held, or a held vote taken back: the tally did not change, read it
+        count = ballots.idea_count(session=tx, round_=round_, idea_id=idea_id)
+    entrant = ballots.EntrantView(
+        idea_id=idea_id,
+        title=title or "",
+        description="",
+        my_weight=_my_weight(round_, result, weight),
+        count=count,
+        rank=None,
+    )
+    state = ballots.state_after(round_, result)
+    return _vote_fragment(request, opened, entrant, result, state, message)
 
 
 def refused_message() -> str:
@@ -459,17 +564,9 @@ async def _screen(
         )
     solved = check == challenge.Check.SOLVED
     signals = vote_signals(request, round_.campaign_id)
-    screening = screen_vote(
-        session=db(request),
-        limiter=limiter,
-        round_=round_,
-        voter=user,
-        signals=signals,
-        now=now,
-        solved=solved,
-        count=not solved,  # the attempt was counted when the challenge was handed out
-        siblings=opened.mailbox_siblings,
-    )
+    screening = getattr(request.state, "screening", None)  # made by the fast path: counted
+    if screening is None:
+        screening = _screening(request, opened, user, signals, solved=solved)
     if screening.decision == Decision.REFUSE:
         log_refusal(round_=round_, voter=user, screening=screening)
         return _refused(request, opened, idea_id)
@@ -480,6 +577,25 @@ async def _screen(
             message = challenge_failed_message(check) if check is not None else None
             return _challenge(request, opened, idea_id, weight, binding, message)
     return apply(signals, screening, solved=solved)
+
+
+def _screening(
+    request: Request, opened: OpenRound, voter: User, signals: Signals, *, solved: bool
+) -> Screening:
+    """The fraud screen of one vote attempt. The fast path's round comes with the voter's
+    mailbox siblings; the ranked ballot's does not, and they are read on the request's
+    session."""
+    return screen_vote(
+        session=db(request) if opened.mailbox_siblings is None else None,
+        limiter=request.app.state.rate_limiter,
+        round_=opened.round,
+        voter=voter,
+        signals=signals,
+        now=_now(request),
+        solved=solved,
+        count=not solved,  # the attempt was counted when the challenge was handed out
+        siblings=opened.mailbox_siblings,
+    )
 
 
 RANKING = 0  # the "idea" a ranked ballot's challenge binding names
@@ -640,9 +756,21 @@ routes = [
     route("/c/{slug}/vote", ballot_page, access=PUBLIC),
     # Signed in, not "verified email": each round says whether it needs a verified email,
     # and an unverified voter gets the ballot's own explanation of what to do.
-    route("/c/{slug}/vote/{idea_id:int}", vote, access=SIGNED_IN, methods=["POST"], writes=True),
     route(
-        "/c/{slug}/unvote/{idea_id:int}", unvote, access=SIGNED_IN, methods=["POST"], writes=True
+        "/c/{slug}/vote/{idea_id:int}",
+        vote,
+        access=SIGNED_IN,
+        methods=["POST"],
+        writes=True,
+        fast=_fast_vote,
+    ),
+    route(
+        "/c/{slug}/unvote/{idea_id:int}",
+        unvote,
+        access=SIGNED_IN,
+        methods=["POST"],
+        writes=True,
+        fast=_fast_unvote,
     ),
     route("/c/{slug}/ranking", ranking, access=SIGNED_IN, methods=["POST"]),
     route("/c/{slug}/country", country, access=SIGNED_IN, methods=["POST"]),

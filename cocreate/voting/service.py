@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, Stage, StageKind
-from cocreate.db import begin_write
+from cocreate.db import SessionTransaction, Transaction
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.voting.models import (
     Ballot,
@@ -412,21 +412,33 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-def _sql(session: Session) -> _Statements:
-    return _statements(session.get_bind().dialect.name)
+def _sql(tx: Transaction) -> _Statements:
+    return _statements(tx.dialect.name)
+
+
+def transaction_of(session: Session | Transaction) -> Transaction:
+    """The vote path runs on a request's session, or on a pool connection without one (the
+    vote endpoint's fast path: `voting.desk`)."""
+    return SessionTransaction(session) if isinstance(session, Session) else session
+
+
+def _first_round(tx: Transaction, round_: Round, first_round: bool | None) -> bool:
+    if first_round is not None:
+        return first_round
+    assert isinstance(tx, SessionTransaction), "without a session, say whether it is the first"
+    return _takes_every_approved_idea(session=tx.session, round_=round_)
 
 
 def _entrant_title(
-    session: Session, round_: Round, idea_id: int, first_round: bool | None
+    tx: Transaction, round_: Round, idea_id: int, first_round: bool | None
 ) -> str | None:
     """The idea's title when it takes part in the round, else None; one query when the
     caller knows whether this is the campaign's first voting round."""
-    if first_round is None:
-        first_round = _takes_every_approved_idea(session=session, round_=round_)
-    sql = _sql(session)
+    first_round = _first_round(tx, round_, first_round)
+    sql = _sql(tx)
     params = {"idea_id": idea_id, "campaign_id": round_.campaign_id, "round_id": round_.id}
     statement = sql.entrant_first if first_round else sql.entrant_later
-    row = session.connection().execute(statement, params).first()
+    row = tx.first(statement, params)
     if row is None or (not first_round and not row[1]):
         return None
     return str(row[0])
@@ -434,7 +446,7 @@ def _entrant_title(
 
 def cast_vote(
     *,
-    session: Session,
+    session: Session | Transaction,
     round_: Round,
     campaign: Campaign,
     stage: Stage,
@@ -455,6 +467,7 @@ def cast_vote(
     it); add to the idea's tally. Any refusal rolls the whole transaction back.
     """
     assert round_.id is not None and voter.id is not None
+    tx = transaction_of(session)
     signals = signals or Signals()
     if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
         return VoteResult(Outcome.CLOSED)
@@ -467,7 +480,7 @@ def cast_vote(
     votes_allowed, budget = _allowance(round_)
     period = period_of(round_, campaign, now)
     if weight < 1:
-        return VoteResult(Outcome.NO_VOTES_LEFT, *_left(session, round_, voter.id, period))
+        return VoteResult(Outcome.NO_VOTES_LEFT, *_left(tx, round_, voter.id, period))
     spent = weight if points else 0
     status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
     vote = {
@@ -486,12 +499,11 @@ def cast_vote(
         "risk_signals": signals.risk_signals,
         "status_reason": signals.status_reason,
     }
-    sql = _sql(session)
-    if first_round is None:
-        first_round = _takes_every_approved_idea(session=session, round_=round_)
+    sql = _sql(tx)
+    first_round = _first_round(tx, round_, first_round)
     if sql.cast_all is not None and spent <= budget:
         return _cast_in_one_statement(
-            session,
+            tx,
             sql,
             round_,
             {
@@ -504,24 +516,23 @@ def cast_vote(
                 "counted": status == VoteStatus.COUNTED,
             },
         )
-    begin_write(session)
-    connection = session.connection()
+    tx.begin_write()
     try:
         params = {**vote, "campaign_id": round_.campaign_id, "first_round": first_round}
-        stored = connection.execute(sql.insert_vote, params).first()
+        stored = tx.first(sql.insert_vote, params)
         if stored is None:  # not an entrant, or a live vote exists: a retry, a double click
-            title = _entrant_title(session, round_, idea_id, first_round)
-            session.rollback()
+            title = _entrant_title(tx, round_, idea_id, first_round)
+            tx.rollback()
             if title is None:
                 return VoteResult(Outcome.NOT_ENTRANT)
-            left = _left(session, round_, voter.id, period)
+            left = _left(tx, round_, voter.id, period)
             return VoteResult(Outcome.ALREADY, *left, idea_title=title)
         title = str(stored[1])
         if spent > budget:  # more than a whole ballot: the upsert's first insert would fail
-            session.rollback()
-            left = _left(session, round_, voter.id, period)
+            tx.rollback()
+            left = _left(tx, round_, voter.id, period)
             return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
-        remaining = connection.execute(
+        remaining = tx.first(
             sql.spend,
             {
                 "round_id": round_.id,
@@ -532,48 +543,47 @@ def cast_vote(
                 "created_at": now,
                 "spent": spent,
             },
-        ).first()
+        )
         if remaining is None:
-            session.rollback()
-            left = _left(session, round_, voter.id, period)
+            tx.rollback()
+            left = _left(tx, round_, voter.id, period)
             return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
         tally = None
         if status == VoteStatus.COUNTED:
-            tally = _add_to_tally(
-                session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=weight
-            )
-        session.commit()
+            tally = _add_to_tally(tx, round_id=round_.id, idea_id=idea_id, votes=1, points=weight)
+        tx.commit()
     except IntegrityError:
         # Only a constraint the checks above did not foresee; nothing was stored.
-        session.rollback()
-        return VoteResult(Outcome.ALREADY, *_left(session, round_, voter.id, period))
+        tx.rollback()
+        return VoteResult(Outcome.ALREADY, *_left(tx, round_, voter.id, period))
     outcome = Outcome.HELD if status == VoteStatus.HELD else Outcome.COUNTED
     return VoteResult(outcome, remaining[0], remaining[1], idea_title=title, tally=tally)
 
 
 def _cast_in_one_statement(
-    session: Session, sql: _Statements, round_: Round, params: dict[str, Any]
+    tx: Transaction, sql: _Statements, round_: Round, params: dict[str, Any]
 ) -> VoteResult:
     """PostgreSQL: the vote as one statement; see CAST_ALL_POSTGRESQL."""
     voter_id, period = params["voter_id"], params["period"]
     try:
-        row = session.connection().execute(sql.cast_all, params).one()
+        row = tx.first(sql.cast_all, params)
     except IntegrityError:
-        session.rollback()
-        return VoteResult(Outcome.ALREADY, *_left(session, round_, voter_id, period))
+        tx.rollback()
+        return VoteResult(Outcome.ALREADY, *_left(tx, round_, voter_id, period))
+    assert row is not None  # a SELECT of scalar subqueries: always one row
     title, inserted, votes_left, points_left, tally_votes, tally_points = row
     if title is None:
-        session.rollback()
+        tx.rollback()
         return VoteResult(Outcome.NOT_ENTRANT)
     if not inserted:  # a live vote for this idea exists: a retry or a double click
-        session.rollback()
-        left = _left(session, round_, voter_id, period)
+        tx.rollback()
+        left = _left(tx, round_, voter_id, period)
         return VoteResult(Outcome.ALREADY, *left, idea_title=title)
     if votes_left is None:  # the vote row was written, but the ballot cannot pay for it
-        session.rollback()
-        left = _left(session, round_, voter_id, period)
+        tx.rollback()
+        left = _left(tx, round_, voter_id, period)
         return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
-    session.commit()
+    tx.commit()
     counted = params["counted"]
     return VoteResult(
         Outcome.COUNTED if counted else Outcome.HELD,
@@ -586,7 +596,7 @@ def _cast_in_one_statement(
 
 def withdraw_vote(
     *,
-    session: Session,
+    session: Session | Transaction,
     round_: Round,
     campaign: Campaign,
     stage: Stage,
@@ -596,60 +606,50 @@ def withdraw_vote(
 ) -> VoteResult:
     """Take back today's (or this round's) vote for an idea; the row stays, marked withdrawn."""
     assert round_.id is not None and voter.id is not None
+    tx = transaction_of(session)
     if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
         return VoteResult(Outcome.CLOSED)
     period = period_of(round_, campaign, now)
-    sql = _sql(session)
+    sql = _sql(tx)
     keys = {"k_round_id": round_.id, "k_voter_id": voter.id, "k_period": period}
-    begin_write(session)
-    connection = session.connection()
-    taken = connection.execute(sql.withdraw, {**keys, "k_idea_id": idea_id, "now": now}).first()
+    tx.begin_write()
+    taken = tx.first(sql.withdraw, {**keys, "k_idea_id": idea_id, "now": now})
     if taken is None:
-        session.rollback()
-        return VoteResult(Outcome.NOT_FOUND, *_left(session, round_, voter.id, period))
+        tx.rollback()
+        return VoteResult(Outcome.NOT_FOUND, *_left(tx, round_, voter.id, period))
     weight, status = taken
     points = weight if round_.method == Method.POINTS else 0
-    left = connection.execute(sql.give_back, {**keys, "given_back": points}).one()
+    left = tx.first(sql.give_back, {**keys, "given_back": points})
+    assert left is not None  # the ballot paid for the vote
     tally = None
     if status == VoteStatus.COUNTED:
-        tally = _add_to_tally(
-            session=session, round_id=round_.id, idea_id=idea_id, votes=-1, points=-weight
-        )
-    session.commit()
+        tally = _add_to_tally(tx, round_id=round_.id, idea_id=idea_id, votes=-1, points=-weight)
+    tx.commit()
     return VoteResult(Outcome.WITHDRAWN, left[0], left[1], tally=tally)
 
 
-def _left(session: Session, round_: Round, voter_id: int, period: int) -> tuple[int, int]:
+def _left(tx: Transaction, round_: Round, voter_id: int, period: int) -> tuple[int, int]:
     """What the voter has left in this period (the whole allowance before any vote)."""
-    row = (
-        session.connection()
-        .execute(
-            _sql(session).left, {"round_id": round_.id, "voter_id": voter_id, "period": period}
-        )
-        .first()
-    )
+    row = tx.first(_sql(tx).left, {"round_id": round_.id, "voter_id": voter_id, "period": period})
     if row is None:
         return _allowance(round_)
     return int(row[0]), int(row[1])
 
 
 def _add_to_tally(
-    *, session: Session, round_id: int, idea_id: int, votes: int, points: int
+    tx: Transaction, *, round_id: int, idea_id: int, votes: int, points: int
 ) -> tuple[int, int] | None:
     """Add to the idea's counted votes and points; returns them after the change."""
-    sql = _sql(session)
+    sql = _sql(tx)
     params = {"round_id": round_id, "idea_id": idea_id, "add_votes": votes, "add_points": points}
     # Taking back: the row exists (the votes were counted into it). Not an upsert: its VALUES
     # row would be checked against CHECK (votes >= 0) even when it conflicts.
     if votes < 0 or points < 0:
         keys = {"k_round_id": round_id, "k_idea_id": idea_id}
-        row = session.connection().execute(sql.take_tally, {**params, **keys}).first()
+        row = tx.first(sql.take_tally, {**params, **keys})
         return (int(row[0]), int(row[1])) if row is not None else None
-    row = (
-        session.connection()
-        .execute(sql.add_tally, {**params, "votes": votes, "points": points})
-        .one()
-    )
+    row = tx.first(sql.add_tally, {**params, "votes": votes, "points": points})
+    assert row is not None  # an upsert returns its row
     return int(row[0]), int(row[1])
 
 
@@ -659,7 +659,11 @@ def adjust_tally(*, session: Session, round_id: int, idea_id: int, votes: int, p
     merged duplicates). The caller keeps live tally == recount by passing exact deltas."""
     if votes or points:
         _add_to_tally(
-            session=session, round_id=round_id, idea_id=idea_id, votes=votes, points=points
+            SessionTransaction(session),
+            round_id=round_id,
+            idea_id=idea_id,
+            votes=votes,
+            points=points,
         )
 
 

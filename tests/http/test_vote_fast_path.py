@@ -1,0 +1,241 @@
+"""The fast path of vote and unvote (voting/routes.py `_fast`, security/access.py `route`'s
+`fast`), on both databases.
+
+The usual vote is answered on a pooled connection without a session: these tests check that it
+is taken (no statement goes through SQLAlchemy), that it answers exactly as the usual path
+does, that everything else is handed over having stored nothing and having counted the
+attempt once, and that it stays correct when several workers race.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
+
+from cocreate.accounts.models import User
+from cocreate.app import create_app
+from cocreate.clock import FrozenClock
+from cocreate.fraud.screen import VELOCITY
+from cocreate.ideas.models import Idea
+from cocreate.security.access import SIGNED_IN, route
+from cocreate.settings import Settings
+from cocreate.voting import routes as voting_routes
+from cocreate.voting.models import Ballot, IdeaTally, Vote
+from cocreate.voting.service import live_tally, recount
+from tests.conftest import log_in
+from tests.voting_support import T0, VotingWorld, htmx_post, make_voting_world, token
+
+SCRIPT = "python-requests/2.31"  # a scripted user agent: the default policy asks for a check
+
+
+@pytest.fixture(autouse=True)
+def frozen(clock: FrozenClock) -> FrozenClock:
+    clock.at = T0
+    return clock
+
+
+def usual_path_only(app: Any) -> Any:
+    """The same app with vote and unvote built without their fast path."""
+    for n, found in enumerate(app.router.routes):
+        if getattr(found, "path", "") in ("/c/{slug}/vote/{idea_id:int}",):
+            app.router.routes[n] = route(
+                found.path, voting_routes.vote, access=SIGNED_IN, methods=["POST"], writes=True
+            )
+        elif getattr(found, "path", "") == "/c/{slug}/unvote/{idea_id:int}":
+            app.router.routes[n] = route(
+                found.path, voting_routes.unvote, access=SIGNED_IN, methods=["POST"], writes=True
+            )
+    return app
+
+
+@contextmanager
+def statements_through_sqlalchemy(app: Any) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engine = app.state.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def signed_in(app: Any, voter: User, world: VotingWorld) -> Iterator[tuple[TestClient, str]]:
+    """A client of `app` (its lifespan runs: the app's engine is disposed after), signed in."""
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
+        log_in(client, voter)
+        yield client, token(client, world.ballot_url)
+
+
+def test_the_usual_vote_and_unvote_run_no_statement_through_sqlalchemy(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    world = make_voting_world(session, make_user("owner@example.com"), max_votes=3)
+    with (
+        signed_in(app, make_user("voter@example.com"), world) as (client, csrf),
+        statements_through_sqlalchemy(app) as seen,
+    ):
+        idea = world.ideas[0]
+        counted = htmx_post(client, world.vote_url(idea), csrf)
+        taken_back = htmx_post(client, world.unvote_url(idea), csrf)
+        assert "is counted" in counted.text
+        assert "Take back" not in taken_back.text and "Vote" in taken_back.text
+        assert seen == []
+        # Not the usual case (an idea of no round): the usual path answers, through SQLAlchemy.
+        refused = htmx_post(client, f"/c/{world.campaign.slug}/vote/999999", csrf)
+        assert refused.status_code == 200 and refused.headers.get("HX-Redirect")
+        assert seen != []
+
+
+def _same_apart_from(text: str, idea: Idea) -> str:
+    """The answer with the idea's own id and title, and the session's token, made neutral."""
+    text = re.sub(rf"(?<=[/#-]){idea.id}\b", "ID", text)  # vote-7, /vote/7, #idea-7
+    text = re.sub(r'name="csrf_token" value="[^"]+"', "CSRF", text)
+    return text.replace(idea.title, "TITLE")
+
+
+@pytest.mark.parametrize(
+    "settings_of_round",
+    [
+        pytest.param({"method": "approval", "max_votes": 3, "visibility": "live"}, id="approval"),
+        pytest.param({"method": "single", "visibility": "ranks"}, id="single"),
+        pytest.param(
+            {"method": "points", "max_votes": 3, "points_budget": 10, "visibility": "live"},
+            id="points",
+        ),
+        pytest.param({"method": "approval", "max_votes": 2, "frequency": "daily"}, id="daily"),
+    ],
+)
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_the_fast_path_answers_as_the_usual_path_does(
+    settings: Settings,
+    engine: Any,
+    clock: FrozenClock,
+    session: Session,
+    make_user: Callable[..., User],
+    settings_of_round: dict[str, Any],
+    htmx: bool,
+) -> None:
+    world = make_voting_world(session, make_user("owner@example.com"), **settings_of_round)
+    fast_app = create_app(settings, clock=clock)
+    usual_app = usual_path_only(create_app(settings, clock=clock))
+    data = {"points": "4"} if settings_of_round["method"] == "points" else {}
+    answers = []
+    for app, voter, idea in (
+        (fast_app, make_user("fast@example.com"), world.ideas[0]),
+        (usual_app, make_user("usual@example.com"), world.ideas[1]),
+    ):
+        steps = []
+        with signed_in(app, voter, world) as (client, csrf):
+            for url in (world.vote_url(idea), world.unvote_url(idea), world.vote_url(idea)):
+                if htmx:
+                    answer = htmx_post(client, url, csrf, data)
+                    steps.append((answer.status_code, _same_apart_from(answer.text, idea)))
+                else:
+                    answer = client.post(url, data={**data, "csrf_token": csrf})
+                    page = client.get(answer.headers["location"])
+                    shown = re.findall(r'role="status"[^>]*>([^<]*)<', page.text)
+                    steps.append((answer.status_code, _same_apart_from(" | ".join(shown), idea)))
+                    steps.append((0, _same_apart_from(answer.headers["location"], idea)))
+        answers.append(steps)
+    assert answers[0] == answers[1]
+    assert all(status in (0, 200, 303) for status, _text in answers[0])
+    session.rollback()
+    assert live_tally(session=session, round_id=world.round.id or 0) == recount(
+        session=session, round_id=world.round.id or 0
+    )
+
+
+def test_a_challenged_attempt_is_counted_once_in_the_windows(
+    app: Any, client: TestClient, session: Session, make_user: Callable[..., User]
+) -> None:
+    """The fast path screens the vote, finds a check is needed and hands over: the usual path
+    must use that screening, not screen (and count) the attempt again."""
+    world = make_voting_world(session, make_user("owner@example.com"), max_votes=3)
+    voter = make_user("script@example.com")
+    log_in(client, voter)
+    csrf = token(client, world.ballot_url)
+    answer = client.post(
+        world.vote_url(world.ideas[0]),
+        headers={"HX-Request": "true", "X-CSRFToken": csrf, "User-Agent": SCRIPT},
+    )
+    assert "altcha" in answer.text.lower() or "check" in answer.text.lower()
+    (attempts,) = app.state.rate_limiter.windows.counts([(VELOCITY, str(voter.id))], hit=False)
+    assert attempts == 1
+    session.rollback()
+    assert session.exec(select(Vote)).all() == []
+
+
+def test_a_vote_the_ballot_cannot_pay_for_stores_nothing_and_is_explained(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    world = make_voting_world(session, make_user("owner@example.com"), max_votes=1)
+    with signed_in(app, make_user("voter@example.com"), world) as (client, csrf):
+        assert "is counted" in htmx_post(client, world.vote_url(world.ideas[0]), csrf).text
+        refused = htmx_post(client, world.vote_url(world.ideas[1]), csrf)
+        again = htmx_post(client, world.vote_url(world.ideas[0]), csrf)
+    assert "no votes left" in refused.text.lower() or "used all" in refused.text.lower()
+    assert again.status_code == 200 and "already" in again.text.lower()
+    session.rollback()
+    assert len(session.exec(select(Vote)).all()) == 1
+    ballot = session.exec(select(Ballot)).one()
+    assert ballot.votes_left == 0
+
+
+def test_workers_racing_on_one_voter_store_what_the_ballot_allows(
+    settings: Settings,
+    engine: Any,
+    clock: FrozenClock,
+    session: Session,
+    make_user: Callable[..., User],
+) -> None:
+    """Four workers (four apps, each in its own thread, on one database), one voter clicking
+    everywhere at once: one live vote per idea, no more votes than the ballot allows, every
+    request answered (none a 500), tallies equal to a recount."""
+    world = make_voting_world(session, make_user("owner@example.com"), ideas=6, max_votes=3)
+    voter = make_user("eager@example.com")
+    workers = [create_app(settings, clock=clock) for _ in range(4)]
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+    with signed_in(create_app(settings, clock=clock), voter, world) as (first, csrf):
+        cookies = dict(first.cookies)
+
+    def click_everything(app: Any) -> None:
+        try:
+            with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
+                c.cookies.update(cookies)
+                for _ in range(3):
+                    for idea in world.ideas:
+                        statuses.append(htmx_post(c, world.vote_url(idea), csrf).status_code)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=click_everything, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert len(statuses) == 4 * 3 * 6 and set(statuses) <= {200}
+    session.rollback()
+    votes = session.exec(select(Vote).where(Vote.voter_id == voter.id)).all()
+    assert len(votes) == 3
+    assert len({v.idea_id for v in votes}) == 3
+    assert session.exec(select(Ballot)).one().votes_left == 0
+    round_id = world.round.id or 0
+    assert live_tally(session=session, round_id=round_id) == recount(
+        session=session, round_id=round_id
+    )
+    assert sum(t.votes for t in session.exec(select(IdeaTally)).all()) == 3
