@@ -169,7 +169,13 @@ class Prepared:
 
     def first(self, cursor: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (processed), or None; the rest of the rows are read and dropped."""
+        self.execute(cursor, values)
+        return self.fetch_first(cursor)
+
+    def execute(self, cursor: Any, values: Mapping[str, Any]) -> None:
         cursor.execute(self.sql, self._parameters(values))
+
+    def fetch_first(self, cursor: Any) -> tuple[Any, ...] | None:
         rows = cursor.fetchall()
         return self._row(rows[0]) if rows else None
 
@@ -181,6 +187,19 @@ class Transaction(Protocol):
     dialect: Dialect
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None: ...
+
+    def first_each(
+        self, statements: Sequence[tuple[Any, Mapping[str, Any]]]
+    ) -> list[tuple[Any, ...] | None]:
+        """`first` of each statement, in order: on PostgreSQL sent together (one round trip)."""
+        ...
+
+    def first_then_commit(
+        self, statement: Any, values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """`first`, then commit: on PostgreSQL sent together (one round trip). If the statement
+        fails, its error is raised and nothing is committed."""
+        ...
 
     def begin_write(self) -> None: ...
 
@@ -219,6 +238,18 @@ class SessionTransaction:
         finally:
             cursor.close()
 
+    def first_each(
+        self, statements: Sequence[tuple[Any, Mapping[str, Any]]]
+    ) -> list[tuple[Any, ...] | None]:
+        return [self.first(statement, values) for statement, values in statements]
+
+    def first_then_commit(
+        self, statement: Any, values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        row = self.first(statement, values)
+        self.commit()
+        return row
+
     def begin_write(self) -> None:
         begin_write(self.session)
 
@@ -239,12 +270,47 @@ class DriverTransaction:
     def __init__(self, engine: Engine) -> None:
         self.dialect = engine.dialect
         self._connection = engine.raw_connection()
+        self._driver: Any = self._connection.driver_connection
         self._cursor = self._connection.cursor()
         if self.dialect.name == "sqlite":
             self._cursor.execute("BEGIN IMMEDIATE")
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         return _first(prepared(statement, self.dialect), self._cursor, values, self.dialect)
+
+    def first_each(
+        self, statements: Sequence[tuple[Any, Mapping[str, Any]]]
+    ) -> list[tuple[Any, ...] | None]:
+        if self.dialect.name != "postgresql":
+            return [self.first(statement, values) for statement, values in statements]
+        compiled = [(prepared(statement, self.dialect), values) for statement, values in statements]
+        cursors = [self._connection.cursor() for _ in compiled]
+        try:
+            with _driver_errors(self.dialect, compiled[0][0].sql):
+                with self._driver.pipeline():
+                    for cursor, (statement, values) in zip(cursors, compiled, strict=True):
+                        statement.execute(cursor, values)
+                return [
+                    statement.fetch_first(cursor)
+                    for cursor, (statement, _values) in zip(cursors, compiled, strict=True)
+                ]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+    def first_then_commit(
+        self, statement: Any, values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        if self.dialect.name != "postgresql":
+            row = self.first(statement, values)
+            self.commit()
+            return row
+        compiled = prepared(statement, self.dialect)
+        with _driver_errors(self.dialect, compiled.sql):
+            with self._driver.pipeline():
+                compiled.execute(self._cursor, values)
+                self._connection.commit()
+            return compiled.fetch_first(self._cursor)
 
     def begin_write(self) -> None:
         """Already the writer (SQLite) or nothing to do (PostgreSQL)."""
@@ -266,12 +332,18 @@ class DriverTransaction:
 def _first(
     statement: Prepared, cursor: Any, values: Mapping[str, Any], dialect: Dialect
 ) -> tuple[Any, ...] | None:
-    try:
+    with _driver_errors(dialect, statement.sql):
         return statement.first(cursor, values)
+
+
+@contextmanager
+def _driver_errors(dialect: Dialect, sql: str) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy raises them (IntegrityError, OperationalError...):
+    the callers and the app's error handlers know those."""
+    try:
+        yield
     except dialect.loaded_dbapi.Error as exc:
-        # As SQLAlchemy raises them (IntegrityError, OperationalError...): the callers and the
-        # app's error handlers know those.
-        raise DBAPIError.instance(statement.sql, None, exc, dialect.loaded_dbapi.Error) from exc
+        raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error) from exc
 
 
 STREAM_BATCH = 20_000  # rows per round trip from the server-side cursor

@@ -28,8 +28,20 @@ from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-# A route's fast path (the vote): answers the request, or None to let the endpoint answer it.
-FastPath = Callable[[Request, User, Transaction], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """A route's fast path (the vote); see `route`."""
+
+    # What it needs read with the signed-in check (on PostgreSQL in the same round trip),
+    # from the request and the account id the session names: a statement and its values.
+    read: Callable[[Request, int], tuple[Any, Mapping[str, Any]]]
+    # Its answer, from the signed-in account, the row `read` found and the transaction; or
+    # None, having changed nothing, to let the route's endpoint answer.
+    answer: Callable[
+        [Request, User, tuple[Any, ...] | None, Transaction], Awaitable[Response | None]
+    ]
 
 
 @dataclass(frozen=True)
@@ -143,18 +155,19 @@ def _sign_out(request: Request) -> None:
     request.session.pop("sv", None)
 
 
-def _signed_in_on(request: Request, tx: Transaction) -> User | None:
-    """`current_user` for a fast path, on its own transaction: the same rule, and the account
-    as an object in no session (the fast path only reads it). None: not signed in (the
-    route's endpoint then answers, as for anyone else)."""
-    uid = _claimed_uid(request)
-    if uid is None:
-        return None
-    row = tx.first(_user_by_id(), {"uid": uid})
-    if row is None:
-        return None
-    account = dict(zip(USERS.c.keys(), row, strict=True))
-    return detached(User, account) if _still_signed_in(request, account) else None
+def _signed_in_with(
+    request: Request, uid: int, tx: Transaction, fast: FastPath
+) -> tuple[User | None, tuple[Any, ...] | None]:
+    """`current_user` for a fast path, on its transaction and with what it reads: the same
+    rule, and the account as an object in no session (the fast path only reads it). None:
+    not signed in (the route's endpoint then answers, as for anyone else)."""
+    account_row, found = tx.first_each([(_user_by_id(), {"uid": uid}), fast.read(request, uid)])
+    if account_row is None:
+        return None, None
+    account = dict(zip(USERS.c.keys(), account_row, strict=True))
+    if not _still_signed_in(request, account):
+        return None, None
+    return detached(User, account), found
 
 
 def choose_locale(request: Request, user: User | None) -> str:
@@ -222,17 +235,18 @@ async def _try_fast_path(request: Request, fast: FastPath) -> Response | None:
         await verify_csrf(request)
     except (HTTPException, CSRFError):
         return None
-    if _claimed_uid(request) is None:
+    uid = _claimed_uid(request)
+    if uid is None:
         return None
     tx = DriverTransaction(request.app.state.db.engine)
     try:
-        user = _signed_in_on(request, tx)
+        user, found = _signed_in_with(request, uid, tx, fast)
         if user is None:
             return None
         locale = choose_locale(request, user)
         request.state.locale = locale
         set_locale(locale)
-        answered = await fast(request, user, tx)
+        answered = await fast.answer(request, user, found, tx)
         if answered is not None:
             request.state.user = user  # for whatever runs after (an error page)
         return answered

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, exists, func, update
+from sqlalchemy import and_, bindparam, exists, func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -87,7 +87,8 @@ TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
 def _mailbox_siblings_column() -> Any:
     """The fraud screen's mailbox query (`fraud.screen.MAILBOX_SIBLINGS`) as a column of the
     open-round query, correlated on the round: one statement (and, on PostgreSQL, one round
-    trip) less per vote. Bound: `mailbox`, `voter`."""
+    trip) less per vote. Bound: `voter` (the account id: its mailbox is read here, so the
+    query needs nothing read before it and goes with the signed-in check)."""
     sibling = USERS.alias("sibling")
     live = VOTES.alias("live")
     # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
@@ -101,14 +102,16 @@ def _mailbox_siblings_column() -> Any:
         )
         .correlate(ROUNDS, sibling)
     )
+    voter = USERS.alias("voter")
+    mailbox = (
+        core_select(voter.c.canonical_mailbox)
+        .where(voter.c.id == bindparam("voter"))
+        .scalar_subquery()
+    )
     return (
         core_select(func.count())
         .select_from(sibling)
-        .where(
-            sibling.c.canonical_mailbox == bindparam("mailbox", type_=String()),
-            sibling.c.id != bindparam("voter"),
-            voted,
-        )
+        .where(sibling.c.canonical_mailbox == mailbox, sibling.c.id != bindparam("voter"), voted)
         .correlate(ROUNDS)
         .scalar_subquery()
     )
@@ -166,7 +169,8 @@ def find_open_round(
     counts the voter's mailbox siblings in the open round (`OpenRound.mailbox_siblings`).
     """
     query = _open_round_query(voter is not None)
-    row = session.connection().execute(query, _open_round_params(slug, now, voter)).first()
+    params = _open_round_params(slug, now, None if voter is None else voter.id)
+    row = session.connection().execute(query, params).first()
     if row is None:
         return None
     found = _OpenRoundRow.split(tuple(row), with_mailbox=voter is not None)
@@ -182,13 +186,15 @@ def find_open_round(
     return CampaignRound(campaign, opened)
 
 
-def open_round_for_vote(
-    tx: Transaction, *, slug: str, now: datetime, voter: User
-) -> OpenRound | None:
-    """`find_open_round` with the voter, for the vote's fast path: on its transaction, with
-    objects in no session. None also when the open stage has no round row yet (the usual
-    path makes it)."""
-    row = tx.first(_open_round_query(True), _open_round_params(slug, now, voter))
+def open_round_read(*, slug: str, now: datetime, voter_id: int) -> tuple[Any, dict[str, Any]]:
+    """`find_open_round` with the voter, for the vote's fast path: the statement and its
+    values (read with the signed-in check, see `open_round_found`)."""
+    return _open_round_query(True), _open_round_params(slug, now, voter_id)
+
+
+def open_round_found(row: tuple[Any, ...] | None) -> OpenRound | None:
+    """What `open_round_read` found, with objects in no session. None also when the open
+    stage has no round row yet (the usual path makes it)."""
     if row is None:
         return None
     found = _OpenRoundRow.split(row, with_mailbox=True)
@@ -203,10 +209,10 @@ def open_round_for_vote(
     )
 
 
-def _open_round_params(slug: str, now: datetime, voter: User | None) -> dict[str, Any]:
+def _open_round_params(slug: str, now: datetime, voter_id: int | None) -> dict[str, Any]:
     params: dict[str, Any] = {"slug": slug, "now": now}
-    if voter is not None:
-        params.update(mailbox=voter.canonical_mailbox, voter=voter.id)
+    if voter_id is not None:
+        params["voter"] = voter_id
     return params
 
 

@@ -9,6 +9,7 @@ query of its own). Without JavaScript the same forms post and redirect back to t
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,15 @@ from cocreate.fraud import challenge
 from cocreate.fraud.policy import Decision
 from cocreate.fraud.screen import Screening, apply, log_refusal, screen_vote
 from cocreate.i18n import gettext as _
-from cocreate.security.access import PUBLIC, SIGNED_IN, brand_role, current_user, db, route
+from cocreate.security.access import (
+    PUBLIC,
+    SIGNED_IN,
+    FastPath,
+    brand_role,
+    current_user,
+    db,
+    route,
+)
 from cocreate.security.csrf import csrf_token
 from cocreate.voting import ballots, display, rounds
 from cocreate.voting.ballots import BallotState, EntrantView, OpenRound
@@ -453,18 +462,29 @@ def _vote_fragment(
 # handed over in `request.state.screening`, so the attempt is counted once in the windows.
 
 
-async def _fast_vote(request: Request, user: User, tx: Transaction) -> Response | None:
-    return await _fast(request, user, tx, cast=True)
+def _read_open_round(request: Request, voter_id: int) -> tuple[Any, Mapping[str, Any]]:
+    return ballots.open_round_read(
+        slug=request.path_params["slug"], now=_now(request), voter_id=voter_id
+    )
 
 
-async def _fast_unvote(request: Request, user: User, tx: Transaction) -> Response | None:
-    return await _fast(request, user, tx, cast=False)
+async def _fast_vote(
+    request: Request, user: User, found: tuple[Any, ...] | None, tx: Transaction
+) -> Response | None:
+    return await _fast(request, user, ballots.open_round_found(found), tx, cast=True)
 
 
-async def _fast(request: Request, user: User, tx: Transaction, *, cast: bool) -> Response | None:
+async def _fast_unvote(
+    request: Request, user: User, found: tuple[Any, ...] | None, tx: Transaction
+) -> Response | None:
+    return await _fast(request, user, ballots.open_round_found(found), tx, cast=False)
+
+
+async def _fast(
+    request: Request, user: User, opened: OpenRound | None, tx: Transaction, *, cast: bool
+) -> Response | None:
     now = _now(request)
     idea_id: int = request.path_params["idea_id"]
-    opened = ballots.open_round_for_vote(tx, slug=request.path_params["slug"], now=now, voter=user)
     if opened is None:
         return None
     round_ = opened.round
@@ -762,7 +782,7 @@ routes = [
         access=SIGNED_IN,
         methods=["POST"],
         writes=True,
-        fast=_fast_vote,
+        fast=FastPath(_read_open_round, _fast_vote),
     ),
     route(
         "/c/{slug}/unvote/{idea_id:int}",
@@ -770,7 +790,7 @@ routes = [
         access=SIGNED_IN,
         methods=["POST"],
         writes=True,
-        fast=_fast_unvote,
+        fast=FastPath(_read_open_round, _fast_unvote),
     ),
     route("/c/{slug}/ranking", ranking, access=SIGNED_IN, methods=["POST"]),
     route("/c/{slug}/country", country, access=SIGNED_IN, methods=["POST"]),
