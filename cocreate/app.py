@@ -11,7 +11,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -29,6 +28,7 @@ from cocreate.notifications.service import deliver_due
 from cocreate.security.bodylimit import BodySizeLimitMiddleware
 from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
+from cocreate.security.sessions import SessionMiddleware
 from cocreate.security.tokens import Tokens
 from cocreate.settings import Settings
 from cocreate.voting import jury_routes, results_routes
@@ -84,7 +84,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
-                session_cookie="cocreate_session",
+                cookie_name="cocreate_session",
                 max_age=SESSION_DAYS * 24 * 3600,
                 same_site="lax",
                 https_only=settings.https,

@@ -12,7 +12,6 @@ is refused before a byte is read; a chunked body is counted as it arrives.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +32,11 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = b""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+                break
         too_large = declared.isdigit() and int(declared) > self.max_bytes
         received = 0
 

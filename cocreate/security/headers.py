@@ -41,6 +41,7 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.headers = security_headers(hsts=hsts)
+        self.names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +50,14 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                existing = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in self.headers if k not in existing]
-                message["headers"] = list(message.get("headers", [])) + extra
+                headers = list(message.get("headers", ()))
+                # A header the response set itself (a page's own CSP, say) is kept as it is.
+                present = self.names.intersection([name.lower() for name, _ in headers])
+                if present:
+                    headers += [(k, v) for k, v in self.headers if k not in present]
+                else:
+                    headers += self.headers
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
