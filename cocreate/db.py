@@ -126,46 +126,54 @@ class Prepared:
     """
 
     sql: str
-    positions: tuple[str, ...] | None  # qmark/format drivers: the parameters in order
-    # Each parameter as the SQL names it: the caller's key for it, its literal value when the
-    # statement holds one (`votes_left - 1`), and the type's processor.
-    binds: Mapping[str, tuple[str, Any, Processor | None]]
-    results: tuple[Processor | None, ...]
+    # The parameters in the order the SQL names them (positional drivers), or by name: each
+    # with the caller's key for it, its literal value when the statement holds one
+    # (`votes_left - 1`), and the type's processor.
+    binds: tuple[tuple[str, str, Any, Processor | None], ...]
+    positional: bool
+    # The result columns that have a processor, with it.
+    results: tuple[tuple[int, Processor], ...]
 
     @classmethod
     def compile(cls, statement: Any, dialect: Dialect) -> Prepared:
         compiled = statement.compile(dialect=dialect)
-        binds = {
+        by_name = {
             name: (
+                name,
                 bind.key,
                 _REQUIRED if bind.required else bind.effective_value,
                 bind.type.dialect_impl(dialect).bind_processor(dialect),
             )
             for bind, name in compiled.bind_names.items()
         }
+        names = compiled.positiontup if compiled.positional else list(by_name)
         columns = getattr(statement, "exported_columns", None) or ()
-        results = tuple(
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
-        positions = tuple(compiled.positiontup) if compiled.positional else None
-        return cls(compiled.string, positions, binds, results)
+        return cls(
+            compiled.string,
+            tuple(by_name[name] for name in names),
+            bool(compiled.positional),
+            tuple((n, process) for n, process in enumerate(processors) if process is not None),
+        )
 
     def _parameters(self, values: Mapping[str, Any]) -> Any:
-        processed = {}
-        for name, (key, literal, process) in self.binds.items():
+        processed = []
+        for _name, key, literal, process in self.binds:
             value = values[key] if literal is _REQUIRED else values.get(key, literal)
-            processed[name] = process(value) if process is not None and value is not None else value
-        if self.positions is None:
+            processed.append(value if process is None or value is None else process(value))
+        if self.positional:
             return processed
-        return tuple(processed[name] for name in self.positions)
+        return {bind[0]: value for bind, value in zip(self.binds, processed, strict=True)}
 
     def _row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         if not self.results:
             return tuple(row)
-        return tuple(
-            process(value) if process is not None else value
-            for process, value in zip(self.results, row, strict=True)
-        )
+        values = list(row)
+        for n, process in self.results:
+            values[n] = process(values[n])
+        return tuple(values)
 
     def first(self, cursor: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (processed), or None; the rest of the rows are read and dropped."""
@@ -271,9 +279,14 @@ class DriverTransaction:
         self.dialect = engine.dialect
         self._connection = engine.raw_connection()
         self._driver: Any = self._connection.driver_connection
-        self._cursor = self._connection.cursor()
-        if self.dialect.name == "sqlite":
-            self._cursor.execute("BEGIN IMMEDIATE")
+        try:
+            self._cursor = self._connection.cursor()
+            if self.dialect.name == "sqlite":
+                with _driver_errors(self.dialect, "BEGIN IMMEDIATE"):
+                    self._cursor.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._connection.close()  # back to the pool (a locked database: busy_timeout ran out)
+            raise
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         return _first(prepared(statement, self.dialect), self._cursor, values, self.dialect)

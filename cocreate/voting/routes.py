@@ -1,9 +1,11 @@
 """Voting pages: a round's settings in the campaign console, the ballot, and the vote endpoints.
 
-The vote and unvote endpoints are the hottest path of a campaign: one query finds the
-campaign with its open round, `cast_vote` does the rest in one short transaction, and an htmx
-request gets a small fragment rendered without the page's navigation (which would cost a
-query of its own). Without JavaScript the same forms post and redirect back to the ballot.
+The vote and unvote endpoints are the hottest path of a campaign. The usual vote takes the
+fast path (`_fast`, below): on one pooled connection without a session, the signed-in check
+and the open round are read together, `cast_vote` writes in one short transaction, and an
+htmx request gets a small fragment rendered without the page's navigation. Everything else
+goes to `_vote`, the usual path on the request's session. Without JavaScript the same forms
+post and redirect back to the ballot.
 """
 
 from __future__ import annotations

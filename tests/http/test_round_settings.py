@@ -160,3 +160,13 @@ def test_moderators_and_jury_do_not_set_rounds(
     add_member(session, upcoming.brand, moderator, Role.MODERATOR)
     log_in(client, moderator)
     assert client.get(upcoming.round_url).status_code == 403
+
+
+def test_the_settings_page_shows_in_french(
+    client: TestClient, owner: User, upcoming: VotingWorld
+) -> None:
+    """Its advancement choices hold a percentage: a translation with a lone "%" made it fail."""
+    log_in(client, owner)
+    page = client.get(upcoming.round_url, headers={"Accept-Language": "fr"})
+    assert page.status_code == 200
+    assert "Les N pour cent meilleures idées" in page.text

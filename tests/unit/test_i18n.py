@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
@@ -55,3 +56,32 @@ def test_accept_language_picks_our_best_locale() -> None:
     assert negotiate("de") == "en"
     assert negotiate(None) == "en"
     assert negotiate("fr;q=abc,;;;,") == "en"
+
+
+def _formats_like(english: str, french: str) -> bool:
+    """Both take the same named values: formatting each with the other's placeholders (as
+    the templates' gettext always formats, values or not) raises for neither."""
+    names = set(re.findall(r"%\((\w+)\)", english))
+    values = {name: 1 for name in names}
+    for text in (english, french):
+        try:
+            text % values
+        except (ValueError, TypeError, KeyError):
+            return False
+    return set(re.findall(r"%\((\w+)\)", french)) <= names
+
+
+def test_every_french_translation_formats_as_its_english_does() -> None:
+    """A lone "%" in a translation ("Les N % meilleures idées") breaks the templates'
+    gettext, which always applies `%`: the page fails in French only."""
+    with (LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        broken = []
+        for message in read_po(f, locale="fr"):
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            if not ids[0] or not strings[0]:
+                continue
+            for french in strings:
+                if not _formats_like(str(ids[-1]), str(french)):
+                    broken.append(str(ids[0]))
+    assert not broken, broken

@@ -90,3 +90,29 @@ def test_closing_rolls_back_what_was_not_committed(table: Engine) -> None:
 def test_a_statement_is_compiled_once_per_kind_of_database(table: Engine) -> None:
     assert prepared(READ, table.dialect) is prepared(READ, table.dialect)
     assert prepared(READ, table.dialect) is not prepared(INSERT, table.dialect)
+
+
+def test_a_locked_database_raises_sqlalchemys_error_and_keeps_the_pool_whole(
+    database_url: str, table: Engine
+) -> None:
+    """SQLite: another writer holds the lock longer than busy_timeout. The app's error page
+    knows SQLAlchemy's OperationalError (503), and the connection goes back to the pool."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from cocreate.db import make_engine
+
+    impatient = make_engine(database_url)
+    event.listen(
+        impatient, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=50")
+    )
+    holder = DriverTransaction(table)  # BEGIN IMMEDIATE: holds the write lock
+    try:
+        with pytest.raises(OperationalError):
+            DriverTransaction(impatient)
+        assert impatient.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        holder.close()
+        impatient.dispose()
