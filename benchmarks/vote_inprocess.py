@@ -26,6 +26,21 @@ from benchmarks.vote_load import SECRET_KEY, SLUG, database, prepare, voter_cook
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+def platform_app(url: str, data_dir: str) -> Any:
+    """The platform's ASGI app on the benchmark's database, with its settings from the
+    environment as uvicorn's workers get them."""
+    os.environ.update(
+        COCREATE_DATABASE_URL=url,
+        COCREATE_SECRET_KEY=SECRET_KEY,
+        COCREATE_DATA_DIR=data_dir,
+        COCREATE_OUTBOX_INTERVAL="0",
+    )
+    from cocreate.app import create_app
+    from cocreate.settings import Settings
+
+    return create_app(Settings.from_env())
+
+
 def scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
     return {
         "type": "http",
@@ -118,16 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
         engine = make_engine(url)
         world = prepare(engine, ideas=max(3001, args.requests + 1), voters=4)
-        os.environ.update(
-            COCREATE_DATABASE_URL=url,
-            COCREATE_SECRET_KEY=SECRET_KEY,
-            COCREATE_DATA_DIR=tmp,
-            COCREATE_OUTBOX_INTERVAL="0",
-        )
-        from cocreate.app import create_app
-        from cocreate.settings import Settings
-
-        app = create_app(Settings.from_env())
+        app = platform_app(url, tmp)
         cookie, csrf = voter_cookies(world.voter_ids[0])
         signed_in = {"cookie": cookie, "host": "127.0.0.1:8000"}
         vote_headers = {**signed_in, "hx-request": "true", "x-csrftoken": csrf}

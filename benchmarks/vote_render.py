@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -26,8 +25,8 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-from benchmarks.vote_inprocess import call
-from benchmarks.vote_load import SECRET_KEY, SLUG, database, prepare, voter_cookies
+from benchmarks.vote_inprocess import call, platform_app
+from benchmarks.vote_load import SLUG, database, prepare, voter_cookies
 
 
 def answer_context() -> dict[str, Any]:
@@ -73,16 +72,7 @@ def time_ballot(backend: str, pg_url: str, entrants: int, pages: int) -> None:
 
         engine = make_engine(url)
         world = prepare(engine, ideas=entrants, voters=1)
-        os.environ.update(
-            COCREATE_DATABASE_URL=url,
-            COCREATE_SECRET_KEY=SECRET_KEY,
-            COCREATE_DATA_DIR=tmp,
-            COCREATE_OUTBOX_INTERVAL="0",
-        )
-        from cocreate.app import create_app
-        from cocreate.settings import Settings
-
-        app = create_app(Settings.from_env())
+        app = platform_app(url, tmp)
         cookie, _csrf = voter_cookies(world.voter_ids[0])
         headers = {"cookie": cookie, "host": "127.0.0.1:8000"}
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -365,31 +366,11 @@ async def _vote(request: Request, *, cast: bool) -> Response:
         screened = await _screen(request, opened, idea_id=idea_id, weight=weight)
         if isinstance(screened, Response):
             return screened
-        result = cast_vote(
-            session=session,
-            round_=round_,
-            campaign=opened.campaign,
-            stage=opened.stage,
-            voter=user,
-            idea_id=idea_id,
-            now=now,
-            weight=weight,
-            country=country,
-            signals=screened,
-            first_round=opened.first_round,
-        )
+        result = _cast(session, opened, user, idea_id, now, weight, screened, country)
         if result.reason == "country" and country is None:
             result = VoteResult(Outcome.INELIGIBLE, reason="no_country")
     else:
-        result = withdraw_vote(
-            session=session,
-            round_=round_,
-            campaign=opened.campaign,
-            stage=opened.stage,
-            voter=user,
-            idea_id=idea_id,
-            now=now,
-        )
+        result = _withdraw(session, opened, user, idea_id, now)
     if result.outcome in (Outcome.CLOSED, Outcome.NOT_ENTRANT):
         return _reload(request, slug, display.outcome_message(round_, result, ""))
     title = result.idea_title or ballots.idea_title(session=session, round_=round_, idea_id=idea_id)
@@ -418,6 +399,45 @@ async def _vote(request: Request, *, cast: bool) -> Response:
         idea_id=idea_id, title=title, description="", my_weight=my_weight, count=count, rank=None
     )
     return _vote_fragment(request, opened, entrant, result, state, message)
+
+
+def _cast(
+    session: Session | Transaction,
+    opened: OpenRound,
+    voter: User,
+    idea_id: int,
+    now: datetime,
+    weight: int,
+    signals: Signals,
+    country: str | None,
+) -> VoteResult:
+    return cast_vote(
+        session=session,
+        round_=opened.round,
+        campaign=opened.campaign,
+        stage=opened.stage,
+        voter=voter,
+        idea_id=idea_id,
+        now=now,
+        weight=weight,
+        country=country,
+        signals=signals,
+        first_round=opened.first_round,
+    )
+
+
+def _withdraw(
+    session: Session | Transaction, opened: OpenRound, voter: User, idea_id: int, now: datetime
+) -> VoteResult:
+    return withdraw_vote(
+        session=session,
+        round_=opened.round,
+        campaign=opened.campaign,
+        stage=opened.stage,
+        voter=voter,
+        idea_id=idea_id,
+        now=now,
+    )
 
 
 def _moved_to_ballot(request: Request, slug: str, idea_id: int, message: str) -> Response:
@@ -494,15 +514,7 @@ async def _fast(
         return None
     weight: int | None = 1
     if not cast:
-        result = withdraw_vote(
-            session=tx,
-            round_=round_,
-            campaign=opened.campaign,
-            stage=opened.stage,
-            voter=user,
-            idea_id=idea_id,
-            now=now,
-        )
+        result = _withdraw(tx, opened, user, idea_id, now)
     else:
         if round_.method == Method.POINTS:
             weight = await _points(request, round_)
@@ -513,18 +525,8 @@ async def _fast(
         if screening.decision not in (Decision.COUNT, Decision.HOLD):
             request.state.screening = screening
             return None
-        result = cast_vote(
-            session=tx,
-            round_=round_,
-            campaign=opened.campaign,
-            stage=opened.stage,
-            voter=user,
-            idea_id=idea_id,
-            now=now,
-            weight=weight,
-            signals=apply(signals, screening, solved=False),
-            first_round=opened.first_round,
-        )
+        counted_or_held = apply(signals, screening, solved=False)
+        result = _cast(tx, opened, user, idea_id, now, weight, counted_or_held, None)
         request.state.screening = screening
     if result.outcome not in (Outcome.COUNTED, Outcome.HELD, Outcome.WITHDRAWN):
         return None  # rolled back: `_vote` finds the same and explains it
