@@ -225,7 +225,7 @@ def prepared(statement: Any, dialect: Dialect) -> Prepared:
     statement, so its id cannot be reused by another.)"""
     key = (id(statement), dialect.name, dialect.driver)
     found = _PREPARED.get(key)
-    if found is None or found[0] is not statement:
+    if found is None:
         found = _PREPARED[key] = (statement, Prepared.compile(statement, dialect))
     return found[1]
 

@@ -1003,24 +1003,27 @@ def _optional(reason: str) -> str | None:
     return " ".join(reason.split())[:REASON_MAX] or None
 
 
-def _lock_round(session: Session, round_id: int, *, changing_votes: bool) -> Round:
+def lock_round(session: Session, round_id: int, *, refused_if_certified: str | None) -> Round:
     """The round, share-locked on PostgreSQL so that certification (which takes the row
-    for update) waits for this decision, and this decision for certification."""
+    for update) waits for this decision, and this decision for certification. With
+    `refused_if_certified`, a certified round rolls back and refuses with that message."""
     found = session.exec(
         select(Round)
         .where(Round.id == round_id)
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
     ).one()
-    if changing_votes and found.certified_at is not None:
+    if refused_if_certified is not None and found.certified_at is not None:
         session.rollback()
-        raise Refused(
-            _(
-                "The results of this round are certified: its votes can no longer change. "
-                "The case can still be cleared, and its accounts suspended."
-            )
-        )
+        raise Refused(refused_if_certified)
     return found
+
+
+def _certified_votes_stay() -> str:
+    return _(
+        "The results of this round are certified: its votes can no longer change. "
+        "The case can still be cleared, and its accounts suspended."
+    )
 
 
 def _decide(
@@ -1085,7 +1088,7 @@ def void_case(
     reason = _reason(reason)
     case_id = _id(case.id)
     begin_write(session)
-    _lock_round(session, case.round_id, changing_votes=True)
+    lock_round(session, case.round_id, refused_if_certified=_certified_votes_stay())
     _decide(
         session,
         case,
@@ -1149,7 +1152,7 @@ def restore_case(
     note = _optional(reason)
     case_id = _id(case.id)
     begin_write(session)
-    _lock_round(session, case.round_id, changing_votes=True)
+    lock_round(session, case.round_id, refused_if_certified=_certified_votes_stay())
     _decide(
         session,
         case,

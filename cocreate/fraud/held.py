@@ -37,10 +37,11 @@ from cocreate.fraud.cases import (
     _batches,
     _optional,
     _reason,
+    lock_round,
 )
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
-from cocreate.voting.models import Round, VoteStatus
+from cocreate.voting.models import VoteStatus
 
 PAGE_SIZE = 50  # voters per page
 MAX_VOTERS_PER_DECISION = 500  # voters ticked in one bulk decision
@@ -234,26 +235,6 @@ class HeldDecision:
     voters_changed: int
 
 
-def _lock_round(session: Session, round_id: int) -> Round:
-    """Share-locked on PostgreSQL, as for fraud cases: certification waits for this decision
-    and this decision for certification."""
-    found = session.exec(
-        select(Round)
-        .where(Round.id == round_id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    ).one()
-    if found.certified_at is not None:
-        session.rollback()
-        raise Refused(
-            _(
-                "The results of this round are certified: its held votes can no longer be "
-                "counted or voided."
-            )
-        )
-    return found
-
-
 def decide_held(
     *,
     session: Session,
@@ -272,7 +253,14 @@ def decide_held(
     if not voters:
         raise Refused(_("Tick at least one voter."), status=400)
     begin_write(session)
-    _lock_round(session, round_id)
+    lock_round(
+        session,
+        round_id,
+        refused_if_certified=_(
+            "The results of this round are certified: its held votes can no longer be "
+            "counted or voided."
+        ),
+    )
     if action == "count":
         status_reason = (
             _("Released by review: %(reason)s") % {"reason": note}
