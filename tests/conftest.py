@@ -8,16 +8,18 @@ concurrency tests commit from other connections and processes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -45,6 +47,16 @@ PG_URL = os.environ.get(
 )
 PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 costs ~0.2 s a call
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(coroutine)` in a thread of its own: the browser tests' Playwright (sync
+    API) keeps an event loop running in the main thread, where asyncio.run cannot start one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

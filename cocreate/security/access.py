@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
-from cocreate.db import DriverTransaction, Transaction, attach_loaded, begin_write, detached
+from cocreate.db import GroupCommit, Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
@@ -38,10 +38,10 @@ class FastPath:
     # from the request and the account id the session names: a statement and its values.
     read: Callable[[Request, int], tuple[Any, Mapping[str, Any]]]
     # Its answer, from the signed-in account, the row `read` found and the transaction; or
-    # None, having changed nothing, to let the route's endpoint answer.
-    answer: Callable[
-        [Request, User, tuple[Any, ...] | None, Transaction], Awaitable[Response | None]
-    ]
+    # None, having changed nothing, to let the route's endpoint answer. Plain synchronous
+    # code: on SQLite it runs inside a group commit (`db.GroupCommit`), with the form already
+    # read.
+    answer: Callable[[Request, User, tuple[Any, ...] | None, Transaction], Response | None]
 
 
 @dataclass(frozen=True)
@@ -195,8 +195,9 @@ def route(
 
     `fast`: a POST is first offered to this fast path, once it passed the checks every request
     passes (a usable path, a readable body, the CSRF token) and the account is signed in,
-    with that account and a transaction of its own on a pooled connection, without a session
-    (`db.DriverTransaction`; on SQLite already the writer). It answers, or returns None
+    with that account and a transaction on a pooled connection, without a session
+    (`db.GroupCommit`: on SQLite a savepoint in a transaction shared with the other votes of
+    the same event-loop turn, already the writer). It answers, or returns None
     having changed nothing, and `endpoint` answers as usual. Only for routes open to every
     signed-in account: the fast path is given no other rule to check.
     """
@@ -238,20 +239,24 @@ async def _try_fast_path(request: Request, fast: FastPath) -> Response | None:
     uid = _claimed_uid(request)
     if uid is None:
         return None
-    tx = DriverTransaction(request.app.state.db.engine)
-    try:
+
+    def answer(tx: Transaction) -> Response | None:
         user, found = _signed_in_with(request, uid, tx, fast)
         if user is None:
             return None
         locale = choose_locale(request, user)
         request.state.locale = locale
         set_locale(locale)
-        answered = await fast.answer(request, user, found, tx)
+        answered = fast.answer(request, user, found, tx)
         if answered is not None:
             request.state.user = user  # for whatever runs after (an error page)
         return answered
-    finally:
-        tx.close()
+
+    group: GroupCommit = request.app.state.db.group_commit
+    answered = await group.run(answer)
+    if answered is not None:
+        set_locale(request.state.locale)  # the answer ran in a copy of this task's context
+    return answered
 
 
 async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Response:

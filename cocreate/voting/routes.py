@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -27,7 +28,7 @@ from cocreate.campaigns.display import local_time, timeline_rows
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import stage_name
 from cocreate.db import Transaction
-from cocreate.forms import Form, ValidationFailed
+from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.fraud import challenge
 from cocreate.fraud.policy import Decision
 from cocreate.fraud.screen import Screening, apply, log_refusal, screen_vote
@@ -329,9 +330,9 @@ def _reload(request: Request, slug: str, message: str) -> Response:
     return response
 
 
-async def _points(request: Request, round_: Round) -> int | None:
+def points_given(form: FormData) -> int | None:
     """The points given with a vote; None when not a whole number from 1 up."""
-    raw = (await request.form()).get("points")
+    raw = form.get("points")
     if not isinstance(raw, str) or len(raw) > 6 or not raw.strip().isdigit():
         return None
     points = int(raw.strip())
@@ -354,7 +355,7 @@ async def _vote(request: Request, *, cast: bool) -> Response:
         return _reload(request, slug, _("This round is a ranked vote: order the ideas below."))
     weight: int | None = 1
     if cast and round_.method == Method.POINTS:
-        weight = await _points(request, round_)
+        weight = points_given(await request.form())
     if weight is None:
         result = VoteResult(Outcome.NO_VOTES_LEFT)
     elif cast:
@@ -477,11 +478,13 @@ def _vote_fragment(
 #
 # The usual vote, and the usual unvote, answered on one pooled connection without a session
 # or ORM: the signed-in check, the open round (with the voter's mailbox siblings), the fraud
-# screen and the vote's statements (`cast_vote`, run on a `db.DriverTransaction`). Whatever
-# is not the usual case (no open round or no round row yet, a ranked or country-limited
-# round, a challenge to verify, points to refuse, any outcome but counted, held or withdrawn)
-# returns None having stored nothing, and `_vote` answers it. A screening already made is
-# handed over in `request.state.screening`, so the attempt is counted once in the windows.
+# screen and the vote's statements (`cast_vote`; on SQLite in a savepoint of a transaction
+# shared by the votes of one event-loop turn: `db.GroupCommit`). Whatever is not the usual
+# case (no open round or no round row yet, a ranked or country-limited round, a challenge to
+# verify, points to refuse, any outcome but counted, held, withdrawn or a repeated vote that
+# is not a number of points) returns None having stored nothing, and `_vote` answers it. A
+# screening already made is handed over in `request.state.screening`, so the attempt is
+# counted once in the windows.
 
 
 def _read_open_round(request: Request, voter_id: int) -> tuple[Any, Mapping[str, Any]]:
@@ -490,19 +493,19 @@ def _read_open_round(request: Request, voter_id: int) -> tuple[Any, Mapping[str,
     )
 
 
-async def _fast_vote(
+def _fast_vote(
     request: Request, user: User, found: tuple[Any, ...] | None, tx: Transaction
 ) -> Response | None:
-    return await _fast(request, user, ballots.open_round_found(found), tx, cast=True)
+    return _fast(request, user, ballots.open_round_found(found), tx, cast=True)
 
 
-async def _fast_unvote(
+def _fast_unvote(
     request: Request, user: User, found: tuple[Any, ...] | None, tx: Transaction
 ) -> Response | None:
-    return await _fast(request, user, ballots.open_round_found(found), tx, cast=False)
+    return _fast(request, user, ballots.open_round_found(found), tx, cast=False)
 
 
-async def _fast(
+def _fast(
     request: Request, user: User, opened: OpenRound | None, tx: Transaction, *, cast: bool
 ) -> Response | None:
     now = _now(request)
@@ -516,9 +519,10 @@ async def _fast(
     if not cast:
         result = _withdraw(tx, opened, user, idea_id, now)
     else:
+        form = form_read(request)
         if round_.method == Method.POINTS:
-            weight = await _points(request, round_)
-        if weight is None or (await request.form()).get("altcha"):
+            weight = points_given(form)
+        if weight is None or form.get("altcha"):
             return None
         signals = vote_signals(request, round_.campaign_id)
         screening = _screening(request, opened, user, signals, solved=False)
@@ -528,7 +532,8 @@ async def _fast(
         counted_or_held = apply(signals, screening, solved=False)
         result = _cast(tx, opened, user, idea_id, now, weight, counted_or_held, None)
         request.state.screening = screening
-    if result.outcome not in (Outcome.COUNTED, Outcome.HELD, Outcome.WITHDRAWN):
+    done = result.outcome in (Outcome.COUNTED, Outcome.HELD, Outcome.WITHDRAWN)
+    if not (done or _repeated(round_, result)):
         return None  # rolled back: `_vote` finds the same and explains it
     slug = opened.campaign.slug
     title = result.idea_title
@@ -551,6 +556,18 @@ async def _fast(
     )
     state = ballots.state_after(round_, result)
     return _vote_fragment(request, opened, entrant, result, state, message)
+
+
+def _repeated(round_: Round, result: VoteResult) -> bool:
+    """A vote repeated (a double click, a retry) that the fast path answers as `_vote` would:
+    the idea's title and the ballot came with the outcome, and the voter's vote for the idea
+    is the one vote (not a number of points, which `_vote` reads)."""
+    return (
+        result.outcome == Outcome.ALREADY
+        and round_.method != Method.POINTS
+        and result.idea_title is not None
+        and result.votes_left is not None
+    )
 
 
 def refused_message() -> str:

@@ -9,12 +9,14 @@ attempt once, and that it stays correct when several workers race.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -30,7 +32,7 @@ from cocreate.settings import Settings
 from cocreate.voting import routes as voting_routes
 from cocreate.voting.models import Ballot, IdeaTally, Vote
 from cocreate.voting.service import live_tally, recount
-from tests.conftest import log_in
+from tests.conftest import log_in, run_async
 from tests.voting_support import T0, VotingWorld, htmx_post, make_voting_world, token
 
 SCRIPT = "python-requests/2.31"  # a scripted user agent: the default policy asks for a check
@@ -89,8 +91,10 @@ def test_the_usual_vote_and_unvote_run_no_statement_through_sqlalchemy(
     ):
         idea = world.ideas[0]
         counted = htmx_post(client, world.vote_url(idea), csrf)
+        repeated = htmx_post(client, world.vote_url(idea), csrf)  # a double click
         taken_back = htmx_post(client, world.unvote_url(idea), csrf)
         assert "is counted" in counted.text
+        assert "already voted" in repeated.text
         assert "Take back" not in taken_back.text and "Vote" in taken_back.text
         assert seen == []
         # Not the usual case (an idea of no round): the usual path answers, through SQLAlchemy.
@@ -139,7 +143,8 @@ def test_the_fast_path_answers_as_the_usual_path_does(
     ):
         steps = []
         with signed_in(app, voter, world) as (client, csrf):
-            for url in (world.vote_url(idea), world.unvote_url(idea), world.vote_url(idea)):
+            vote, unvote = world.vote_url(idea), world.unvote_url(idea)
+            for url in (vote, unvote, vote, vote):  # the last a repeat: "already voted"
                 if htmx:
                     answer = htmx_post(client, url, csrf, data)
                     steps.append((answer.status_code, _same_apart_from(answer.text, idea)))
@@ -239,3 +244,59 @@ def test_workers_racing_on_one_voter_store_what_the_ballot_allows(
         session=session, round_id=round_id
     )
     assert sum(t.votes for t in session.exec(select(IdeaTally)).all()) == 3
+
+
+def test_votes_arriving_together_are_committed_together_and_answered_alike(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    """Votes of several voters sent at once (one event loop, as a uvicorn worker): on SQLite
+    they share transactions (db.GroupCommit). Each is answered as if alone: a double click in
+    the same batch counts once, a ballot emptied within the batch refuses the next vote, and
+    ballots and tallies equal the vote log."""
+    world = make_voting_world(session, make_user("owner@example.com"), ideas=6, max_votes=2)
+    voters = []
+    for n in range(6):
+        with signed_in(app, make_user(f"voter{n}@example.com"), world) as (client, csrf):
+            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+            voters.append((cookie, csrf))
+    clicks = [(n, idea) for n in range(6) for idea in (world.ideas[n], world.ideas[(n + 1) % 6])]
+    clicks += [(0, world.ideas[0]), (1, world.ideas[5])]  # a double click; a third vote
+
+    async def click_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await asyncio.gather(
+                *(
+                    c.post(
+                        world.vote_url(idea),
+                        headers={
+                            "Cookie": voters[n][0],
+                            "User-Agent": "testclient",  # as signed in (not a script's)
+                            "HX-Request": "true",
+                            "X-CSRFToken": voters[n][1],
+                        },
+                    )
+                    for n, idea in clicks
+                )
+            )
+
+    try:
+        answers = run_async(click_all())
+    finally:
+        app.state.db.engine.dispose()  # (no lifespan ran around these requests)
+    assert [answer.status_code for answer in answers] == [200] * len(clicks)
+    group = app.state.db.group_commit
+    if app.state.db.engine.dialect.name == "sqlite":
+        assert group.pieces >= len(clicks) > group.batches
+    texts = [answer.text.lower() for answer in answers]
+    assert all("is counted" in text for text in texts[:12])
+    assert "already" in texts[12]
+    assert "no votes left" in texts[13] or "used all" in texts[13]
+    session.rollback()
+    votes = session.exec(select(Vote)).all()
+    assert len(votes) == 12
+    assert all(ballot.votes_left == 0 for ballot in session.exec(select(Ballot)).all())
+    round_id = world.round.id or 0
+    assert live_tally(session=session, round_id=round_id) == recount(
+        session=session, round_id=round_id
+    )
