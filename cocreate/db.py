@@ -419,7 +419,9 @@ class GroupCommit:
     dropped without running.
 
     PostgreSQL: each piece runs at once in its own transaction. Its writers lock rows, not
-    the database, so several workers' batches could deadlock on each other's rows.
+    the database, so several workers' batches could deadlock on each other's rows; batches
+    kept apart by an advisory lock measured slower than a transaction per vote (the
+    savepoints' round trips cost more than the shared COMMIT saved: benchmarks/README.md).
     """
 
     def __init__(self, engine: Engine) -> None:
