@@ -125,11 +125,15 @@ async def timed_together(
 ) -> float:
     """`n` requests sent `together` at a time (one event loop, as a worker under load, where
     SQLite's votes then share a commit: db.GroupCommit): the time per request."""
+    starts = range(0, n - together + 1, together)
+    if len(starts) < 2:
+        raise SystemExit(f"{label}: give --requests of at least {2 * together}")
+    counted = starts[len(starts) // 2]  # CPU time over the second half, as in `timed`
     times = []
     cpu = 0.0
-    for first in range(0, n - together + 1, together):
-        if first >= n // 2 and not cpu:
-            cpu, counted = time.process_time(), first
+    for first in starts:
+        if first == counted:
+            cpu = time.process_time()
         start = time.perf_counter()
         answers = await asyncio.gather(
             *(call(app, *make(i)) for i in range(first, first + together))
@@ -138,7 +142,7 @@ async def timed_together(
         for status, body in answers:
             if status >= 400 or expect not in body:
                 raise RuntimeError(f"{label}: {status} {body[:300]!r}")
-    cpu_ms = (time.process_time() - cpu) / (n - counted) * 1000
+    cpu_ms = (time.process_time() - cpu) / (starts[-1] + together - counted) * 1000
     rest = times[len(times) // 2 :]
     median = statistics.median(rest) * 1000
     print(f"{label:<36} p50 {median:6.3f} ms  CPU {cpu_ms:6.3f} ms  {1000 / median:6.0f} /s")

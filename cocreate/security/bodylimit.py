@@ -15,6 +15,8 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cocreate.security.headers import request_header
+
 MAX_BODY_BYTES = 25 * 1024 * 1024
 
 
@@ -32,11 +34,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = b""
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                declared = value
-                break
+        declared = request_header(scope, b"content-length") or b""
         too_large = declared.isdigit() and int(declared) > self.max_bytes
         received = 0
 

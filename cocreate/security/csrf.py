@@ -16,6 +16,8 @@ from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.types import Scope
 
+from cocreate.security.headers import request_header
+
 FIELD = "csrf_token"
 HEADER = "x-csrftoken"
 SESSION_KEY = "csrf"
@@ -29,13 +31,12 @@ def _own_netloc(scope: Scope) -> str:
     """`urlsplit(str(request.base_url)).netloc`, without building the base URL (a copy of
     the scope and two URL objects) on every request: it depends only on the scheme, the Host
     header and the server address, which a site sees few distinct values of."""
-    host = None
-    for key, value in scope["headers"]:
-        if key == b"host":
-            host = value
-            break
     server = scope.get("server")
-    return _netloc(scope.get("scheme", "http"), host, None if server is None else tuple(server))
+    return _netloc(
+        scope.get("scheme", "http"),
+        request_header(scope, b"host"),
+        None if server is None else tuple(server),
+    )
 
 
 @lru_cache(maxsize=256)

@@ -20,6 +20,16 @@ CSP = "; ".join(
 )
 
 
+def request_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of the request header `name` (lower-case), read straight from the
+    ASGI scope: middleware on every request skips building a `Headers` object for one."""
+    for key, value in scope["headers"]:
+        if key == name:
+            found: bytes = value
+            return found
+    return None
+
+
 def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"content-security-policy", CSP.encode()),

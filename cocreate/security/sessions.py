@@ -34,6 +34,8 @@ from starlette.middleware.sessions import Session
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cocreate.security.headers import request_header
+
 CACHE_SIZE = 4096
 # A signed-in session is about 200 characters. Longer ones (a `next` URL kept during an
 # OpenID login, whose length the visitor chooses) are checked each time instead, so that
@@ -173,10 +175,8 @@ class SessionMiddleware:
 def _cookie(scope: Scope, name: str) -> str | None:
     """The named cookie, found as `request.cookies` finds it: in the first Cookie header,
     the last occurrence of the name winning."""
-    for key, value in scope["headers"]:
-        if key == b"cookie":
-            return cookie_parser(value.decode("latin-1")).get(name)
-    return None
+    header = request_header(scope, b"cookie")
+    return None if header is None else cookie_parser(header.decode("latin-1")).get(name)
 
 
 def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:

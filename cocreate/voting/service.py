@@ -417,8 +417,8 @@ def _sql(tx: Transaction) -> _Statements:
 
 
 def transaction_of(session: Session | Transaction) -> Transaction:
-    """The vote path runs on a request's session, or on a pool connection without one (the
-    vote endpoint's fast path: `voting.desk`)."""
+    """The vote path runs on a request's session, or on a transaction without one (the vote
+    endpoint's fast path: `security.access.route`'s `fast`, run by `db.GroupCommit`)."""
     return SessionTransaction(session) if isinstance(session, Session) else session
 
 
