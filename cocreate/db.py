@@ -196,6 +196,11 @@ class Transaction(Protocol):
     connection of the pool used without a session (`DriverTransaction`)."""
 
     dialect: Dialect
+    # Rows the work on this transaction read, kept to be used again instead of read again:
+    # only rows that work does not write, valid while the transaction lasts (on SQLite a
+    # batch's, which is the writer: nothing else changes the database meanwhile, see
+    # `GroupCommit`; on PostgreSQL a vote's own, so nothing is used again).
+    memo: dict[Any, Any]
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None: ...
 
@@ -239,6 +244,7 @@ class SessionTransaction:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect
+        self.memo: dict[Any, Any] = {}
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         connection = self.session.connection().connection.dbapi_connection
@@ -280,6 +286,7 @@ class DriverTransaction:
 
     def __init__(self, engine: Engine) -> None:
         self.dialect = engine.dialect
+        self.memo: dict[Any, Any] = {}
         self._connection = engine.raw_connection()
         self._driver: Any = self._connection.driver_connection
         try:
@@ -359,6 +366,7 @@ class Savepoint:
 
     def __init__(self, shared: DriverTransaction) -> None:
         self.dialect = shared.dialect
+        self.memo = shared.memo  # the batch's: its pieces read the same database
         self._shared = shared
         self._keep = False
         shared.execute_plain("SAVEPOINT work")

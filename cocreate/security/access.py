@@ -35,8 +35,9 @@ class FastPath:
     """A route's fast path (the vote); see `route`."""
 
     # What it needs read with the signed-in check (on PostgreSQL in the same round trip),
-    # from the request and the account id the session names: a statement and its values.
-    read: Callable[[Request, int], tuple[Any, Mapping[str, Any]]]
+    # from the request, the account id the session names and the transaction (its `memo`):
+    # a statement and its values.
+    read: Callable[[Request, int, Transaction], tuple[Any, Mapping[str, Any]]]
     # Its answer, from the signed-in account, the row `read` found and the transaction; or
     # None, having changed nothing, to let the route's endpoint answer. Plain synchronous
     # code: on SQLite it runs inside a group commit (`db.GroupCommit`), with the form already
@@ -161,7 +162,7 @@ def _signed_in_with(
     """`current_user` for a fast path, on its transaction and with what it reads: the same
     rule, and the account as an object in no session (the fast path only reads it). None:
     not signed in (the route's endpoint then answers, as for anyone else)."""
-    account_row, found = tx.first_each([(_user_by_id(), {"uid": uid}), fast.read(request, uid)])
+    account_row, found = tx.first_each([(_user_by_id(), {"uid": uid}), fast.read(request, uid, tx)])
     if account_row is None:
         return None, None
     account = dict(zip(USERS.c.keys(), account_row, strict=True))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -84,23 +84,21 @@ IDEAS = Idea.__table__  # type: ignore[attr-defined]
 TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
 
 
-def _mailbox_siblings_column() -> Any:
-    """The fraud screen's mailbox query (`fraud.screen.MAILBOX_SIBLINGS`) as a column of the
-    open-round query, correlated on the round: one statement (and, on PostgreSQL, one round
-    trip) less per vote. Bound: `voter` (the account id: its mailbox is read here, so the
-    query needs nothing read before it and goes with the signed-in check)."""
+def _mailbox_siblings(round_id: Any) -> Any:
+    """The fraud screen's mailbox query (`fraud.screen.MAILBOX_SIBLINGS`): other accounts of
+    the voter's canonical mailbox with a live vote in the round `round_id`. Bound: `voter`
+    (the account id: its mailbox is read here, so the query needs nothing read before it and
+    goes with the signed-in check)."""
     sibling = USERS.alias("sibling")
     live = VOTES.alias("live")
-    # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
-    # correlation stops at the nearest enclosing select and would add `rounds` to the FROM.
     voted = (
         exists()
         .where(
-            live.c.round_id == ROUNDS.c.id,
+            live.c.round_id == round_id,
             live.c.voter_id == sibling.c.id,
             live.c.withdrawn_at.is_(None),
         )
-        .correlate(ROUNDS, sibling)
+        .correlate(ROUNDS, sibling)  # `rounds`: see `_mailbox_siblings_column`
     )
     voter = USERS.alias("voter")
     mailbox = (
@@ -112,9 +110,21 @@ def _mailbox_siblings_column() -> Any:
         core_select(func.count())
         .select_from(sibling)
         .where(sibling.c.canonical_mailbox == mailbox, sibling.c.id != bindparam("voter"), voted)
-        .correlate(ROUNDS)
-        .scalar_subquery()
     )
+
+
+def _mailbox_siblings_column() -> Any:
+    """`_mailbox_siblings` as a column of the open-round query, correlated on the round: one
+    statement (and, on PostgreSQL, one round trip) less per vote."""
+    # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
+    # correlation stops at the nearest enclosing select and would add `rounds` to the FROM.
+    return _mailbox_siblings(ROUNDS.c.id).correlate(ROUNDS).scalar_subquery()
+
+
+@cache
+def _mailbox_siblings_query() -> Any:
+    """`_mailbox_siblings` of the round bound as `round_id`."""
+    return _mailbox_siblings(bindparam("round_id"))
 
 
 @cache
@@ -186,27 +196,47 @@ def find_open_round(
     return CampaignRound(campaign, opened)
 
 
-def open_round_read(*, slug: str, now: datetime, voter_id: int) -> tuple[Any, dict[str, Any]]:
+def open_round_read(
+    *, slug: str, now: datetime, voter_id: int, memo: dict[Any, Any]
+) -> tuple[Any, dict[str, Any]]:
     """`find_open_round` with the voter, for the vote's fast path: the statement and its
-    values (read with the signed-in check, see `open_round_found`)."""
+    values (read with the signed-in check, see `open_round_found`).
+
+    When an earlier vote on the same transaction found the open round (kept in the
+    transaction's `memo`: on SQLite, the votes of one batch), only the voter's mailbox
+    siblings are read, and the round found then is used again. Its stage was open at that
+    vote's time: a vote whose own time is past the stage's close is refused as closed by
+    `cast_vote` and `withdraw_vote`, as when the stage closes during a vote."""
+    known: OpenRound | None = memo.get((OpenRound, slug))
+    if known is not None:
+        return _mailbox_siblings_query(), {"round_id": known.round.id, "voter": voter_id}
     return _open_round_query(True), _open_round_params(slug, now, voter_id)
 
 
-def open_round_found(row: tuple[Any, ...] | None) -> OpenRound | None:
-    """What `open_round_read` found, with objects in no session. None also when the open
-    stage has no round row yet (the usual path makes it)."""
+def open_round_found(
+    row: tuple[Any, ...] | None, *, slug: str, memo: dict[Any, Any]
+) -> OpenRound | None:
+    """What `open_round_read` found, with objects in no session (read-only: the votes of a
+    batch share them). None also when the open stage has no round row yet (the usual path
+    makes it)."""
+    known: OpenRound | None = memo.get((OpenRound, slug))
+    if known is not None:
+        assert row is not None  # a count: always one row
+        return replace(known, mailbox_siblings=int(row[0]))
     if row is None:
         return None
     found = _OpenRoundRow.split(row, with_mailbox=True)
     if found.stage["id"] is None or found.round["id"] is None:
         return None
-    return OpenRound(
+    opened = OpenRound(
         detached(Campaign, found.campaign),
         detached(Stage, found.stage),
         detached(Round, found.round),
         found.first_round,
         found.mailbox_siblings,
     )
+    memo[OpenRound, slug] = opened
+    return opened
 
 
 def _open_round_params(slug: str, now: datetime, voter_id: int | None) -> dict[str, Any]:

@@ -487,22 +487,29 @@ def _vote_fragment(
 # counted once in the windows.
 
 
-def _read_open_round(request: Request, voter_id: int) -> tuple[Any, Mapping[str, Any]]:
-    return ballots.open_round_read(
-        slug=request.path_params["slug"], now=_now(request), voter_id=voter_id
-    )
+def _read_open_round(
+    request: Request, voter_id: int, tx: Transaction
+) -> tuple[Any, Mapping[str, Any]]:
+    slug = request.path_params["slug"]
+    return ballots.open_round_read(slug=slug, now=_now(request), voter_id=voter_id, memo=tx.memo)
 
 
 def _fast_vote(
     request: Request, user: User, found: tuple[Any, ...] | None, tx: Transaction
 ) -> Response | None:
-    return _fast(request, user, ballots.open_round_found(found), tx, cast=True)
+    return _fast(request, user, _open_round_found(request, found, tx), tx, cast=True)
 
 
 def _fast_unvote(
     request: Request, user: User, found: tuple[Any, ...] | None, tx: Transaction
 ) -> Response | None:
-    return _fast(request, user, ballots.open_round_found(found), tx, cast=False)
+    return _fast(request, user, _open_round_found(request, found, tx), tx, cast=False)
+
+
+def _open_round_found(
+    request: Request, found: tuple[Any, ...] | None, tx: Transaction
+) -> OpenRound | None:
+    return ballots.open_round_found(found, slug=request.path_params["slug"], memo=tx.memo)
 
 
 def _fast(

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from cocreate.fraud.screen import VELOCITY
 from cocreate.ideas.models import Idea
 from cocreate.security.access import SIGNED_IN, route
 from cocreate.settings import Settings
+from cocreate.voting import ballots
 from cocreate.voting import routes as voting_routes
 from cocreate.voting.models import Ballot, IdeaTally, Vote
 from cocreate.voting.service import live_tally, recount
@@ -246,21 +248,26 @@ def test_workers_racing_on_one_voter_store_what_the_ballot_allows(
     assert sum(t.votes for t in session.exec(select(IdeaTally)).all()) == 3
 
 
-def test_votes_arriving_together_are_committed_together_and_answered_alike(
-    app: Any, session: Session, make_user: Callable[..., User]
-) -> None:
-    """Votes of several voters sent at once (one event loop, as a uvicorn worker): on SQLite
-    they share transactions (db.GroupCommit). Each is answered as if alone: a double click in
-    the same batch counts once, a ballot emptied within the batch refuses the next vote, and
-    ballots and tallies equal the vote log."""
-    world = make_voting_world(session, make_user("owner@example.com"), ideas=6, max_votes=2)
-    voters = []
-    for n in range(6):
-        with signed_in(app, make_user(f"voter{n}@example.com"), world) as (client, csrf):
+Cookies = dict[int | None, tuple[str, str]]
+
+
+def signed_in_cookies(app: Any, world: VotingWorld, voters: list[User]) -> Cookies:
+    """Each voter's cookie header and CSRF token, signed in to `app`."""
+    cookies: Cookies = {}
+    for voter in voters:
+        with signed_in(app, voter, world) as (client, csrf):
             cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-            voters.append((cookie, csrf))
-    clicks = [(n, idea) for n in range(6) for idea in (world.ideas[n], world.ideas[(n + 1) % 6])]
-    clicks += [(0, world.ideas[0]), (1, world.ideas[5])]  # a double click; a third vote
+            cookies[voter.id] = (cookie, csrf)
+    return cookies
+
+
+def sent_together(
+    app: Any, world: VotingWorld, clicks: list[tuple[User, Idea]], cookies: Cookies | None = None
+) -> list[httpx.Response]:
+    """Each voter's htmx vote for the idea, all sent at once (one event loop, as a uvicorn
+    worker: on SQLite they share transactions, db.GroupCommit); the answers in order."""
+    if cookies is None:
+        cookies = signed_in_cookies(app, world, list({v.id: v for v, _idea in clicks}.values()))
 
     async def click_all() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
@@ -270,20 +277,34 @@ def test_votes_arriving_together_are_committed_together_and_answered_alike(
                     c.post(
                         world.vote_url(idea),
                         headers={
-                            "Cookie": voters[n][0],
+                            "Cookie": cookies[voter.id][0],
                             "User-Agent": "testclient",  # as signed in (not a script's)
                             "HX-Request": "true",
-                            "X-CSRFToken": voters[n][1],
+                            "X-CSRFToken": cookies[voter.id][1],
                         },
                     )
-                    for n, idea in clicks
+                    for voter, idea in clicks
                 )
             )
 
     try:
-        answers = run_async(click_all())
+        return run_async(click_all())
     finally:
         app.state.db.engine.dispose()  # (no lifespan ran around these requests)
+
+
+def test_votes_arriving_together_are_committed_together_and_answered_alike(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    """Votes of several voters sent at once (one event loop, as a uvicorn worker): on SQLite
+    they share transactions (db.GroupCommit). Each is answered as if alone: a double click in
+    the same batch counts once, a ballot emptied within the batch refuses the next vote, and
+    ballots and tallies equal the vote log."""
+    world = make_voting_world(session, make_user("owner@example.com"), ideas=6, max_votes=2)
+    voters = [make_user(f"voter{n}@example.com") for n in range(6)]
+    clicks = [(n, idea) for n in range(6) for idea in (world.ideas[n], world.ideas[(n + 1) % 6])]
+    clicks += [(0, world.ideas[0]), (1, world.ideas[5])]  # a double click; a third vote
+    answers = sent_together(app, world, [(voters[n], idea) for n, idea in clicks])
     assert [answer.status_code for answer in answers] == [200] * len(clicks)
     group = app.state.db.group_commit
     if app.state.db.engine.dialect.name == "sqlite":
@@ -296,6 +317,85 @@ def test_votes_arriving_together_are_committed_together_and_answered_alike(
     votes = session.exec(select(Vote)).all()
     assert len(votes) == 12
     assert all(ballot.votes_left == 0 for ballot in session.exec(select(Ballot)).all())
+    round_id = world.round.id or 0
+    assert live_tally(session=session, round_id=round_id) == recount(
+        session=session, round_id=round_id
+    )
+
+
+def test_the_votes_of_a_batch_read_the_round_once_and_each_voters_mailbox(
+    app: Any,
+    session: Session,
+    make_user: Callable[..., User],
+    frozen: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On SQLite the votes of one batch use the open round the batch's first vote read (the
+    transaction's memo), but each voter's mailbox siblings are read for that voter, seeing the
+    votes made earlier in the same batch. On PostgreSQL every vote reads the round."""
+    world = make_voting_world(session, make_user("owner@example.com"), ideas=4)
+    frozen.at = T0 - timedelta(days=30)  # accounts of a month: no new-account signal
+    pat = make_user("pat.smith@gmail.com")
+    pat_again = make_user("patsmith+vote2@googlemail.com")
+    others = [make_user(f"voter{n}@example.com") for n in range(4)]
+    frozen.at = T0
+    rounds_read: list[bool] = []
+    read = ballots.open_round_read
+
+    def recorded(**values: Any) -> tuple[Any, dict[str, Any]]:
+        statement, params = read(**values)
+        rounds_read.append("slug" in params)
+        return statement, params
+
+    monkeypatch.setattr(ballots, "open_round_read", recorded)
+    voters = [others[0], pat, others[1], pat_again, others[2], others[3]]
+    answers = sent_together(app, world, [(voter, world.ideas[0]) for voter in voters])
+    assert [answer.status_code for answer in answers] == [200] * len(voters)
+    assert all("is counted" in answer.text for answer in answers)
+    group = app.state.db.group_commit
+    if app.state.db.engine.dialect.name == "sqlite":
+        assert len(rounds_read) == len(voters) > group.batches == rounds_read.count(True)
+    else:
+        assert rounds_read == [True] * len(voters)
+    session.rollback()
+    signals = {vote.voter_id: vote.risk_signals for vote in session.exec(select(Vote)).all()}
+    assert len(signals) == len(voters)
+    flagged = [voter for voter in voters if "mailbox_siblings" in signals[voter.id]]
+    assert len(flagged) == 1 and flagged[0] in (pat, pat_again)  # whichever voted second
+    round_id = world.round.id or 0
+    assert live_tally(session=session, round_id=round_id) == recount(
+        session=session, round_id=round_id
+    )
+
+
+class TickingClock(FrozenClock):
+    """A clock that moves a second each time it is read."""
+
+    def now(self) -> datetime:
+        self.at += timedelta(seconds=1)
+        return self.at
+
+
+def test_a_vote_of_a_batch_made_after_the_round_closed_is_not_stored(
+    settings: Settings, session: Session, make_user: Callable[..., User]
+) -> None:
+    """The round a batch's first vote read is used by the votes after it: one whose own time
+    is past the stage's close is refused as closed, as when the stage closes during a vote."""
+    world = make_voting_world(session, make_user("owner@example.com"), ideas=2)
+    closes = world.stage.closes_at
+    voters = [make_user(f"voter{n}@example.com") for n in range(8)]
+    clock = TickingClock(closes - timedelta(hours=1))
+    app = create_app(settings, clock=clock)
+    cookies = signed_in_cookies(app, world, voters)
+    clock.at = closes - timedelta(seconds=8)  # each vote reads the clock about three times
+    answers = sent_together(app, world, [(voter, world.ideas[0]) for voter in voters], cookies)
+    assert all(answer.status_code == 200 for answer in answers)
+    counted = [answer for answer in answers if "is counted" in answer.text]
+    assert 0 < len(counted) < len(voters)
+    session.rollback()
+    stored = session.exec(select(Vote)).all()
+    assert len(stored) == len(counted)
+    assert all(vote.cast_at < closes for vote in stored)
     round_id = world.round.id or 0
     assert live_tally(session=session, round_id=round_id) == recount(
         session=session, round_id=round_id
