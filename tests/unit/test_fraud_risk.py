@@ -90,11 +90,17 @@ def test_disposable_email_domains_come_from_the_maintained_list(
         (None, "empty_user_agent"),
         (BROWSER, None),
         ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1", None),
+        ("Mozilla/5.0 (compatible; ExampleBot/2.1)", None),  # "bot" only as a word
+        ("Mozilla/5.0 (compatible; Example BOT 2.1)", "scripted_user_agent"),
+        # Longer than the agents whose signal is remembered: searched each time, alike.
+        (BROWSER + " x" * risk.REMEMBERED_AGENT_LENGTH, None),
+        ("x" * risk.REMEMBERED_AGENT_LENGTH + " PhantomJS/2.1", "scripted_user_agent"),
     ],
 )
 def test_scripted_and_missing_user_agents(agent: str | None, signal: str | None) -> None:
-    found = assess(replace(HONEST, user_agent=agent))
-    assert list(found.signals) == ([signal] if signal else [])
+    for _twice in range(2):  # the second time, from what was remembered
+        found = assess(replace(HONEST, user_agent=agent))
+        assert list(found.signals) == ([signal] if signal else [])
 
 
 @pytest.mark.parametrize(
