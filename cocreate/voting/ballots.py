@@ -207,7 +207,7 @@ def open_round_read(
     siblings are read, and the round found then is used again. Its stage was open at that
     vote's time: a vote whose own time is past the stage's close is refused as closed by
     `cast_vote` and `withdraw_vote`, as when the stage closes during a vote."""
-    known: OpenRound | None = memo.get((OpenRound, slug))
+    known = _known_open_round(memo, slug)
     if known is not None:
         return _mailbox_siblings_query(), {"round_id": known.round.id, "voter": voter_id}
     return _open_round_query(True), _open_round_params(slug, now, voter_id)
@@ -219,7 +219,7 @@ def open_round_found(
     """What `open_round_read` found, with objects in no session (read-only: the votes of a
     batch share them). None also when the open stage has no round row yet (the usual path
     makes it)."""
-    known: OpenRound | None = memo.get((OpenRound, slug))
+    known = _known_open_round(memo, slug)
     if known is not None:
         assert row is not None  # a count: always one row
         return replace(known, mailbox_siblings=int(row[0]))
@@ -235,8 +235,14 @@ def open_round_found(
         found.first_round,
         found.mailbox_siblings,
     )
-    memo[OpenRound, slug] = opened
+    memo[OpenRound, slug] = opened  # the key `_known_open_round` reads
     return opened
+
+
+def _known_open_round(memo: dict[Any, Any], slug: str) -> OpenRound | None:
+    """The open round an earlier vote on the same transaction found (`open_round_found`)."""
+    known: OpenRound | None = memo.get((OpenRound, slug))
+    return known
 
 
 def _open_round_params(slug: str, now: datetime, voter_id: int | None) -> dict[str, Any]:
