@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import configure_mappers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -105,6 +106,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     app.state.clock = clock
     app.state.storage = storage.make_storage(settings)
     app.state.oauth = oidc.make_oauth(settings)
+    # The vote's fast path builds objects outside any session (db.detached), which does not
+    # configure the mappers as a session's first query does: configured here, before the
+    # first request, a worker's first request may be a vote.
+    configure_mappers()
     return app
 
 

@@ -14,10 +14,12 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -34,7 +36,9 @@ from cocreate.voting import ballots
 from cocreate.voting import routes as voting_routes
 from cocreate.voting.models import Ballot, IdeaTally, Vote
 from cocreate.voting.service import live_tally, recount
-from tests.conftest import log_in, run_async
+from tests.conftest import free_port, log_in, run_async
+from tests.moderation_support import server_command, server_env
+from tests.processes import running
 from tests.voting_support import T0, VotingWorld, htmx_post, make_voting_world, token
 
 SCRIPT = "python-requests/2.31"  # a scripted user agent: the default policy asks for a check
@@ -246,6 +250,36 @@ def test_workers_racing_on_one_voter_store_what_the_ballot_allows(
         session=session, round_id=round_id
     )
     assert sum(t.votes for t in session.exec(select(IdeaTally)).all()) == 3
+
+
+def test_a_new_workers_first_request_may_be_a_vote(
+    settings: Settings, session: Session, make_user: Callable[..., User], tmp_path: Path
+) -> None:
+    """A worker just started (`cocreate serve`, one worker) whose first request is a vote on the
+    fast path: it is counted. The fast path builds its objects outside any session
+    (db.detached), so the app configures the mappers when it starts; without that, the first
+    vote of every worker after a restart was a 500 until some usual request had run."""
+    world = make_voting_world(session, make_user("owner@example.com"), now=datetime.now(UTC))
+    voter = make_user("first@example.com")
+    with signed_in(create_app(settings), voter, world) as (client, csrf):
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **server_env(url=url, database_url=settings.database_url, data_dir=tmp_path),
+        "COCREATE_SECRET_KEY": settings.secret_key,
+    }
+    log_path = tmp_path / "server.log"
+    with running(server_command(port), env=env, ready_url=f"{url}/readyz", log_path=log_path):
+        answer = httpx2.post(
+            url + world.vote_url(world.ideas[0]),
+            headers={"Cookie": cookie, "HX-Request": "true", "X-CSRFToken": csrf},
+            timeout=30,
+        )
+    assert answer.status_code == 200, log_path.read_text(errors="replace")[-3000:]
+    assert "is counted" in answer.text
+    session.rollback()
+    assert len(session.exec(select(Vote).where(Vote.voter_id == voter.id)).all()) == 1
 
 
 Cookies = dict[int | None, tuple[str, str]]
