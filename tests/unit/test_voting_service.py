@@ -21,8 +21,10 @@ from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.voting.models import Frequency, Method, Round, Vote
 from cocreate.voting.service import (
+    CAST_ALL_POSTGRESQL,
     Outcome,
     Signals,
+    _typed,
     cast_vote,
     live_tally,
     recount,
@@ -317,3 +319,55 @@ def test_recount_from_the_log_always_equals_the_live_counts(
         assert recount(session=session, round_id=world.round.id) == live_tally(
             session=session, round_id=world.round.id
         )
+
+
+def _index_scans(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    """(table, index) of every index scan in an EXPLAIN (FORMAT JSON) plan."""
+    found = []
+    if "Index Name" in plan:
+        found.append((plan["Relation Name"], plan["Index Name"]))
+    for child in plan.get("Plans", []):
+        found.extend(_index_scans(child))
+    return found
+
+
+def test_the_one_statement_vote_finds_its_idea_by_its_key(
+    engine: Engine, session: Session, clock: FrozenClock
+) -> None:
+    """PostgreSQL's vote statement (CAST_ALL_POSTGRESQL) reads the idea through its primary key
+    even in tables never analysed (a campaign just loaded, autovacuum not yet run). Without
+    statistics PostgreSQL priced the (status, submitted_at, id) index as low as the key and
+    read every approved idea's entry on every vote (from 1,000 ideas here)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement vote is PostgreSQL's")
+    world = World(session, clock, ideas=1000)
+    voter = User(email="voter@example.com", display_name="Voter", created_at=clock.now())
+    session.add(voter)
+    session.commit()
+    params = {
+        "idea_id": world.ideas[150].id,
+        "campaign_id": world.campaign.id,
+        "round_id": world.round.id,
+        "voter_id": voter.id,
+        "first_round": True,
+        "period": 0,
+        "weight": 1,
+        "status": "counted",
+        "cast_at": clock.now(),
+        "ip_hash": None,
+        "ip_prefix_hash": None,
+        "device_id": None,
+        "user_agent": None,
+        "risk_score": 0,
+        "risk_signals": {},
+        "status_reason": None,
+        "votes_left": 2,
+        "points_left": 0,
+        "spent": 0,
+        "counted": True,
+    }
+    explain = _typed("EXPLAIN (FORMAT JSON) " + CAST_ALL_POSTGRESQL)
+    plan = session.execute(explain, params).scalar_one()[0]["Plan"]
+    scans = _index_scans(plan)
+    assert ("ideas", "ideas_pkey") in scans, scans
+    assert [index for table, index in scans if table == "ideas"] == ["ideas_pkey"], scans
