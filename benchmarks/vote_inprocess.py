@@ -3,6 +3,8 @@
 No HTTP server, no load generator, one request at a time: the figures measure only the
 application's own work (middleware, authentication, handler, statements, rendering), so
 they move far less with the machine's load than `vote_load`'s. Same data as `vote_load`.
+On PostgreSQL each line also gives the server's CPU per request (every `postgres` process
+of this machine, read from /proc: use a server nothing else is using).
 The last line sends the votes 16 at a time on one event loop, as a loaded worker receives
 them (on SQLite they then share a commit: db.GroupCommit).
 
@@ -84,18 +86,42 @@ async def call(app: Any, method: str, path: str, headers: dict[str, str]) -> tup
     return status, body
 
 
+def server_cpu_seconds() -> float | None:
+    """CPU time of every `postgres` process on this machine (Linux: /proc), or None: on a
+    local PostgreSQL, what the server spent on the requests in between (its background
+    processes included; nothing else should be using it)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = 0
+    for entry in proc.iterdir():
+        try:
+            raw = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue  # the process ended
+        if "(postgres)" in raw:
+            fields = raw[raw.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def timed(
     label: str,
     n: int,
     make: Callable[[int], tuple[str, str, dict[str, str]]],
     app: Any,
     expect: bytes | None = None,
+    server_cpu: Callable[[], float | None] = lambda: None,
 ) -> float:
+    """`n` requests one at a time: the median and best time per request over the second
+    half, the worker's CPU per request and, with `server_cpu`, the database server's."""
     times = []
     cpu = 0.0
+    server = None
     for i in range(n):
         if i == n // 2:
             cpu = time.process_time()
+            server = server_cpu()
         method, path, headers = make(i)
         start = time.perf_counter()
         status, body = await call(app, method, path, headers)
@@ -103,6 +129,10 @@ async def timed(
         if status >= 400 or (expect is not None and expect not in body):
             raise RuntimeError(f"{label}: {status} {body[:300]!r}")
     cpu_ms = (time.process_time() - cpu) / (n - n // 2) * 1000
+    server_after = server_cpu()
+    server_ms = ""
+    if server is not None and server_after is not None:
+        server_ms = f"  PostgreSQL CPU {(server_after - server) / (n - n // 2) * 1000:6.3f} ms"
     # The second half: the first requests warm the caches and the pool. The best batch of
     # 100 and the CPU time move less than the median when other processes share the cores.
     rest = times[n // 2 :]
@@ -110,7 +140,7 @@ async def timed(
     best = min(statistics.fmean(rest[i : i + 100]) for i in range(0, len(rest) - 99, 100)) * 1000
     print(
         f"{label:<36} p50 {median:6.3f} ms  best {best:6.3f} ms  CPU {cpu_ms:6.3f} ms"
-        f"  {1000 / best:6.0f} /s"
+        f"  {1000 / best:6.0f} /s{server_ms}"
     )
     return best
 
@@ -174,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         signed_in = {"cookie": cookie, "host": "127.0.0.1:8000"}
         vote_headers = {**signed_in, "hx-request": "true", "x-csrftoken": csrf}
         ceiling_engine = make_engine(url)
+        no_server: Callable[[], float | None] = lambda: None  # noqa: E731
+        server_cpu = server_cpu_seconds if args.backend == "postgresql" else no_server
 
         async def run() -> None:
             from benchmarks import ceiling_app
@@ -188,10 +220,15 @@ def main(argv: list[str] | None = None) -> int:
                 n,
                 lambda i: ("POST", f"/insert/{i}", {}),
                 ceiling_app.app,
+                server_cpu=server_cpu,
             )
             await timed("GET /healthz, anonymous", n, lambda i: ("GET", "/healthz", {}), app)
             await timed(
-                "GET /healthz, signed in (floor)", n, lambda i: ("GET", "/healthz", signed_in), app
+                "GET /healthz, signed in (floor)",
+                n,
+                lambda i: ("GET", "/healthz", signed_in),
+                app,
+                server_cpu=server_cpu,
             )
 
             def vote(i: int) -> tuple[str, str, dict[str, str]]:
@@ -216,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
                 stats.sort_stats("tottime").print_stats(args.cprofile)
                 stats.sort_stats("cumulative").print_stats(args.cprofile)
             else:
-                await timed("POST /c/{slug}/vote/{idea} (htmx)", n, vote, app, b"is counted")
+                await timed(
+                    "POST /c/{slug}/vote/{idea} (htmx)",
+                    n,
+                    vote,
+                    app,
+                    b"is counted",
+                    server_cpu=server_cpu,
+                )
 
                 def later_vote(i: int) -> tuple[str, str, dict[str, str]]:
                     return vote(n + i)
