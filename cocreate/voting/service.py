@@ -318,12 +318,18 @@ def _cast_all_postgresql() -> Any:
 @cache
 def _statements(dialect: str) -> _Statements:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    entrant = core_select(IDEAS.c.title).where(
-        IDEAS.c.id == bindparam("idea_id"),
-        IDEAS.c.campaign_id == bindparam("campaign_id"),
+    # The idea by its key alone, then tested: see CAST_ALL_POSTGRESQL's `keyed`.
+    keyed = (
+        core_select(IDEAS.c.title, IDEAS.c.campaign_id, IDEAS.c.status, IDEAS.c.hidden_at)
+        .where(IDEAS.c.id == bindparam("idea_id"))
+        .cte("keyed")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    entrant = core_select(keyed.c.title).where(
+        keyed.c.campaign_id == bindparam("campaign_id"),
         # moderation.service.votable(): approved, and not hidden by reports.
-        IDEAS.c.status == IdeaStatus.APPROVED.value,
-        IDEAS.c.hidden_at.is_(None),
+        keyed.c.status == IdeaStatus.APPROVED.value,
+        keyed.c.hidden_at.is_(None),
     )
     is_listed = (
         core_select(ENTRANTS.c.idea_id)

@@ -261,8 +261,7 @@ def test_a_new_workers_first_request_may_be_a_vote(
     vote of every worker after a restart was a 500 until some usual request had run."""
     world = make_voting_world(session, make_user("owner@example.com"), now=datetime.now(UTC))
     voter = make_user("first@example.com")
-    with signed_in(create_app(settings), voter, world) as (client, csrf):
-        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    cookie, csrf = signed_in_cookies(create_app(settings), world, [voter])[voter.id]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
