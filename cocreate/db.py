@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlmodel import Session, SQLModel, create_engine
@@ -35,12 +35,48 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         # SAVEPOINTs and SELECT ... then write work (see SQLAlchemy "pysqlite" notes).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # One round trip per checkout (~0.03 ms), kept so that a restart or an idle timeout costs
-    # no user an error page: see docs/architecture.md.
-    kwargs.setdefault("pool_pre_ping", True)
+    # A check of each connection taken from the pool (one round trip), so that a restart or an
+    # idle timeout costs no user an error page: see docs/architecture.md. SQLAlchemy's
+    # pool_pre_ping, as a checkout event that the vote's fast path can skip (`unpinged`).
+    pre_ping = kwargs.pop("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if pre_ping:
+        event.listen(engine, "checkout", _pre_ping(engine.dialect))
+    return engine
+
+
+# False while a caller takes a connection that it checks itself (`unpinged`).
+_PING_ON_CHECKOUT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "cocreate_ping_on_checkout", default=True
+)
+
+
+def _pre_ping(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    def ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not _PING_ON_CHECKOUT.get():
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                # As pool_pre_ping: the pool's other connections predate the same restart.
+                raise InvalidatePoolError() from exc
+            raise
+
+    return ping
+
+
+def unpinged(engine: Engine) -> Any:
+    """A connection of the engine's pool taken without the pre-ping's round trip: for a
+    caller that runs its work again on a checked connection if the first round trip finds
+    this one dead (`GroupCommit._run_alone`)."""
+    token = _PING_ON_CHECKOUT.set(False)
+    try:
+        return engine.raw_connection()
+    finally:
+        _PING_ON_CHECKOUT.reset(token)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -278,28 +314,54 @@ class SessionTransaction:
 
 
 class DriverTransaction:
-    """A connection from the engine's pool, used without a session or SQLAlchemy connection
-    (pool_pre_ping still applies at checkout). SQLite: begins as the writer (BEGIN IMMEDIATE)
-    at once; PostgreSQL: the driver begins on the first statement. Close it in `finally`:
-    an open transaction is rolled back and the connection goes back to the pool.
+    """A connection from the engine's pool, used without a session or SQLAlchemy connection.
+    SQLite: begins as the writer (BEGIN IMMEDIATE) at once; PostgreSQL: the driver begins on
+    the first statement. Close it in `finally`: an open transaction is rolled back and the
+    connection goes back to the pool.
+
+    `pinged=False`: taken without the pool's pre-ping (`unpinged`). If the connection then
+    turns out dead on the first round trip, `dead_on_first_round_trip` is set: the server, if it got
+    anything, rolled it back (that round trip held no COMMIT), so the caller may run its work
+    again on another connection. A dead connection is invalidated, never given back.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, pinged: bool = True) -> None:
         self.dialect = engine.dialect
         self.memo: dict[Any, Any] = {}
-        self._connection = engine.raw_connection()
+        self.dead_on_first_round_trip = False
+        self._round_trips = 0
+        self._lost = False
+        self._connection = engine.raw_connection() if pinged else unpinged(engine)
         self._driver: Any = self._connection.driver_connection
         try:
             self._cursor = self._connection.cursor()
             if self.dialect.name == "sqlite":
-                with _driver_errors(self.dialect, "BEGIN IMMEDIATE"):
+                with self._round_trip("BEGIN IMMEDIATE"):
                     self._cursor.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self._connection.close()  # back to the pool (a locked database: busy_timeout ran out)
+            if not self._lost:  # back to the pool (a locked database: busy_timeout ran out)
+                self._connection.close()
+            raise
+
+    @contextmanager
+    def _round_trip(self, sql: str, *, commits: bool = False) -> Iterator[None]:
+        first = self._round_trips == 0
+        self._round_trips += 1
+        try:
+            with _driver_errors(self.dialect, sql):
+                yield
+        except DBAPIError as exc:
+            error: Any = exc.orig  # the driver's, as `_driver_errors` raised it
+            if self.dialect.is_disconnect(error, self._driver, None):
+                self._lost = True
+                self.dead_on_first_round_trip = first and not commits
+                self._connection.invalidate(error)
             raise
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        return _first(prepared(statement, self.dialect), self._cursor, values, self.dialect)
+        compiled = prepared(statement, self.dialect)
+        with self._round_trip(compiled.sql):
+            return compiled.first(self._cursor, values)
 
     def first_each(
         self, statements: Sequence[tuple[Any, Mapping[str, Any]]]
@@ -309,7 +371,7 @@ class DriverTransaction:
         compiled = [(prepared(statement, self.dialect), values) for statement, values in statements]
         cursors = [self._connection.cursor() for _ in compiled]
         try:
-            with _driver_errors(self.dialect, compiled[0][0].sql):
+            with self._round_trip(compiled[0][0].sql):
                 with self._driver.pipeline():
                     for cursor, (statement, values) in zip(cursors, compiled, strict=True):
                         statement.execute(cursor, values)
@@ -329,7 +391,7 @@ class DriverTransaction:
             self.commit()
             return row
         compiled = prepared(statement, self.dialect)
-        with _driver_errors(self.dialect, compiled.sql):
+        with self._round_trip(compiled.sql, commits=True):
             with self._driver.pipeline():
                 compiled.execute(self._cursor, values)
                 self._connection.commit()
@@ -340,17 +402,19 @@ class DriverTransaction:
 
     def execute_plain(self, sql: str) -> None:
         """A statement without parameters or rows (SAVEPOINT, RELEASE...)."""
-        with _driver_errors(self.dialect, sql):
+        with self._round_trip(sql):
             self._cursor.execute(sql)
 
     def commit(self) -> None:
-        with _driver_errors(self.dialect, "COMMIT"):
+        with self._round_trip("COMMIT", commits=True):
             self._connection.commit()
 
     def rollback(self) -> None:
         self._connection.rollback()
 
     def close(self) -> None:
+        if self._lost:
+            return  # invalidated: closed, and the pool makes a new one in its place
         try:
             self._cursor.close()
             self.rollback()
@@ -441,13 +505,11 @@ class GroupCommit:
 
     async def run(self, work: Work[T]) -> T:
         """`work` run on a transaction, once that transaction committed; its exception, if
-        it raised (its own writes then undone) or if the commit failed."""
+        it raised (its own writes then undone) or if the commit failed. On PostgreSQL `work`
+        may be run twice, if its first round trip finds the connection dead (`_run_alone`):
+        before that round trip it must change nothing but the transaction."""
         if not self.batched:
-            tx = DriverTransaction(self.engine)
-            try:
-                return work(tx)
-            finally:
-                tx.close()
+            return self._run_alone(work)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         queue = self._queues.get(loop)
@@ -456,6 +518,27 @@ class GroupCommit:
             loop.call_soon(self._run_batch, loop)
         queue.append((work, future, contextvars.copy_context()))
         return await future
+
+    def _run_alone(self, work: Work[T]) -> T:
+        """PostgreSQL: `work` in a transaction of its own, on a connection taken from the pool
+        without the pre-ping's round trip (one of a vote's three). The work's first round trip
+        reads (the vote's: the signed-in check and the open round), so a connection found dead
+        there (the server restarted, an idle timeout) has lost nothing and nothing of the work
+        has run but that read: the connection is dropped and the work runs again, once, on one
+        the pool checks. The same protection as the pre-ping, paid only when it is needed."""
+        tx = DriverTransaction(self.engine, pinged=False)
+        try:
+            return work(tx)
+        except DBAPIError:
+            if not tx.dead_on_first_round_trip:
+                raise
+        finally:
+            tx.close()
+        tx = DriverTransaction(self.engine)
+        try:
+            return work(tx)
+        finally:
+            tx.close()
 
     def _run_batch(self, loop: asyncio.AbstractEventLoop) -> None:
         queue = [piece for piece in self._queues.pop(loop) if not piece[1].cancelled()]

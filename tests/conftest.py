@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import text
+from sqlalchemy import NullPool, create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 from starlette.testclient import TestClient
@@ -103,6 +103,22 @@ def migrated_engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def close_every_connection(engine: Engine) -> None:
+    """PostgreSQL: what a restart or an idle timeout does to a pool. The server closes every
+    connection to the database (asked from a connection outside the pool)."""
+    outside = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with outside.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        outside.dispose()
 
 
 def empty_tables(engine: Engine) -> None:

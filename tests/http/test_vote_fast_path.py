@@ -36,7 +36,7 @@ from cocreate.voting import ballots
 from cocreate.voting import routes as voting_routes
 from cocreate.voting.models import Ballot, IdeaTally, Vote
 from cocreate.voting.service import live_tally, recount
-from tests.conftest import free_port, log_in, run_async
+from tests.conftest import close_every_connection, free_port, log_in, run_async
 from tests.moderation_support import server_command, server_env
 from tests.processes import running
 from tests.voting_support import T0, VotingWorld, htmx_post, make_voting_world, token
@@ -250,6 +250,33 @@ def test_workers_racing_on_one_voter_store_what_the_ballot_allows(
         session=session, round_id=round_id
     )
     assert sum(t.votes for t in session.exec(select(IdeaTally)).all()) == 3
+
+
+def test_a_vote_after_the_server_closed_the_connections_is_counted(
+    app: Any, engine: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    """PostgreSQL: after a restart or an idle timeout every pooled connection is dead. The fast
+    path takes its connection without the pre-ping's round trip; its first round trip (the
+    signed-in check and the round, a read) finds it dead, and the vote runs again on a
+    connection the pool checked: counted once, on the fast path, and no error page."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to close connections")
+    world = make_voting_world(session, make_user("owner@example.com"), max_votes=3)
+    session.close()
+    with (
+        signed_in(app, make_user("voter@example.com"), world) as (client, csrf),
+        statements_through_sqlalchemy(app) as seen,
+    ):
+        assert "is counted" in htmx_post(client, world.vote_url(world.ideas[0]), csrf).text
+        close_every_connection(engine)
+        again = htmx_post(client, world.vote_url(world.ideas[1]), csrf)
+        assert again.status_code == 200 and "is counted" in again.text
+        assert seen == []
+        # The usual path too: its session's connection is checked as it leaves the pool.
+        close_every_connection(engine)
+        assert client.get(world.ballot_url).status_code == 200
+    voted = session.exec(select(Vote.idea_id).where(Vote.withdrawn_at.is_(None)))  # type: ignore[union-attr]
+    assert sorted(voted) == [world.ideas[0].id, world.ideas[1].id]
 
 
 def test_a_new_workers_first_request_may_be_a_vote(

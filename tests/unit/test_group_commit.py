@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, bindparam, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from cocreate.db import GroupCommit, Transaction
-from tests.conftest import run_async
+from tests.conftest import close_every_connection, run_async
 
 metadata = MetaData()
 parent = Table("group_parent", metadata, Column("id", Integer, primary_key=True))
@@ -166,4 +166,46 @@ def test_the_pool_stays_whole(table: Engine) -> None:
     for start in range(0, 200, 40):
         run_async(run_all(group, [insert(key) for key in range(start, start + 40)]))
     assert len(stored(table)) == 200
+    assert table.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def counted(calls: list[int], work: Callable[[Transaction], int]) -> Callable[[Transaction], int]:
+    def each_run(tx: Transaction) -> int:
+        calls.append(1)
+        return work(tx)
+
+    return each_run
+
+
+def test_a_connection_found_dead_at_the_first_round_trip_is_replaced(table: Engine) -> None:
+    """PostgreSQL: a piece takes its connection without the pre-ping's round trip. A dead one
+    fails the piece's first round trip, which commits nothing: the piece runs again, once,
+    on a connection the pool checked."""
+    if table.dialect.name != "postgresql":
+        pytest.skip("SQLite's connections are not pinged")
+    group = GroupCommit(table)
+    assert run_async(group.run(insert(1))) == 1  # its connection went back to the pool
+    close_every_connection(table)
+    calls: list[int] = []
+    assert run_async(group.run(counted(calls, insert(2)))) == 2
+    assert len(calls) == 2 and stored(table) == [1, 2]
+    assert table.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_connection_lost_after_the_first_round_trip_is_not_tried_again(table: Engine) -> None:
+    """Once a round trip has gone through, the work has acted on what it read (and a COMMIT
+    may have been sent): the error is the piece's, and it is not run again."""
+    if table.dialect.name != "postgresql":
+        pytest.skip("SQLite's connections are not pinged")
+    group = GroupCommit(table)
+
+    def reads_then_loses_the_server(tx: Transaction) -> int:
+        tx.first(COUNT, {})
+        close_every_connection(table)
+        return insert(3)(tx)
+
+    calls: list[int] = []
+    with pytest.raises(DBAPIError):
+        run_async(group.run(counted(calls, reads_then_loses_the_server)))
+    assert len(calls) == 1 and stored(table) == []
     assert table.pool.checkedout() == 0  # type: ignore[attr-defined]
