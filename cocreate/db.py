@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import class_mapper, make_transient_to_detached
@@ -151,6 +152,9 @@ def detached(model: type[M], values: Mapping[str, Any]) -> M:
 
 
 Processor = Callable[[Any], Any]
+# In a compiled SELECT (SQLAlchemy writes keywords in capitals): a data-modifying CTE, FOR
+# UPDATE / FOR SHARE, an advisory lock or a sequence. Erring towards "writes" costs nothing.
+_NOT_ONLY_READS = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|SHARE)\b|advisory|nextval|setval")
 _REQUIRED = object()  # a parameter the caller must give
 
 
@@ -172,6 +176,9 @@ class Prepared:
     positional: bool
     # The result columns that have a processor, with it.
     results: tuple[tuple[int, Processor], ...]
+    # Only reads: a Core SELECT with no data-modifying CTE, row lock or advisory lock, which
+    # may run outside a transaction (`DriverTransaction`). Text statements count as writes.
+    reads: bool = False
 
     @classmethod
     def compile(cls, statement: Any, dialect: Dialect) -> Prepared:
@@ -195,6 +202,7 @@ class Prepared:
             tuple(by_name[name] for name in names),
             bool(compiled.positional),
             tuple((n, process) for n, process in enumerate(processors) if process is not None),
+            isinstance(statement, Select) and _NOT_ONLY_READS.search(compiled.string) is None,
         )
 
     def _parameters(self, values: Mapping[str, Any]) -> Any:
@@ -320,17 +328,27 @@ class DriverTransaction:
     connection goes back to the pool.
 
     `pinged=False`: taken without the pool's pre-ping (`unpinged`). If the connection then
-    turns out dead on the first round trip, `dead_on_first_round_trip` is set: the server, if it got
-    anything, rolled it back (that round trip held no COMMIT), so the caller may run its work
-    again on another connection. A dead connection is invalidated, never given back.
+    turns out dead on the first round trip, `dead_on_first_round_trip` is set: the server, if
+    it got anything, kept nothing of it (that round trip held no COMMIT and no write outside a
+    transaction), so the caller may run its work again on another connection. A dead
+    connection is invalidated, never given back.
+
+    `reads_alone` (PostgreSQL): a read (`Prepared.reads`) that no write precedes runs outside
+    any transaction, each statement alone, as READ COMMITTED would run it inside one (every
+    statement its own snapshot); any other statement begins a transaction, sent in the same
+    round trip, which `commit` or `rollback` ends, so what was written is kept only at
+    COMMIT, as without it. `first_then_commit` outside a transaction is the statement alone:
+    one statement commits itself. The vote's BEGIN and COMMIT, and their handling in the
+    driver, cost a fifth of its CPU in the worker (benchmarks/README.md).
     """
 
-    def __init__(self, engine: Engine, *, pinged: bool = True) -> None:
+    def __init__(self, engine: Engine, *, pinged: bool = True, reads_alone: bool = False) -> None:
         self.dialect = engine.dialect
         self.memo: dict[Any, Any] = {}
         self.dead_on_first_round_trip = False
         self._round_trips = 0
         self._lost = False
+        self._reads_alone = reads_alone and self.dialect.name == "postgresql"
         self._connection = engine.raw_connection() if pinged else unpinged(engine)
         self._driver: Any = self._connection.driver_connection
         try:
@@ -358,8 +376,15 @@ class DriverTransaction:
                 self._connection.invalidate(error)
             raise
 
+    def _outside_transaction(self) -> bool:
+        return bool(self._reads_alone and self._driver.info.transaction_status.name == "IDLE")
+
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         compiled = prepared(statement, self.dialect)
+        if self._outside_transaction():
+            if not compiled.reads:  # it begins the transaction: BEGIN goes with it
+                return self.first_each([(statement, values)])[0]
+            self._driver.autocommit = True
         with self._round_trip(compiled.sql):
             return compiled.first(self._cursor, values)
 
@@ -369,6 +394,8 @@ class DriverTransaction:
         if self.dialect.name != "postgresql":
             return [self.first(statement, values) for statement, values in statements]
         compiled = [(prepared(statement, self.dialect), values) for statement, values in statements]
+        if self._outside_transaction():  # reads alone, or a transaction begun with them
+            self._driver.autocommit = all(statement.reads for statement, _values in compiled)
         cursors = [self._connection.cursor() for _ in compiled]
         try:
             with self._round_trip(compiled[0][0].sql):
@@ -391,6 +418,10 @@ class DriverTransaction:
             self.commit()
             return row
         compiled = prepared(statement, self.dialect)
+        if self._outside_transaction():  # one statement: it commits itself
+            self._driver.autocommit = True
+            with self._round_trip(compiled.sql, commits=True):
+                return compiled.first(self._cursor, values)
         with self._round_trip(compiled.sql, commits=True):
             with self._driver.pipeline():
                 compiled.execute(self._cursor, values)
@@ -398,7 +429,8 @@ class DriverTransaction:
             return compiled.fetch_first(self._cursor)
 
     def begin_write(self) -> None:
-        """Already the writer (SQLite) or nothing to do (PostgreSQL)."""
+        """Already the writer (SQLite) or nothing to do (PostgreSQL: a write begins its
+        transaction)."""
 
     def execute_plain(self, sql: str) -> None:
         """A statement without parameters or rows (SAVEPOINT, RELEASE...)."""
@@ -418,8 +450,12 @@ class DriverTransaction:
         try:
             self._cursor.close()
             self.rollback()
-        finally:
-            self._connection.close()
+            if self._reads_alone:
+                self._driver.autocommit = False  # as the pool's other users expect it
+        except BaseException:
+            self._connection.invalidate()  # in a state nobody should inherit
+            raise
+        self._connection.close()
 
 
 class Savepoint:
@@ -490,7 +526,8 @@ class GroupCommit:
     synchronous code. A piece whose request went away (cancelled) before the batch ran is
     dropped without running.
 
-    PostgreSQL: each piece runs at once in its own transaction. Its writers lock rows, not
+    PostgreSQL: each piece runs at once on a connection of its own (`_run_alone`: its reads
+    outside a transaction, its writes in a transaction of their own). Its writers lock rows, not
     the database, so several workers' batches could deadlock on each other's rows; batches
     kept apart by an advisory lock measured slower than a transaction per vote (the
     savepoints' round trips cost more than the shared COMMIT saved: benchmarks/README.md).
@@ -520,13 +557,14 @@ class GroupCommit:
         return await future
 
     def _run_alone(self, work: Work[T]) -> T:
-        """PostgreSQL: `work` in a transaction of its own, on a connection taken from the pool
-        without the pre-ping's round trip (one of a vote's three). The work's first round trip
-        reads (the vote's: the signed-in check and the open round), so a connection found dead
-        there (the server restarted, an idle timeout) has lost nothing and nothing of the work
-        has run but that read: the connection is dropped and the work runs again, once, on one
+        """PostgreSQL: `work` on a connection of its own, its reads outside a transaction and
+        its writes in one (`DriverTransaction`'s `reads_alone`), taken from the pool without
+        the pre-ping's round trip (one of a vote's three). A connection found dead on the
+        work's first round trip (the server restarted, an idle timeout) kept nothing of it,
+        and nothing of the work has run but that round trip (the vote's: the signed-in check
+        and the open round): the connection is dropped and the work runs again, once, on one
         the pool checks. The same protection as the pre-ping, paid only when it is needed."""
-        tx = DriverTransaction(self.engine, pinged=False)
+        tx = DriverTransaction(self.engine, pinged=False, reads_alone=True)
         try:
             return work(tx)
         except DBAPIError:
@@ -534,7 +572,7 @@ class GroupCommit:
                 raise
         finally:
             tx.close()
-        tx = DriverTransaction(self.engine)
+        tx = DriverTransaction(self.engine, reads_alone=True)
         try:
             return work(tx)
         finally:
