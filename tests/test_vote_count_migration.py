@@ -60,25 +60,27 @@ def _migrate(engine: Engine, target: str) -> None:
             command.downgrade(config, target)
 
 
-def test_a_vote_updates_its_ideas_count_once(
-    engine: Engine, session: Session, make_user: Callable[..., User]
-) -> None:
+def _idea_with_four_votes(session: Session, make_user: Callable[..., User]) -> tuple[int, int]:
+    """An idea whose tally in an open round holds 4 votes: the round's id and the idea's."""
     world = make_voting_world(session, make_user("owner@example.com"), method="approval")
     idea_id, round_id = world.ideas[0].id or 0, world.round.id or 0
     session.add(IdeaTally(round_id=round_id, idea_id=idea_id, votes=4, points=4))
     session.commit()
+    session.close()
+    return round_id, idea_id
 
+
+def test_a_vote_updates_its_ideas_count_once(
+    engine: Engine, session: Session, make_user: Callable[..., User]
+) -> None:
+    round_id, idea_id = _idea_with_four_votes(session, make_user)
     assert _idea_rows_written_by_a_vote(engine, round_id, idea_id) == (1, 5)
 
 
 def test_migration_0014_downgrades_and_upgrades(
     engine: Engine, session: Session, make_user: Callable[..., User]
 ) -> None:
-    world = make_voting_world(session, make_user("owner@example.com"), method="approval")
-    idea_id, round_id = world.ideas[0].id or 0, world.round.id or 0
-    session.add(IdeaTally(round_id=round_id, idea_id=idea_id, votes=4, points=4))
-    session.commit()
-    session.close()
+    round_id, idea_id = _idea_with_four_votes(session, make_user)
     try:
         _migrate(engine, "0013")
         assert _idea_rows_written_by_a_vote(engine, round_id, idea_id) == (2, 5)

@@ -21,38 +21,28 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-POSTGRESQL_FUNCTION = """
+# 0012's function, and this migration's: the same but for the first branch, a tally that
+# stays on its idea.
+FUNCTION = """
 CREATE OR REPLACE FUNCTION idea_tallies_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.idea_id = OLD.idea_id THEN
+{same_idea}    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.votes <> 0 THEN
+        UPDATE ideas SET vote_count = vote_count - OLD.votes WHERE id = OLD.idea_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.votes <> 0 THEN
+        UPDATE ideas SET vote_count = vote_count + NEW.votes WHERE id = NEW.idea_id;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+SAME_IDEA = """    IF TG_OP = 'UPDATE' AND NEW.idea_id = OLD.idea_id THEN
         UPDATE ideas SET vote_count = vote_count + (NEW.votes - OLD.votes) WHERE id = NEW.idea_id;
         RETURN NULL;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.votes <> 0 THEN
-        UPDATE ideas SET vote_count = vote_count - OLD.votes WHERE id = OLD.idea_id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.votes <> 0 THEN
-        UPDATE ideas SET vote_count = vote_count + NEW.votes WHERE id = NEW.idea_id;
-    END IF;
-    RETURN NULL;
-END
-$$
 """
-
-# 0012's function, for the downgrade.
-POSTGRESQL_FUNCTION_0012 = """
-CREATE OR REPLACE FUNCTION idea_tallies_count() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.votes <> 0 THEN
-        UPDATE ideas SET vote_count = vote_count - OLD.votes WHERE id = OLD.idea_id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.votes <> 0 THEN
-        UPDATE ideas SET vote_count = vote_count + NEW.votes WHERE id = NEW.idea_id;
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
+POSTGRESQL_FUNCTION = FUNCTION.format(same_idea=SAME_IDEA)
+POSTGRESQL_FUNCTION_0012 = FUNCTION.format(same_idea="")
 
 # SQLite's trigger bodies have no IF: 0012's update trigger becomes two, told apart by WHEN.
 SQLITE_TRIGGERS = [
