@@ -111,7 +111,7 @@ async def timed(
     make: Callable[[int], tuple[str, str, dict[str, str]]],
     app: Any,
     expect: bytes | None = None,
-    server_cpu: Callable[[], float | None] = lambda: None,
+    server_cpu: Callable[[], float | None] | None = None,
 ) -> float:
     """`n` requests one at a time: the median and best time per request over the second
     half, the worker's CPU per request and, with `server_cpu`, the database server's."""
@@ -121,7 +121,7 @@ async def timed(
     for i in range(n):
         if i == n // 2:
             cpu = time.process_time()
-            server = server_cpu()
+            server = server_cpu() if server_cpu else None
         method, path, headers = make(i)
         start = time.perf_counter()
         status, body = await call(app, method, path, headers)
@@ -129,7 +129,7 @@ async def timed(
         if status >= 400 or (expect is not None and expect not in body):
             raise RuntimeError(f"{label}: {status} {body[:300]!r}")
     cpu_ms = (time.process_time() - cpu) / (n - n // 2) * 1000
-    server_after = server_cpu()
+    server_after = server_cpu() if server_cpu else None
     server_ms = ""
     if server is not None and server_after is not None:
         server_ms = f"  PostgreSQL CPU {(server_after - server) / (n - n // 2) * 1000:6.3f} ms"
@@ -204,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         signed_in = {"cookie": cookie, "host": "127.0.0.1:8000"}
         vote_headers = {**signed_in, "hx-request": "true", "x-csrftoken": csrf}
         ceiling_engine = make_engine(url)
-        no_server: Callable[[], float | None] = lambda: None  # noqa: E731
-        server_cpu = server_cpu_seconds if args.backend == "postgresql" else no_server
+        server_cpu = server_cpu_seconds if args.backend == "postgresql" else None
 
         async def run() -> None:
             from benchmarks import ceiling_app

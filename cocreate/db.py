@@ -346,7 +346,7 @@ class DriverTransaction:
         self.dialect = engine.dialect
         self.memo: dict[Any, Any] = {}
         self.dead_on_first_round_trip = False
-        self._round_trips = 0
+        self._sent = False  # a round trip went out
         self._lost = False
         self._reads_alone = reads_alone and self.dialect.name == "postgresql"
         self._connection = engine.raw_connection() if pinged else unpinged(engine)
@@ -363,8 +363,7 @@ class DriverTransaction:
 
     @contextmanager
     def _round_trip(self, sql: str, *, commits: bool = False) -> Iterator[None]:
-        first = self._round_trips == 0
-        self._round_trips += 1
+        first, self._sent = not self._sent, True
         try:
             with _driver_errors(self.dialect, sql):
                 yield
