@@ -7,9 +7,12 @@ and a device cookie made with the server's secret key, as if it had logged in an
 ballot. Then, on 127.0.0.1 only:
 
 1. the ceiling: a bare Starlette endpoint doing one INSERT into the same database
-   (benchmarks/ceiling_app.py), served by uvicorn with the same number of workers;
-2. the vote endpoint: `POST /c/<slug>/vote/<idea>` as htmx sends it, served by uvicorn running
-   the platform (cocreate.asgi:app).
+   (benchmarks/ceiling_app.py), served by `cocreate serve --app` with the same number of workers;
+2. the vote endpoint: `POST /c/<slug>/vote/<idea>` as htmx sends it, served by `cocreate serve`
+   running the platform (cocreate.asgi:app).
+
+Both run as production does, each worker on a socket of its own (cocreate/serving.py); set
+VOTE_LOAD_SHARED_SOCKET=1 to serve both with uvicorn's `--workers` (one shared socket) instead.
 
 Each is driven by wrk with `--connections` connections for `--seconds` seconds, then a short
 drain (benchmarks/vote_load.lua). Reported: requests/s, p50/p90/p99 latency, errors; for the
@@ -277,7 +280,9 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
+        "cocreate",
+        "serve",
+        "--app",
         app,
         "--host",
         "127.0.0.1",
@@ -289,23 +294,29 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
         "--log-level",
         "warning",
     ]
+    if os.environ.get("VOTE_LOAD_SHARED_SOCKET"):  # uvicorn's own --workers, for comparison
+        command[2:6] = ["uvicorn", app]
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
-            deadline = time.monotonic() + 30
-            while True:
+            # Every worker must be serving before the load starts. Each check is a new
+            # connection, which the kernel hands to a worker at random: 16 prompt answers in a
+            # row leave a 2**-16 chance (two workers) that one worker has not answered yet.
+            deadline = time.monotonic() + 60
+            prompt = 0
+            while prompt < 16:
                 if process.poll() is not None:
                     raise RuntimeError(f"{app} exited:\n{log_path.read_text()}")
                 try:
-                    with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
-                        if answer.status == 200:
-                            break
+                    with urllib.request.urlopen(f"{url}/readyz", timeout=0.5) as answer:
+                        prompt = prompt + 1 if answer.status == 200 else 0
                 except OSError:
-                    pass
+                    prompt = 0
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{app} not ready:\n{log_path.read_text()}")
-                time.sleep(0.1)
+                if not prompt:
+                    time.sleep(0.1)
             yield url
         finally:
             process.terminate()

@@ -192,20 +192,21 @@ def cmd_fraud_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from cocreate.serving import serve
 
     settings = _settings()  # fail early, with a clear message, on a bad configuration
     # Behind a proxy every request comes from the proxy's address: unless its
     # X-Forwarded-For is believed, the per-IP log-in limit would lock out everyone at once.
     trusted = ",".join(settings.trusted_proxies) or None
-    uvicorn.run(
-        "cocreate.asgi:app",
+    serve(
+        args.app,
         host=args.host,
         port=args.port,
         workers=args.workers,
         proxy_headers=args.proxy_headers or trusted is not None,
         forwarded_allow_ips=trusted,
-        log_level="info",
+        log_level=args.log_level,
+        access_log=not args.no_access_log,
     )
     return 0
 
@@ -221,11 +222,27 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web application with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); on Linux each gets its own SO_REUSEPORT socket",
+    )
     serve.add_argument(
         "--proxy-headers",
         action="store_true",
         help="trust X-Forwarded-* from 127.0.0.1 (see COCREATE_TRUSTED_PROXIES for others)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+    )
+    serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    serve.add_argument(
+        "--app",
+        default="cocreate.asgi:app",
+        help="the ASGI application as module:attribute (default cocreate.asgi:app)",
     )
     serve.set_defaults(func=cmd_serve)
 
