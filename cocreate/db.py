@@ -19,6 +19,8 @@ from sqlalchemy.orm import class_mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlmodel import Session, SQLModel, create_engine
 
+from cocreate import pg_batch
+
 M = TypeVar("M", bound=SQLModel)
 T = TypeVar("T")
 
@@ -179,6 +181,9 @@ class Prepared:
     # Only reads: a Core SELECT with no data-modifying CTE, row lock or advisory lock, which
     # may run outside a transaction (`DriverTransaction`). Text statements count as writes.
     reads: bool = False
+    # psycopg: the SQL with PostgreSQL's `$n` placeholders and the parameters' names in that
+    # order, for `pg_batch` (`DriverTransaction`).
+    dollar: tuple[bytes, tuple[str, ...]] | None = None
 
     @classmethod
     def compile(cls, statement: Any, dialect: Dialect) -> Prepared:
@@ -203,6 +208,7 @@ class Prepared:
             bool(compiled.positional),
             tuple((n, process) for n, process in enumerate(processors) if process is not None),
             isinstance(statement, Select) and _NOT_ONLY_READS.search(compiled.string) is None,
+            pg_batch.dollar_form(compiled.string) if dialect.driver == "psycopg" else None,
         )
 
     def _parameters(self, values: Mapping[str, Any]) -> Any:
@@ -213,6 +219,13 @@ class Prepared:
         if self.positional:
             return processed
         return {bind[0]: value for bind, value in zip(self.binds, processed, strict=True)}
+
+    def in_dollar_form(self, values: Mapping[str, Any]) -> tuple[bytes, list[Any]]:
+        """The SQL with `$n` placeholders, and the parameters (processed) in their order."""
+        assert self.dollar is not None, "compiled for psycopg"
+        sql, names = self.dollar
+        parameters = self._parameters(values)
+        return sql, [parameters[name] for name in names]
 
     def _row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         if not self.results:
@@ -269,6 +282,7 @@ class Transaction(Protocol):
 
 
 _PREPARED: dict[tuple[int, str, str], tuple[Any, Prepared]] = {}
+_PG_NAMES = "cocreate.prepared"  # a pooled connection's `info` key: its `pg_batch.Names`
 
 
 def prepared(statement: Any, dialect: Dialect) -> Prepared:
@@ -340,6 +354,9 @@ class DriverTransaction:
     COMMIT, as without it. `first_then_commit` outside a transaction is the statement alone:
     one statement commits itself. The vote's BEGIN and COMMIT, and their handling in the
     driver, cost a fifth of its CPU in the worker (benchmarks/README.md).
+
+    On PostgreSQL each round trip's messages go out in one write (`pg_batch`), with the
+    statements prepared once per connection.
     """
 
     def __init__(self, engine: Engine, *, pinged: bool = True, reads_alone: bool = False) -> None:
@@ -375,15 +392,14 @@ class DriverTransaction:
                 self._connection.invalidate(error)
             raise
 
-    def _outside_transaction(self) -> bool:
-        return bool(self._reads_alone and self._driver.info.transaction_status.name == "IDLE")
+    def _idle(self) -> bool:
+        """PostgreSQL: no transaction is open on the connection."""
+        return pg_batch.outside_transaction(self._driver)
 
     def first(self, statement: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        if self.dialect.name == "postgresql":
+            return self.first_each([(statement, values)])[0]
         compiled = prepared(statement, self.dialect)
-        if self._outside_transaction():
-            if not compiled.reads:  # it begins the transaction: BEGIN goes with it
-                return self.first_each([(statement, values)])[0]
-            self._driver.autocommit = True
         with self._round_trip(compiled.sql):
             return compiled.first(self._cursor, values)
 
@@ -393,21 +409,10 @@ class DriverTransaction:
         if self.dialect.name != "postgresql":
             return [self.first(statement, values) for statement, values in statements]
         compiled = [(prepared(statement, self.dialect), values) for statement, values in statements]
-        if self._outside_transaction():  # reads alone, or a transaction begun with them
-            self._driver.autocommit = all(statement.reads for statement, _values in compiled)
-        cursors = [self._connection.cursor() for _ in compiled]
-        try:
-            with self._round_trip(compiled[0][0].sql):
-                with self._driver.pipeline():
-                    for cursor, (statement, values) in zip(cursors, compiled, strict=True):
-                        statement.execute(cursor, values)
-                return [
-                    statement.fetch_first(cursor)
-                    for cursor, (statement, _values) in zip(cursors, compiled, strict=True)
-                ]
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        # Outside a transaction, the first statement begins one, in the same round trip,
+        # unless they all only read and may run alone.
+        alone = self._reads_alone and all(statement.reads for statement, _values in compiled)
+        return self._together(compiled, begin=self._idle() and not alone, commit=False)
 
     def first_then_commit(
         self, statement: Any, values: Mapping[str, Any]
@@ -416,16 +421,28 @@ class DriverTransaction:
             row = self.first(statement, values)
             self.commit()
             return row
-        compiled = prepared(statement, self.dialect)
-        if self._outside_transaction():  # one statement: it commits itself
-            self._driver.autocommit = True
-            with self._round_trip(compiled.sql, commits=True):
-                return compiled.first(self._cursor, values)
-        with self._round_trip(compiled.sql, commits=True):
-            with self._driver.pipeline():
-                compiled.execute(self._cursor, values)
-                self._connection.commit()
-            return compiled.fetch_first(self._cursor)
+        # Outside a transaction the statement is sent alone: one statement commits itself.
+        compiled = [(prepared(statement, self.dialect), values)]
+        return self._together(compiled, begin=False, commit=not self._idle(), commits=True)[0]
+
+    def _together(
+        self,
+        compiled: Sequence[tuple[Prepared, Mapping[str, Any]]],
+        *,
+        begin: bool,
+        commit: bool,
+        commits: bool = False,
+    ) -> list[tuple[Any, ...] | None]:
+        """PostgreSQL: the statements in one round trip (`pg_batch`), after BEGIN and before
+        COMMIT when asked; `commits`: what the round trip ran may have been kept."""
+        batch = [statement.in_dollar_form(values) for statement, values in compiled]
+        names = self._connection.info.setdefault(_PG_NAMES, pg_batch.Names())
+        with self._round_trip(compiled[0][0].sql, commits=commits):
+            rows = pg_batch.run_together(self._driver, names, batch, begin=begin, commit=commit)
+        return [
+            None if row is None else statement._row(row)
+            for (statement, _values), row in zip(compiled, rows, strict=True)
+        ]
 
     def begin_write(self) -> None:
         """Already the writer (SQLite) or nothing to do (PostgreSQL: a write begins its
@@ -449,8 +466,6 @@ class DriverTransaction:
         try:
             self._cursor.close()
             self.rollback()
-            if self._reads_alone:
-                self._driver.autocommit = False  # as the pool's other users expect it
         except BaseException:
             self._connection.invalidate()  # in a state nobody should inherit
             raise
