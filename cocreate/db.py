@@ -366,31 +366,38 @@ class DriverTransaction:
         self._sent = False  # a round trip went out
         self._lost = False
         self._reads_alone = reads_alone and self.dialect.name == "postgresql"
+        self._error: Any = self.dialect.loaded_dbapi.Error  # the driver's base exception
         self._connection = engine.raw_connection() if pinged else unpinged(engine)
         self._driver: Any = self._connection.driver_connection
+        self._dbapi_cursor: Any = None  # PostgreSQL's statements go through `pg_batch`
         try:
-            self._cursor = self._connection.cursor()
             if self.dialect.name == "sqlite":
-                with self._round_trip("BEGIN IMMEDIATE"):
-                    self._cursor.execute("BEGIN IMMEDIATE")
+                self._round_trip("BEGIN IMMEDIATE", self._cursor().execute, "BEGIN IMMEDIATE")
         except BaseException:
             if not self._lost:  # back to the pool (a locked database: busy_timeout ran out)
                 self._connection.close()
             raise
 
-    @contextmanager
-    def _round_trip(self, sql: str, *, commits: bool = False) -> Iterator[None]:
+    def _cursor(self) -> Any:
+        if self._dbapi_cursor is None:
+            self._dbapi_cursor = self._connection.cursor()
+        return self._dbapi_cursor
+
+    def _round_trip(
+        self, sql: str, work: Callable[..., T], *arguments: Any, commits: bool = False
+    ) -> T:
+        """`work(*arguments)`, one round trip to the database, with the driver's errors raised
+        as SQLAlchemy's (`_driver_errors`, without a context manager's cost on the vote's
+        path); a connection found lost is invalidated. `commits`: what it ran may be kept."""
         first, self._sent = not self._sent, True
         try:
-            with _driver_errors(self.dialect, sql):
-                yield
-        except DBAPIError as exc:
-            error: Any = exc.orig  # the driver's, as `_driver_errors` raised it
+            return work(*arguments)
+        except self._error as error:
             if self.dialect.is_disconnect(error, self._driver, None):
                 self._lost = True
                 self.dead_on_first_round_trip = first and not commits
                 self._connection.invalidate(error)
-            raise
+            raise DBAPIError.instance(sql, None, error, self._error) from error
 
     def _idle(self) -> bool:
         """PostgreSQL: no transaction is open on the connection."""
@@ -400,8 +407,7 @@ class DriverTransaction:
         if self.dialect.name == "postgresql":
             return self.first_each([(statement, values)])[0]
         compiled = prepared(statement, self.dialect)
-        with self._round_trip(compiled.sql):
-            return compiled.first(self._cursor, values)
+        return self._round_trip(compiled.sql, compiled.first, self._cursor(), values)
 
     def first_each(
         self, statements: Sequence[tuple[Any, Mapping[str, Any]]]
@@ -437,8 +443,16 @@ class DriverTransaction:
         COMMIT when asked; `commits`: what the round trip ran may have been kept."""
         batch = [statement.in_dollar_form(values) for statement, values in compiled]
         names = self._connection.info.setdefault(_PG_NAMES, pg_batch.Names())
-        with self._round_trip(compiled[0][0].sql, commits=commits):
-            rows = pg_batch.run_together(self._driver, names, batch, begin=begin, commit=commit)
+        rows = self._round_trip(
+            compiled[0][0].sql,
+            pg_batch.run_together,
+            self._driver,
+            names,
+            batch,
+            begin,
+            commit,
+            commits=commits,
+        )
         return [
             None if row is None else statement._row(row)
             for (statement, _values), row in zip(compiled, rows, strict=True)
@@ -450,12 +464,10 @@ class DriverTransaction:
 
     def execute_plain(self, sql: str) -> None:
         """A statement without parameters or rows (SAVEPOINT, RELEASE...)."""
-        with self._round_trip(sql):
-            self._cursor.execute(sql)
+        self._round_trip(sql, self._cursor().execute, sql)
 
     def commit(self) -> None:
-        with self._round_trip("COMMIT", commits=True):
-            self._connection.commit()
+        self._round_trip("COMMIT", self._connection.commit, commits=True)
 
     def rollback(self) -> None:
         self._connection.rollback()
@@ -464,7 +476,8 @@ class DriverTransaction:
         if self._lost:
             return  # invalidated: closed, and the pool makes a new one in its place
         try:
-            self._cursor.close()
+            if self._dbapi_cursor is not None:
+                self._dbapi_cursor.close()
             self.rollback()
         except BaseException:
             self._connection.invalidate()  # in a state nobody should inherit

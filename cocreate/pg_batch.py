@@ -64,7 +64,6 @@ def run_together(
     driver: Any,
     names: Names,
     statements: Sequence[tuple[bytes, Sequence[Any]]],
-    *,
     begin: bool = False,
     commit: bool = False,
 ) -> list[tuple[Any, ...] | None]:
