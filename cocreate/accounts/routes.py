@@ -24,12 +24,17 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def log_in(request: Request, user: User) -> None:
-    """A fresh session for the account (a new CSRF token too), keeping the chosen language."""
+def _fresh_session(request: Request) -> None:
+    """An empty session (a new CSRF token too) that keeps only the chosen language."""
     locale = request.session.get("locale")
     request.session.clear()
     if locale:
         request.session["locale"] = locale
+
+
+def log_in(request: Request, user: User) -> None:
+    """A fresh session for the account, keeping the chosen language."""
+    _fresh_session(request)
     request.session["uid"] = user.id
     request.session["sv"] = user.session_version
     request.state.user = user
@@ -145,11 +150,18 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    locale = request.session.get("locale")
-    request.session.clear()
-    if locale:
-        request.session["locale"] = locale
+    """This browser's session only: see `sign_out_everywhere` for the others."""
+    _fresh_session(request)
     return redirect("/", flash=_("You are logged out."), request=request)
+
+
+async def sign_out_everywhere(request: Request) -> Response:
+    user = current_user(request)
+    assert user is not None
+    service.sign_out_everywhere(session=db(request), user=user)
+    _fresh_session(request)
+    message = _("You are signed out on every device, this one included. Log in again here.")
+    return redirect("/login", flash=message, request=request)
 
 
 async def forgot_password(request: Request) -> Response:
@@ -299,5 +311,6 @@ routes = [
     route("/account/email", change_email, access=SIGNED_IN, methods=["POST"]),
     route("/account/email/confirm/{token}", confirm_email_change, access=PUBLIC),
     route("/account/delete", delete_account, access=SIGNED_IN, methods=["POST"]),
+    route("/account/sign-out-everywhere", sign_out_everywhere, access=SIGNED_IN, methods=["POST"]),
     route("/language", choose_language, access=PUBLIC, methods=["POST"]),
 ]

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, select, update
 
 from cocreate.accounts.models import Identity, User
 from cocreate.audit.service import record
 from cocreate.brands.models import Membership
 from cocreate.clock import Clock, system_clock
+from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.notifications.service import queue_email
@@ -270,6 +271,27 @@ def delete_account(
         session=session,
         actor_id=user_id,
         action="account.deleted",
+        subject_type="user",
+        subject_id=user_id,
+    )
+    session.commit()
+
+
+def sign_out_everywhere(*, session: Session, user: User) -> None:
+    """End every session of the account: this browser's, any other device's, and any copy of
+    a session cookie. Each cookie carries the account's session version, which moves on here
+    in the database itself (a concurrent password reset's bump is not overwritten)."""
+    user_id = user.id
+    begin_write(session)  # SQLite: the signed-in check's read must not pin an old snapshot
+    session.exec(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(session_version=col(User.session_version) + 1)
+    )
+    record(
+        session=session,
+        actor_id=user_id,
+        action="account.signed_out_everywhere",
         subject_type="user",
         subject_id=user_id,
     )

@@ -84,6 +84,46 @@ def test_log_out_ends_the_session(client: TestClient, make_user: Any) -> None:
     assert client.get("/account").headers["location"].startswith("/login")
 
 
+def test_sign_out_everywhere_ends_other_devices_and_copied_cookies(
+    app: Any, client: TestClient, make_user: Any, session: Session
+) -> None:
+    user = make_user()
+    before = user.session_version
+    log_in(client, user)
+    with (
+        TestClient(app, base_url="http://testserver", follow_redirects=False) as phone,
+        TestClient(app, base_url="http://testserver", follow_redirects=False) as copied,
+    ):
+        log_in(phone, user)
+        for name, value in client.cookies.items():  # someone who copied this browser's cookie
+            copied.cookies.set(name, value)
+        assert [c.get("/account").status_code for c in (client, phone, copied)] == [200] * 3
+
+        post_form(client, "/logout", page="/account")  # this browser only
+        assert [c.get("/account").status_code for c in (phone, copied)] == [200, 200]
+
+        log_in(client, user)
+        response = post_form(client, "/account/sign-out-everywhere", page="/account")
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+        assert "signed out on every device" in client.get("/login").text
+        for device in (client, phone, copied):
+            assert device.get("/account").headers["location"].startswith("/login")
+        reload(session, user)
+        assert user.session_version == before + 1
+
+        log_in(phone, user)  # a new log-in carries the new session version
+        assert phone.get("/account").status_code == 200
+        assert copied.get("/account").status_code == 303
+
+
+def test_sign_out_everywhere_needs_the_form_token(client: TestClient, make_user: Any) -> None:
+    user = make_user()
+    log_in(client, user)
+    response = client.post("/account/sign-out-everywhere", data={"csrf_token": "forged"})
+    assert response.status_code == 403
+    assert client.get("/account").status_code == 200
+
+
 def test_expired_verification_link_is_refused(
     client: TestClient, mailbox: Mailbox, deliver: Any, app: Any
 ) -> None:

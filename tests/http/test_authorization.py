@@ -59,6 +59,8 @@ SAMPLES: dict[str, Callable[[World], str]] = {
 }
 
 PERSONAS = ("anonymous", "consumer", "marketer of another brand", "admin")
+# Routes after which the persona's saved cookie no longer signs in (its session version moved).
+ENDS_EVERY_SESSION = {"/account/sign-out-everywhere"}
 
 
 def _routes(app: Any) -> Iterator[Route]:
@@ -167,9 +169,18 @@ def test_authorization_matrix(app: Any, world: World) -> None:
         "admin": world.admin,
     }
     # One client per persona, logged in once; its cookies are restored before each request so
-    # that a route which changes the session (log out, language) cannot leak into the next.
+    # that a route which changes the session (log out, language) cannot leak into the next. A
+    # route that ends the account's sessions in the database is followed by a new log-in.
     clients: dict[str, tuple[TestClient, str, dict[str, str]]] = {}
     opened = []
+
+    def enter(persona: str, client: TestClient) -> None:
+        client.cookies.clear()
+        if persona in people:
+            log_in(client, people[persona])
+        token = csrf_from(client, "/")
+        clients[persona] = (client, token, dict(client.cookies.items()))
+
     for persona in PERSONAS:
         client = TestClient(
             app,
@@ -179,10 +190,7 @@ def test_authorization_matrix(app: Any, world: World) -> None:
         )
         client.__enter__()
         opened.append(client)
-        if persona in people:
-            log_in(client, people[persona])
-        token = csrf_from(client, "/")
-        clients[persona] = (client, token, dict(client.cookies.items()))
+        enter(persona, client)
 
     failures: list[str] = []
     checked = 0
@@ -202,6 +210,8 @@ def test_authorization_matrix(app: Any, world: World) -> None:
                     else:
                         response = client.request(method, path)
                     checked += 1
+                    if route.path in ENDS_EVERY_SESSION:
+                        enter(persona, client)
                     label = f"{method} {route.path} as {persona}: {response.status_code}"
                     if response.status_code >= 500:
                         failures.append(f"{label} (a server error)")
