@@ -277,13 +277,13 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
         "COCREATE_DATA_DIR": str(workdir),
         "COCREATE_OUTBOX_INTERVAL": "0",
     }
+    # As production serves (a socket per worker), or uvicorn's own --workers for comparison.
+    shared_socket = bool(os.environ.get("VOTE_LOAD_SHARED_SOCKET"))
+    launcher = ["uvicorn", app] if shared_socket else ["cocreate", "serve", "--app", app]
     command = [
         sys.executable,
         "-m",
-        "cocreate",
-        "serve",
-        "--app",
-        app,
+        *launcher,
         "--host",
         "127.0.0.1",
         "--port",
@@ -294,8 +294,6 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
         "--log-level",
         "warning",
     ]
-    if os.environ.get("VOTE_LOAD_SHARED_SOCKET"):  # uvicorn's own --workers, for comparison
-        command[2:6] = ["uvicorn", app]
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)

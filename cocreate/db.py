@@ -442,7 +442,8 @@ class DriverTransaction:
         """PostgreSQL: the statements in one round trip (`pg_batch`), after BEGIN and before
         COMMIT when asked; `commits`: what the round trip ran may have been kept."""
         batch = [statement.in_dollar_form(values) for statement, values in compiled]
-        names = self._connection.info.setdefault(_PG_NAMES, pg_batch.Names())
+        info = self._connection.info
+        names = info.get(_PG_NAMES) or info.setdefault(_PG_NAMES, pg_batch.Names())
         rows = self._round_trip(
             compiled[0][0].sql,
             pg_batch.run_together,

@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ WORKERS = 2
 BURST = 64
 
 
-def serve_pid_app(port: int, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def serve_pid_app(port: int, tmp_path: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
     command = [
         sys.executable,
         "-m",
@@ -64,10 +65,6 @@ def server(port: int, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         yield process
 
 
-def open_connections(port: int, count: int) -> list[socket.socket]:
-    return [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
-
-
 def worker_pid(connection: socket.socket) -> int:
     """Send one request on a kept-alive connection; the answer is the serving worker's pid."""
     connection.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -81,8 +78,15 @@ def worker_pid(connection: socket.socket) -> int:
     return int(body)
 
 
-def pids_of(connections: list[socket.socket]) -> Counter[int]:
-    return Counter(worker_pid(connection) for connection in connections)
+def workers_serving(port: int, count: int) -> Counter[int]:
+    """Open `count` connections at once and keep them while each asks who serves it: how many
+    of them each worker (by pid) holds."""
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+    try:
+        return Counter(worker_pid(connection) for connection in connections)
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def listening_sockets(port: int) -> int:
@@ -102,12 +106,7 @@ def test_connections_opened_at_once_are_spread_over_the_workers(
     server: subprocess.Popen[bytes], port: int
 ) -> None:
     # As a reverse proxy's keep-alive pool or a load generator does: open them all, keep them.
-    connections = open_connections(port, BURST)
-    try:
-        per_worker = pids_of(connections)
-    finally:
-        for connection in connections:
-            connection.close()
+    per_worker = workers_serving(port, BURST)
     assert len(per_worker) == WORKERS, per_worker
     # The kernel hashes each connection to a worker: with 64 connections and 2 workers, a
     # worker gets fewer than 16 with a chance of 2.4e-5. uvicorn's shared socket often gives
@@ -118,12 +117,7 @@ def test_connections_opened_at_once_are_spread_over_the_workers(
 def test_a_worker_that_dies_is_replaced_on_its_socket(
     server: subprocess.Popen[bytes], port: int
 ) -> None:
-    connections = open_connections(port, 16)
-    try:
-        first = pids_of(connections)
-    finally:
-        for connection in connections:
-            connection.close()
+    first = workers_serving(port, 16)
     killed = min(first)
     os.kill(killed, signal.SIGKILL)
 
@@ -132,12 +126,7 @@ def test_a_worker_that_dies_is_replaced_on_its_socket(
     seen: set[int] = set()
     deadline = time.monotonic() + 30
     while len(seen - {killed}) < WORKERS and time.monotonic() < deadline:
-        connections = open_connections(port, 16)
-        try:
-            seen |= set(pids_of(connections))
-        finally:
-            for connection in connections:
-                connection.close()
+        seen |= set(workers_serving(port, 16))
     assert killed not in seen
     assert len(seen) == WORKERS, seen
     assert listening_sockets(port) == WORKERS
@@ -145,12 +134,7 @@ def test_a_worker_that_dies_is_replaced_on_its_socket(
 
 def test_sigterm_stops_every_worker(port: int, tmp_path: Path) -> None:
     with serve_pid_app(port, tmp_path) as process:
-        connections = open_connections(port, 16)
-        try:
-            workers = set(pids_of(connections))
-        finally:
-            for connection in connections:
-                connection.close()
+        workers = set(workers_serving(port, 16))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     for pid in workers:
