@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import configure_mappers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,6 +22,7 @@ from cocreate.accounts import routes as accounts
 from cocreate.brands import routes as brands
 from cocreate.campaigns import routes as campaigns
 from cocreate.clock import Clock, system_clock
+from cocreate.concurrency import Busy, RequestThreads, configure_slots
 from cocreate.db import Database, make_engine
 from cocreate.fraud import routes as fraud
 from cocreate.ideas import routes as ideas
@@ -61,7 +63,15 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        # A little room beyond the pool for what runs outside requests (the email sender).
+        max_overflow=2,
+        pool_timeout=settings.overload_wait_seconds,
+    )
+    threads = RequestThreads(settings.request_threads, settings.overload_wait_seconds)
+    configure_slots(wait=settings.overload_wait_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -93,13 +103,16 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         ],
         exception_handlers={
             HTTPException: errors.http_error,
+            Busy: errors.overloaded,
+            PoolTimeout: errors.overloaded,
             OperationalError: errors.database_unavailable,
             500: errors.server_error,
         },
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.db = Database(engine)
+    app.state.threads = threads
+    app.state.db = Database(engine, threads)
     app.state.templates = make_templates()
     app.state.tokens = Tokens(settings.secret_key)
     app.state.rate_limiter = RateLimiter(settings.redis_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,16 +21,23 @@ from sqlalchemy.orm.attributes import manager_of_class
 from sqlmodel import Session, SQLModel, create_engine
 
 from cocreate import pg_batch
+from cocreate.concurrency import RequestThreads, track_connections
 
 M = TypeVar("M", bound=SQLModel)
 T = TypeVar("T")
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """The engine for `database_url`. `pool_size`, `max_overflow` and `pool_timeout` go to
+    the connection pool (a file or server database); every checkout is counted per thread
+    (`concurrency.track_connections`)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        else:  # an in-memory database has a pool of one connection, not a queue
+            for name in ("pool_size", "max_overflow", "pool_timeout"):
+                kwargs.pop(name, None)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -37,6 +45,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; we issue BEGIN ourselves so
         # SAVEPOINTs and SELECT ... then write work (see SQLAlchemy "pysqlite" notes).
         event.listen(engine, "begin", _sqlite_begin)
+        track_connections(engine)
         return engine
     # A check of each connection taken from the pool (one round trip), so that a restart or an
     # idle timeout costs no user an error page: see docs/architecture.md. SQLAlchemy's
@@ -47,6 +56,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if pre_ping:
         event.listen(engine, "checkout", _pre_ping(engine.dialect))
+    track_connections(engine)
     return engine
 
 
@@ -118,6 +128,15 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("COMMIT")  # ends the read only: nothing is pending
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     session.info[_WRITING] = session.get_transaction()
+
+
+def release(session: Session) -> None:
+    """End the session's transaction, giving its connection back to the pool, before work
+    that must not hold one (a password hash, an image decode). Nothing may be pending: what
+    was read stays loaded (sessions here do not expire on commit)."""
+    if session.in_transaction():
+        assert not (session.new or session.dirty or session.deleted), "unsaved changes"
+        session.commit()
 
 
 def attach_loaded(session: Session, model: type[M], values: Mapping[Any, Any]) -> M:
@@ -533,6 +552,15 @@ class Savepoint:
 
 Work = Callable[[Transaction], T]
 _Piece = tuple[Work[Any], "asyncio.Future[Any]", contextvars.Context]
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class _Batching:
+    """One event loop's pieces waiting for the next batch, and whether a batch is running."""
+
+    def __init__(self) -> None:
+        self.pieces: list[_Piece] = []
+        self.draining = False
 
 
 class GroupCommit:
@@ -541,30 +569,26 @@ class GroupCommit:
     Under load a SQLite vote spent most of its database time on what every transaction pays
     once: BEGIN IMMEDIATE, the COMMIT, and the pages it dirtied (the tally, the ballot and
     the indexes' pages, written again to the WAL by each commit, and checkpointed back).
-    `run` queues a piece of work (a function of a `Transaction`) and waits; the first piece
-    queued schedules one event-loop callback, which runs every piece queued by then in one
-    transaction, each in a savepoint of its own (one piece's rollback undoes only its own
-    work), commits once, and only then hands each piece its result: no answer is sent before
-    its vote is committed. If the COMMIT fails, every piece gets the error: nothing of any
-    was stored.
+    `run` queues a piece of work (a function of a `Transaction`) and waits. One batch at a
+    time runs in a request thread: every piece queued by then, in one transaction, each in a
+    savepoint of its own (one piece's rollback undoes only its own work), committed once;
+    only then is each piece handed its result: no answer is sent before its vote is
+    committed. If the COMMIT fails, every piece gets the error: nothing of any was stored.
+    Pieces queued while a batch runs make the next batch. A piece of work is plain
+    synchronous code; a piece whose request went away before its batch began is dropped.
 
-    The whole batch runs inside that one callback, never across an `await`: nothing else on
-    this event loop runs while it holds SQLite's write lock, so no other request of the worker
-    can wait for the lock its own event loop holds. A piece of work must therefore be plain
-    synchronous code. A piece whose request went away (cancelled) before the batch ran is
-    dropped without running.
-
-    PostgreSQL: each piece runs at once on a connection of its own (`_run_alone`: its reads
-    outside a transaction, its writes in a transaction of their own). Its writers lock rows, not
-    the database, so several workers' batches could deadlock on each other's rows; batches
-    kept apart by an advisory lock measured slower than a transaction per vote (the
-    savepoints' round trips cost more than the shared COMMIT saved: benchmarks/README.md).
+    PostgreSQL: each piece runs alone in a request thread on a connection of its own
+    (`_run_alone`: its reads outside a transaction, its writes in a transaction of their
+    own). Its writers lock rows, not the database, so several workers' batches could deadlock
+    on each other's rows; batches kept apart by an advisory lock measured slower than a
+    transaction per vote (benchmarks/README.md).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, threads: RequestThreads) -> None:
         self.engine = engine
+        self.threads = threads
         self.batched = engine.dialect.name == "sqlite"
-        self._queues: dict[asyncio.AbstractEventLoop, list[_Piece]] = {}
+        self._queues: dict[asyncio.AbstractEventLoop, _Batching] = {}
         self.batches = 0  # committed batches, and the pieces they held: for tests and tuning
         self.pieces = 0
 
@@ -574,14 +598,16 @@ class GroupCommit:
         may be run twice, if its first round trip finds the connection dead (`_run_alone`):
         before that round trip it must change nothing but the transaction."""
         if not self.batched:
-            return self._run_alone(work)
+            return await self.threads.run(functools.partial(self._run_alone, work))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         queue = self._queues.get(loop)
-        if queue is None:  # the first piece of a batch (one per event loop: tests run several)
-            queue = self._queues[loop] = []
-            loop.call_soon(self._run_batch, loop)
-        queue.append((work, future, contextvars.copy_context()))
+        if queue is None:  # one per event loop: tests run several
+            queue = self._queues[loop] = _Batching()
+        queue.pieces.append((work, future, contextvars.copy_context()))
+        if not queue.draining:
+            queue.draining = True
+            loop.create_task(self._drain(queue))
         return await future
 
     def _run_alone(self, work: Work[T]) -> T:
@@ -606,43 +632,52 @@ class GroupCommit:
         finally:
             tx.close()
 
-    def _run_batch(self, loop: asyncio.AbstractEventLoop) -> None:
-        queue = [piece for piece in self._queues.pop(loop) if not piece[1].cancelled()]
-        if not queue:
-            return
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+    async def _drain(self, queue: _Batching) -> None:
         try:
-            tx = DriverTransaction(self.engine)
-            try:
-                for work, future, context in queue:
-                    piece = Savepoint(tx)
-                    try:
-                        result = context.run(work, piece)
-                    except Exception as exc:
-                        piece.end(undo=True)
-                        outcomes.append((future, None, exc))
+            while queue.pieces:
+                batch = [piece for piece in queue.pieces if not piece[1].cancelled()]
+                queue.pieces = []
+                if not batch:
+                    continue
+                try:
+                    outcomes = await self.threads.run(functools.partial(self._run_batch, batch))
+                except BaseException as exc:  # nothing of the batch was stored
+                    for _work, future, _context in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                self.batches += 1
+                self.pieces += len(batch)
+                for future, result, error in outcomes:
+                    if future.done():  # cancelled while the batch ran: its work was done
+                        continue
+                    if error is not None:
+                        future.set_exception(error)
                     else:
-                        piece.end()
-                        outcomes.append((future, result, None))
-                tx.commit()
-            finally:
-                tx.close()
-        except BaseException as exc:  # nothing of the batch was stored
-            for _work, future, _context in queue:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self.batches += 1
-        self.pieces += len(queue)
-        for future, result, error in outcomes:
-            if future.done():  # cancelled while the batch ran: its work was done all the same
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
+                        future.set_result(result)
+        finally:
+            queue.draining = False
+
+    def _run_batch(self, batch: list[_Piece]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        tx = DriverTransaction(self.engine)
+        try:
+            for work, future, context in batch:
+                piece = Savepoint(tx)
+                try:
+                    result = context.run(work, piece)
+                except Exception as exc:
+                    piece.end(undo=True)
+                    outcomes.append((future, None, exc))
+                else:
+                    piece.end()
+                    outcomes.append((future, result, None))
+            tx.commit()
+        finally:
+            tx.close()
+        return outcomes
 
 
 def _first(
@@ -707,9 +742,10 @@ def is_sqlite(engine: Engine) -> bool:
 class Database:
     """The engine plus a session factory; one per app, shared by every request."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, threads: RequestThreads | None = None) -> None:
         self.engine = engine
-        self.group_commit = GroupCommit(engine)
+        self.threads = threads or RequestThreads(size=8, wait=5.0)
+        self.group_commit = GroupCommit(engine, self.threads)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

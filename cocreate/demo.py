@@ -98,6 +98,9 @@ def _demo_timeline(campaign_id: int, clock: Clock) -> list[Stage]:
 
 
 def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAccount]:
+    # Hashed first, with nothing written yet: a hash holds no database connection.
+    missing = [a for a in ACCOUNTS if get_user_by_email(session=session, email=a.email) is None]
+    hashes = {a.email: hash_password(a.password, session=session) for a in missing}
     brand = session.exec(select(Brand).where(Brand.slug == BRAND_SLUG)).first()
     if brand is None:
         brand = Brand(name="Crispy Co", slug=BRAND_SLUG, primary_color="#b3261e")
@@ -132,7 +135,7 @@ def load_demo(session: Session, *, clock: Clock = system_clock) -> list[DemoAcco
             user = User(
                 email=account.email,
                 display_name=f"Demo {account.role}",
-                password_hash=hash_password(account.password),
+                password_hash=hashes[account.email],
                 email_verified_at=clock.now(),
                 is_admin=account.role == "admin",
                 created_at=clock.now(),

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from cocreate.concurrency import RETRY_AFTER_SECONDS, Busy, RequestThreads
 from cocreate.i18n import gettext as _
 from cocreate.i18n import negotiate, set_locale
 from cocreate.security.access import close_db
@@ -22,6 +23,10 @@ def _messages(status: int, detail: str | None) -> tuple[str, str]:
     if status == 403 and detail == "csrf":
         return _("This form has expired"), _(
             "For your security the form could not be sent. Go back, reload the page and try again."
+        )
+    if status == 503 and detail == "busy":
+        return _("Very busy right now"), _(
+            "Many people are here at the same time. Please try again in a few seconds."
         )
     if status == 403 and detail == "unverified":
         return _("Please verify your email"), _(
@@ -81,16 +86,45 @@ def _page(request: Request, status: int, detail: str | None = None) -> Response:
         close_db(request)
 
 
+async def _drawn(request: Request, status: int, detail: str | None = None) -> Response:
+    """The error page, drawn in a request thread (it shows the signed-in account, read from
+    the database); without the account, on the event loop, when no thread is free."""
+
+    def draw() -> Response:
+        _use_locale(request, load_user=True)
+        return _page(request, status, detail)
+
+    threads: RequestThreads = request.app.state.threads
+    try:
+        return await threads.run(draw)
+    except Busy:
+        return _without_database(request, status, detail)
+
+
+def _without_database(request: Request, status: int, detail: str | None = None) -> Response:
+    request.state.user = None
+    _use_locale(request, load_user=False)
+    return _page(request, status, detail)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     if status in (204, 304):
         return Response(status_code=status)
-    _use_locale(request, load_user=True)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    response = _page(request, status, detail)
+    response = await _drawn(request, status, detail)
     if exc.headers:
         response.headers.update(exc.headers)
+    return response
+
+
+async def overloaded(request: Request, exc: Exception) -> Response:
+    """No request thread, database connection or CPU slot came free in time: a 503 to retry
+    soon, drawn on the event loop without the database (which is what is short)."""
+    log.warning("overloaded on %s %s: %s", request.method, request.url.path, exc)
+    response = _without_database(request, 503, "busy")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -98,9 +132,7 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     """The database refused or dropped the connection (or SQLite stayed locked): a 503 the
     visitor can retry, not a 500. The page is drawn without the account, which needs it."""
     log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    request.state.user = None
-    _use_locale(request, load_user=False)
-    response = _page(request, 503)
+    response = _without_database(request, 503)
     response.headers["Retry-After"] = "30"
     return response
 
@@ -109,8 +141,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     hsts = bool(getattr(request.app.state, "settings", None) and request.app.state.settings.https)
     try:
-        _use_locale(request, load_user=True)
-        response = _page(request, 500)
+        response = await _drawn(request, 500)
     except Exception:  # the error page itself must never fail
         log.exception("the error page failed too")
         response = PlainTextResponse("Internal Server Error", status_code=500)

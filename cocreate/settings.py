@@ -45,6 +45,11 @@ class Settings:
     outbox_interval_seconds: float = 5.0
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     pow_max_number: int = 100_000  # proof-of-work difficulty: the browser tries half on average
+    # The request model (cocreate/concurrency.py): handlers running at once, pooled database
+    # connections, and how long a request waits for either (or for a CPU slot) before a 503.
+    request_threads: int = 32
+    db_pool_size: int = 10
+    overload_wait_seconds: float = 5.0
 
     @property
     def production(self) -> bool:
@@ -94,6 +99,9 @@ class Settings:
                 p.strip() for p in env.get("COCREATE_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             pow_max_number=_pow_max_number(env),
+            request_threads=_count(env, "COCREATE_REQUEST_THREADS", cls.request_threads, 1, 1000),
+            db_pool_size=_count(env, "COCREATE_DB_POOL_SIZE", cls.db_pool_size, 1, 1000),
+            overload_wait_seconds=_seconds(env, "COCREATE_OVERLOAD_WAIT", "5"),
         )
 
 
@@ -132,6 +140,15 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
             f"{name} must be a number of attempts per period, like {default!r}; not {value!r}"
         )
     return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = env.get(name, str(default))
+    if not value.isascii() or not value.isdecimal() or not low <= int(value) <= high:
+        raise ConfigurationError(
+            f"{name} must be a whole number from {low} to {high}, like {default}: {value!r}"
+        )
+    return int(value)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: str) -> float:

@@ -98,7 +98,7 @@ def make_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.data_dir / "media")
 
 
-async def serve_media(request: Request) -> Response:
+def serve_media(request: Request) -> Response:
     """A stored file from local disk (behind a CDN or an object store, this route is unused)."""
     storage = request.app.state.storage
     if not isinstance(storage, LocalStorage):

@@ -24,7 +24,7 @@ from cocreate.audit.service import record
 from cocreate.clock import Clock, system_clock
 from cocreate.forms import normalise_email
 from cocreate.i18n import gettext as _
-from cocreate.security.access import PUBLIC, db, route
+from cocreate.security.access import PUBLIC, blocking, db, route
 from cocreate.security.redirects import safe_next
 from cocreate.security.tokens import Tokens
 from cocreate.settings import OIDCProvider, Settings
@@ -199,6 +199,8 @@ def _failed(request: Request, provider: OIDCProvider, status_code: int) -> Respo
 
 
 async def oidc_start(request: Request) -> Response:
+    """Waits on the provider (discovery), so it runs on the event loop; pages are drawn in a
+    request thread (`blocking`)."""
     provider = _provider(request)
     request.session["oidc_next"] = safe_next(request.query_params.get("next"))
     client = request.app.state.oauth.create_client(provider.name)
@@ -207,23 +209,29 @@ async def oidc_start(request: Request) -> Response:
         response: Response = await client.authorize_redirect(request, callback)
     except (HTTPError, AuthlibBaseError, ValueError) as exc:  # down, or not a provider (no JSON)
         log.warning("OIDC provider %s unreachable: %s", provider.name, exc)
-        return _failed(request, provider, 502)
+        return await blocking(request, lambda: _failed(request, provider, 502))
     return response
 
 
 async def oidc_callback(request: Request) -> Response:
+    """Waits on the provider (the token), then signs in in a request thread."""
     provider = _provider(request)
     client = request.app.state.oauth.create_client(provider.name)
     try:
         token = await client.authorize_access_token(request)
     except HTTPError as exc:
         log.warning("OIDC provider %s unreachable: %s", provider.name, exc)
-        return _failed(request, provider, 502)
+        return await blocking(request, lambda: _failed(request, provider, 502))
     # Wrong or replayed state, refused consent, bad code, or an ID token that fails checks.
     except (AuthlibBaseError, JoseError, ValueError, KeyError) as exc:
         log.info("OIDC sign-in with %s failed: %s", provider.name, exc)
-        return _failed(request, provider, 400)
+        return await blocking(request, lambda: _failed(request, provider, 400))
     claims = dict(token.get("userinfo") or {})
+    return await blocking(request, lambda: _signed_in(request, provider, claims))
+
+
+def _signed_in(request: Request, provider: OIDCProvider, claims: dict[str, Any]) -> Response:
+    """In a request thread: the account the provider's claims name, signed in."""
     if not claims.get("sub"):
         return _failed(request, provider, 400)
     try:

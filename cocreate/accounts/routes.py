@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cocreate.accounts import service
 from cocreate.accounts.models import User
-from cocreate.forms import Form, ValidationFailed
+from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import LOCALES
 from cocreate.i18n import gettext as _
 from cocreate.security.access import PUBLIC, SIGNED_IN, current_user, db, route
@@ -45,12 +44,12 @@ def _too_many(request: Request, template: str, context: Mapping[str, object]) ->
     return render(request, template, {**context, "errors": {"": message}}, status_code=429)
 
 
-async def signup(request: Request) -> Response:
+def signup(request: Request) -> Response:
     if current_user(request) is not None:
         return redirect("/")
     if request.method == "GET":
         return render(request, "accounts/signup.html", {"values": {}, "errors": {}})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     email = form.email("email")
     display_name = form.text("display_name", max_length=80)
     password = form.password("password")
@@ -61,8 +60,7 @@ async def signup(request: Request) -> Response:
         return _too_many(request, "accounts/signup.html", {"values": values})
     try:
         form.check()
-        await run_in_threadpool(  # argon2 takes ~0.2 s: keep the event loop free
-            service.register,
+        service.register(
             session=db(request),
             tokens=request.app.state.tokens,
             base_url=settings.base_url,
@@ -82,7 +80,7 @@ async def signup(request: Request) -> Response:
     return render(request, "accounts/check_email.html", {"email": email})
 
 
-async def verify(request: Request) -> Response:
+def verify(request: Request) -> Response:
     try:
         user = service.verify_email(
             session=db(request),
@@ -99,7 +97,7 @@ async def verify(request: Request) -> Response:
     return redirect("/" if viewer is not None else "/login")
 
 
-async def resend_verification(request: Request) -> Response:
+def resend_verification(request: Request) -> Response:
     user = current_user(request)
     assert user is not None
     limit = Limit("verify-resend", "3/hour")
@@ -114,7 +112,7 @@ async def resend_verification(request: Request) -> Response:
     return redirect("/account", flash=_("We sent you a new verification link."), request=request)
 
 
-async def login(request: Request) -> Response:
+def login(request: Request) -> Response:
     next_url = safe_next(request.query_params.get("next"))
     if current_user(request) is not None:
         return redirect(next_url)
@@ -122,7 +120,7 @@ async def login(request: Request) -> Response:
         return render(
             request, "accounts/login.html", {"values": {}, "errors": {}, "next": next_url}
         )
-    form = Form(await request.form())
+    form = Form(form_read(request))
     email = form.email("email")
     password = form.password("password")
     next_url = safe_next(form.raw("next"))
@@ -135,9 +133,7 @@ async def login(request: Request) -> Response:
         return _too_many(request, "accounts/login.html", context)
     user = None
     if not form.errors:
-        user = await run_in_threadpool(
-            service.authenticate, session=db(request), email=email, password=password
-        )
+        user = service.authenticate(session=db(request), email=email, password=password)
     if user is None:
         limiter.hit(limit, *keys)
         errors = {"": _("This email and password do not match an account.")}
@@ -149,13 +145,13 @@ async def login(request: Request) -> Response:
     return redirect(next_url)
 
 
-async def logout(request: Request) -> Response:
+def logout(request: Request) -> Response:
     """This browser's session only: see `sign_out_everywhere` for the others."""
     _fresh_session(request)
     return redirect("/", flash=_("You are logged out."), request=request)
 
 
-async def sign_out_everywhere(request: Request) -> Response:
+def sign_out_everywhere(request: Request) -> Response:
     user = current_user(request)
     assert user is not None
     service.sign_out_everywhere(session=db(request), user=user)
@@ -164,10 +160,10 @@ async def sign_out_everywhere(request: Request) -> Response:
     return redirect("/login", flash=message, request=request)
 
 
-async def forgot_password(request: Request) -> Response:
+def forgot_password(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "accounts/forgot.html", {"values": {}, "errors": {}})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     email = form.email("email")
     if form.errors:
         return render(
@@ -187,7 +183,7 @@ async def forgot_password(request: Request) -> Response:
     return render(request, "accounts/check_email.html", {"email": email, "reset": True})
 
 
-async def reset_password(request: Request) -> Response:
+def reset_password(request: Request) -> Response:
     token = request.path_params["token"]
     session, tokens = db(request), request.app.state.tokens
     try:
@@ -196,12 +192,11 @@ async def reset_password(request: Request) -> Response:
         return render(request, "accounts/link_invalid.html", status_code=400)
     if request.method == "GET":
         return render(request, "accounts/reset.html", {"errors": {}})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     password = form.password("password")
     try:
         form.check()
-        user = await run_in_threadpool(
-            service.reset_password,
+        user = service.reset_password(
             session=session,
             tokens=tokens,
             token=token,
@@ -214,20 +209,19 @@ async def reset_password(request: Request) -> Response:
     return redirect("/", flash=_("Your password is changed."), request=request)
 
 
-async def account(request: Request) -> Response:
+def account(request: Request) -> Response:
     return render(request, "accounts/account.html", {"errors": {}, "values": {}})
 
 
-async def change_email(request: Request) -> Response:
+def change_email(request: Request) -> Response:
     user = current_user(request)
     assert user is not None
-    form = Form(await request.form())
+    form = Form(form_read(request))
     new_email = form.email("email")
     password = form.raw("password")
     try:
         form.check()
-        await run_in_threadpool(
-            service.request_email_change,
+        service.request_email_change(
             session=db(request),
             tokens=request.app.state.tokens,
             base_url=request.app.state.settings.base_url,
@@ -246,7 +240,7 @@ async def change_email(request: Request) -> Response:
     return redirect("/account", flash=message, request=request)
 
 
-async def confirm_email_change(request: Request) -> Response:
+def confirm_email_change(request: Request) -> Response:
     try:
         service.confirm_email_change(
             session=db(request),
@@ -263,18 +257,17 @@ async def confirm_email_change(request: Request) -> Response:
     )
 
 
-async def delete_account(request: Request) -> Response:
+def delete_account(request: Request) -> Response:
     user = current_user(request)
     assert user is not None
-    form = Form(await request.form())
+    form = Form(form_read(request))
     if form.raw("confirm") != "yes":
         errors = {"confirm": _("Tick the box to confirm that you want to delete your account.")}
         return render(
             request, "accounts/account.html", {"errors": errors, "values": {}}, status_code=400
         )
     try:
-        await run_in_threadpool(
-            service.delete_account,
+        service.delete_account(
             session=db(request),
             user=user,
             password=form.raw("password"),
@@ -288,8 +281,8 @@ async def delete_account(request: Request) -> Response:
     return redirect("/", flash=_("Your account is deleted."), request=request)
 
 
-async def choose_language(request: Request) -> Response:
-    form = Form(await request.form())
+def choose_language(request: Request) -> Response:
+    form = Form(form_read(request))
     locale = form.raw("locale")
     if locale in LOCALES:
         request.session["locale"] = locale

@@ -64,7 +64,7 @@ def register(
     user = User(
         email=email,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, session=session),
         locale=locale,
         created_at=clock.now(),
     )
@@ -117,7 +117,7 @@ def verify_email(
 def authenticate(*, session: Session, email: str, password: str) -> User | None:
     """The active account with this email and password, or None (same time either way)."""
     user = get_user_by_email(session=session, email=email)
-    if not verify_password(user.password_hash if user else None, password):
+    if not verify_password(user.password_hash if user else None, password, session=session):
         return None
     if user is None or not user.is_active:
         return None
@@ -156,7 +156,7 @@ def reset_password(
     problems = password_problems(password, email=user.email)
     if problems:
         raise ValidationFailed({"password": " ".join(problems)})
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, session=session)
     user.session_version += 1  # signs out every other session
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # the reset link proved the mailbox
@@ -182,7 +182,9 @@ def request_email_change(
     password: str,
 ) -> None:
     """Mail a confirmation link to the new address; the old one stays until it is used."""
-    if user.password_hash is not None and not verify_password(user.password_hash, password):
+    if user.password_hash is not None and not verify_password(
+        user.password_hash, password, session=session
+    ):
         raise ValidationFailed({"password": _("This password is not right.")})
     if new_email == user.email:
         raise ValidationFailed({"email": _("This is already your email address.")})
@@ -255,7 +257,9 @@ def delete_account(
     *, session: Session, user: User, password: str | None, clock: Clock = system_clock
 ) -> None:
     """Anonymise the account: its ideas and votes stay, nothing points back to the person."""
-    if user.password_hash is not None and not verify_password(user.password_hash, password or ""):
+    if user.password_hash is not None and not verify_password(
+        user.password_hash, password or "", session=session
+    ):
         raise ValidationFailed({"password": _("This password is not right.")})
     user_id = user.id
     user.email = None
@@ -299,6 +303,7 @@ def sign_out_everywhere(*, session: Session, user: User) -> None:
 
 
 def set_locale(*, session: Session, user: User, locale: str) -> None:
+    begin_write(session)  # SQLite: the signed-in check's read must not pin an old snapshot
     user.locale = locale
     session.add(user)
     session.commit()
@@ -319,7 +324,7 @@ def create_admin(
     user = get_user_by_email(session=session, email=email)
     if user is None:
         user = User(email=email, display_name=display_name, created_at=clock.now())
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, session=session)
     user.is_admin = True
     user.email_verified_at = user.email_verified_at or clock.now()
     session.add(user)

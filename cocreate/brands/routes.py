@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from cocreate.accounts.models import User
 from cocreate.brands import service
 from cocreate.brands.models import SLUG_MAX_LENGTH, Brand, Role
-from cocreate.forms import Form, ValidationFailed
+from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import gettext as _
 from cocreate.security.access import ADMIN, SIGNED_IN, brand_role, current_user, db, route
 from cocreate.security.permissions import (
@@ -52,11 +52,11 @@ def _id_param(request: Request, name: str) -> int:
 # Admin: brands ---------------------------------------------------------------------------
 
 
-async def admin_brands(request: Request) -> Response:
+def admin_brands(request: Request) -> Response:
     if request.method != "POST":
         return _admin_page(request, values={}, errors={})
     actor = _viewer(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     name = form.text("name", max_length=120)
     slug = form.text("slug", max_length=SLUG_MAX_LENGTH)
     owner_email = form.email("owner_email") if form.raw("owner_email").strip() else None
@@ -103,7 +103,7 @@ def _admin_page(
 # Brand home ------------------------------------------------------------------------------
 
 
-async def brand_home(request: Request) -> Response:
+def brand_home(request: Request) -> Response:
     brand = _brand(request)
     viewer = _viewer(request)
     role = role_in_brand(session=db(request), user=viewer, brand_slug=brand.slug)
@@ -125,7 +125,7 @@ async def brand_home(request: Request) -> Response:
 # Members and invitations -----------------------------------------------------------------
 
 
-async def members_page(request: Request) -> Response:
+def members_page(request: Request) -> Response:
     return _members_page(request, _brand(request), values={}, errors={})
 
 
@@ -156,9 +156,9 @@ def _members_page(
     )
 
 
-async def invite(request: Request) -> Response:
+def invite(request: Request) -> Response:
     brand = _brand(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     email = form.email("email")
     role = form.choice("role", ROLE_VALUES)
     values = {"email": form.raw("email")[:320], "role": role}
@@ -183,7 +183,7 @@ async def invite(request: Request) -> Response:
     )
 
 
-async def revoke(request: Request) -> Response:
+def revoke(request: Request) -> Response:
     brand = _brand(request)
     revoked = service.revoke_invitation(
         session=db(request),
@@ -201,10 +201,10 @@ async def revoke(request: Request) -> Response:
     )
 
 
-async def change_role(request: Request) -> Response:
+def change_role(request: Request) -> Response:
     brand = _brand(request)
     user_id = _id_param(request, "user_id")
-    form = Form(await request.form())
+    form = Form(form_read(request))
     role = form.choice("role", ROLE_VALUES)
     viewer = _viewer(request)
     try:
@@ -220,7 +220,7 @@ async def change_role(request: Request) -> Response:
     return _after_member_change(request, brand, viewer, _("The role is changed."))
 
 
-async def remove(request: Request) -> Response:
+def remove(request: Request) -> Response:
     brand = _brand(request)
     user_id = _id_param(request, "user_id")
     viewer = _viewer(request)
@@ -251,7 +251,7 @@ def _after_member_change(request: Request, brand: Brand, viewer: User, message: 
 _UNUSABLE_STATUS = {"invalid": 400, "expired": 410, "revoked": 410, "used": 410}
 
 
-async def invitation(request: Request) -> Response:
+def invitation(request: Request) -> Response:
     """The invitation behind a mailed link: what it offers, and the button to accept it."""
     token = request.path_params["token"]
     session, tokens, clock = db(request), request.app.state.tokens, request.app.state.clock

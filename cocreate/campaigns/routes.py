@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from starlette.concurrency import run_in_threadpool
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,7 +31,7 @@ from cocreate.campaigns.forms import (
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.campaigns.theme import HEX_COLOR, theme_css
 from cocreate.campaigns.timeline import stage_kind_label, timeline_state
-from cocreate.forms import Form, ValidationFailed
+from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import LOCALE_NAMES
 from cocreate.i18n import gettext as _
 from cocreate.ideas import images
@@ -92,7 +92,7 @@ def _console_url(brand: Brand, campaign: Campaign, page: str = "timeline") -> st
 # --- Public pages ---------------------------------------------------------------------------
 
 
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     now = _now(request)
     cards = service.list_public_campaigns(session=db(request), now=now)
     lines = [display.card_line(card.state, now) for card in cards]
@@ -127,7 +127,7 @@ def _campaign_page(
     return render(request, "campaigns/page.html", context)
 
 
-async def campaign_page(request: Request) -> Response:
+def campaign_page(request: Request) -> Response:
     found = service.get_public_campaign(session=db(request), slug=request.path_params["slug"])
     if found is None:
         raise HTTPException(404)
@@ -135,12 +135,12 @@ async def campaign_page(request: Request) -> Response:
     return _campaign_page(request, campaign, brand, preview=False)
 
 
-async def campaign_preview(request: Request) -> Response:
+def campaign_preview(request: Request) -> Response:
     brand = _brand(request)
     return _campaign_page(request, _campaign(request, brand), brand, preview=True)
 
 
-async def campaign_theme(request: Request) -> Response:
+def campaign_theme(request: Request) -> Response:
     color = request.path_params["color"]
     if not HEX_COLOR.fullmatch(color):
         raise HTTPException(404)
@@ -155,7 +155,7 @@ async def campaign_theme(request: Request) -> Response:
 # --- Console: campaign details and status ----------------------------------------------------
 
 
-async def console_list(request: Request) -> Response:
+def console_list(request: Request) -> Response:
     brand = _brand(request)
     assert brand.id is not None
     campaigns = service.brand_campaigns(session=db(request), brand_id=brand.id)
@@ -221,7 +221,7 @@ def _details_page(
     )
 
 
-async def console_new(request: Request) -> Response:
+def console_new(request: Request) -> Response:
     brand = _brand(request)
     if request.method == "GET":
         defaults = {
@@ -231,7 +231,7 @@ async def console_new(request: Request) -> Response:
             "timezone": "UTC",
         }
         return _details_page(request, brand, None, defaults, {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     data = read_campaign(form)
     try:
         form.check()
@@ -251,29 +251,29 @@ async def console_new(request: Request) -> Response:
     )
 
 
-async def _read_cover(form: Form) -> images.ProcessedImage | None:
+def _read_cover(form: Form, session: Session) -> images.ProcessedImage | None:
     """The uploaded cover, checked and re-encoded like idea images; errors under "cover"."""
-    upload = await images.read_upload(form, "cover")
+    upload = images.read_upload(form, "cover")
     if upload.error:
         form.errors["cover"] = upload.error
         return None
     if upload.data is None:
         return None
-    try:  # decoding takes a fraction of a second: keep the event loop free
-        return await run_in_threadpool(images.process_image, upload.data)
+    try:
+        return images.process_image(upload.data, session=session)
     except images.ImageRejected as exc:
         form.errors["cover"] = exc.message
         return None
 
 
-async def console_edit(request: Request) -> Response:
+def console_edit(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
     if request.method == "GET":
         return _details_page(request, brand, campaign, _campaign_values(campaign), {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     data = read_campaign(form)
-    cover = await _read_cover(form)
+    cover = _read_cover(form, db(request))
     storage: Storage = request.app.state.storage
     old_cover = campaign.cover_image
     new_cover = None
@@ -308,10 +308,10 @@ async def console_edit(request: Request) -> Response:
     return redirect(_console_url(brand, campaign, "edit"), flash=_("Saved."), request=request)
 
 
-async def console_status(request: Request) -> Response:
+def console_status(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     to = form.choice("to", [s.value for s in CampaignStatus])
     messages = {
         CampaignStatus.PUBLISHED: _("The campaign is published: everyone can see it now."),
@@ -399,15 +399,15 @@ def _timeline_page(
     )
 
 
-async def console_timeline(request: Request) -> Response:
+def console_timeline(request: Request) -> Response:
     brand = _brand(request)
     return _timeline_page(request, brand, _campaign(request, brand))
 
 
-async def stage_add(request: Request) -> Response:
+def stage_add(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     data = read_stage(form, timezone=campaign.timezone)
     try:
         form.check()
@@ -461,7 +461,7 @@ def _stage_page(
     )
 
 
-async def stage_edit(request: Request) -> Response:
+def stage_edit(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
     stage = _stage(request, campaign)
@@ -474,7 +474,7 @@ async def stage_edit(request: Request) -> Response:
             "closes_at": local_input_value(stage.closes_at, campaign.timezone),
         }
         return _stage_page(request, template, brand, campaign, stage, values, {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     data: StageInput = read_stage(form, timezone=campaign.timezone)
     try:
         form.check()
@@ -494,7 +494,7 @@ async def stage_edit(request: Request) -> Response:
     return redirect(_console_url(brand, campaign), flash=_("Stage saved."), request=request)
 
 
-async def stage_remove(request: Request) -> Response:
+def stage_remove(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
     stage = _stage(request, campaign)
@@ -514,11 +514,11 @@ async def stage_remove(request: Request) -> Response:
     return redirect(_console_url(brand, campaign), flash=_("Stage removed."), request=request)
 
 
-async def stage_move(request: Request) -> Response:
+def stage_move(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
     stage = _stage(request, campaign)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     direction = form.choice("direction", ["up", "down"])
     try:
         form.check()
@@ -538,14 +538,14 @@ async def stage_move(request: Request) -> Response:
     return redirect(_console_url(brand, campaign), flash=_("Stage moved."), request=request)
 
 
-async def stage_close(request: Request) -> Response:
+def stage_close(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
     stage = _stage(request, campaign)
     template = "campaigns/console/stage_close.html"
     if request.method == "GET":
         return _stage_page(request, template, brand, campaign, stage, {}, {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     reason = read_reason(form)
     try:
         form.check()
@@ -564,7 +564,7 @@ async def stage_close(request: Request) -> Response:
     return redirect(_console_url(brand, campaign), flash=_("The stage is closed."), request=request)
 
 
-async def stage_extend(request: Request) -> Response:
+def stage_extend(request: Request) -> Response:
     brand = _brand(request)
     campaign = _campaign(request, brand)
     stage = _stage(request, campaign)
@@ -572,7 +572,7 @@ async def stage_extend(request: Request) -> Response:
     if request.method == "GET":
         values = {"closes_at": local_input_value(stage.closes_at, campaign.timezone)}
         return _stage_page(request, template, brand, campaign, stage, values, {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     closes_at = read_local_time(form, "closes_at", ZoneInfo(campaign.timezone))
     reason = read_reason(form)
     try:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
-from cocreate.forms import Form
+from cocreate.forms import Form, form_read
 from cocreate.fraud import cases, held
 from cocreate.fraud.log import FindingKind
 from cocreate.fraud.models import CaseStatus
@@ -59,7 +59,7 @@ def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
-async def cases_page(request: Request) -> Response:
+def cases_page(request: Request) -> Response:
     brand, session = _brand(request), db(request)
     params = request.query_params
     rounds = cases.brand_rounds(session=session, brand=brand)
@@ -131,15 +131,15 @@ def _case_page(
     return render(request, "fraud/case.html", context, status_code=status_code)
 
 
-async def case_page(request: Request) -> Response:
+def case_page(request: Request) -> Response:
     brand = _brand(request)
     return _case_page(request, brand, _case_row(request, brand))
 
 
-async def decide_case(request: Request) -> Response:
+def decide_case(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
     row = _case_row(request, brand)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     action = _choice(form.raw("action"), ACTIONS)
     reason = form.raw("reason")[: cases.REASON_MAX * 2]
     if action is None:
@@ -178,10 +178,10 @@ def _id(user: User) -> int:
     return user.id
 
 
-async def scan(request: Request) -> Response:
+def scan(request: Request) -> Response:
     """Scan one round now (the scan also runs before certification and from the command)."""
     brand, session = _brand(request), db(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     round_id = _int(form.raw("round"))
     rounds = {r.round_id for r in cases.brand_rounds(session=session, brand=brand)}
     round_ = session.get(Round, round_id) if round_id in rounds else None
@@ -239,7 +239,7 @@ def _held_page(
     return render(request, "fraud/held.html", context, status_code=status_code)
 
 
-async def held_votes(request: Request) -> Response:
+def held_votes(request: Request) -> Response:
     brand = _brand(request)
     return _held_page(request, brand, _round_choice(request, brand))
 
@@ -254,10 +254,10 @@ def _decision(value: str) -> tuple[str, int | None] | None:
     return (action, int(voter)) if voter.isdigit() and len(voter) < 12 else None
 
 
-async def decide_held(request: Request) -> Response:
+def decide_held(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
     choice = _round_choice(request, brand)
-    form = await request.form()
+    form = form_read(request)
     decision = _decision(str(form.get("action") or ""))
     if decision is None:
         return _held_page(

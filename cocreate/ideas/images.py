@@ -12,8 +12,11 @@ import secrets
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
+from cocreate.concurrency import Slots
+from cocreate.db import release
 from cocreate.forms import Form
 from cocreate.i18n import gettext as _
 from cocreate.storage import Storage
@@ -25,6 +28,9 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 # opening, before decoding. Between once and twice it only warns: such an image has a side
 # over MAX_SIDE, so the size check below refuses it. Set process-wide: no feature needs more.
 Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+
+# Decoding takes a fraction of a second of one core and tens of megabytes: a few at a time.
+DECODING = Slots("image decoding", size=2)
 
 # Variant name -> (longest side in px, format). The large one is JPEG because every link
 # preview (Open Graph) reader takes JPEG; the thumbnail is WebP, smaller for the gallery.
@@ -58,12 +64,12 @@ def too_large_message() -> str:
     }
 
 
-async def read_upload(form: Form, name: str) -> Upload:
+def read_upload(form: Form, name: str) -> Upload:
     """The uploaded file's bytes (at most the limit plus one, to tell it is too large)."""
     value = form.data.get(name)
     if not isinstance(value, UploadFile):
         return Upload()
-    data = await value.read(MAX_UPLOAD_BYTES + 1)
+    data = value.file.read(MAX_UPLOAD_BYTES + 1)
     if not data and not value.filename:
         return Upload()  # the browser sends an empty part when no file was chosen
     if len(data) > MAX_UPLOAD_BYTES:
@@ -73,8 +79,17 @@ async def read_upload(form: Form, name: str) -> Upload:
     return Upload(data=data)
 
 
-def process_image(data: bytes) -> ProcessedImage:
-    """Decode, check, orient, strip and re-encode an upload; raises ImageRejected."""
+def process_image(data: bytes, *, session: Session | None = None) -> ProcessedImage:
+    """Decode, check, orient, strip and re-encode an upload; raises ImageRejected, or Busy
+    when no decoding slot frees up in time. `session`: the caller's, whose transaction is
+    ended first (nothing may be pending), so that no pooled connection waits for the work."""
+    if session is not None:
+        release(session)
+    with DECODING():
+        return _process(data)
+
+
+def _process(data: bytes) -> ProcessedImage:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageRejected(too_large_message())
     not_an_image = _("This file is not a JPEG, PNG or WebP image.")

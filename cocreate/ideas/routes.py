@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +15,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign
 from cocreate.campaigns.service import get_public_campaign
-from cocreate.forms import Form, clean_text
+from cocreate.forms import Form, clean_text, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas import images, service
 from cocreate.ideas.models import Idea, IdeaStatus
@@ -85,19 +85,15 @@ class ParsedIdeaForm:
     new_image: images.ProcessedImage | None
 
 
-async def _parse_idea_form(
+def _parse_idea_form(
     request: Request, campaign: Campaign, current_image: str | None
 ) -> ParsedIdeaForm:
     """Read and check the form, image included; errors by field name in `errors`."""
-    form_data = await request.form()
-    try:
-        return await _check_idea_form(Form(form_data), campaign, current_image)
-    finally:
-        await form_data.close()  # the upload's spooled temporary file
+    return _check_idea_form(Form(form_read(request)), campaign, current_image, db(request))
 
 
-async def _check_idea_form(
-    form: Form, campaign: Campaign, current_image: str | None
+def _check_idea_form(
+    form: Form, campaign: Campaign, current_image: str | None, session: Session
 ) -> ParsedIdeaForm:
     title = form.text("title", max_length=service.TITLE_MAX)
     description = form.text(
@@ -106,13 +102,13 @@ async def _check_idea_form(
     category: str | None = None
     if campaign.categories:
         category = form.choice("category", campaign.categories)
-    upload = await images.read_upload(form, "image")
+    upload = images.read_upload(form, "image")
     processed = None
     if upload.error:
         form.errors["image"] = upload.error
     elif upload.data is not None:
-        try:  # decoding and encoding take a fraction of a second: keep the event loop free
-            processed = await run_in_threadpool(images.process_image, upload.data)
+        try:
+            processed = images.process_image(upload.data, session=session)
         except images.ImageRejected as exc:
             form.errors["image"] = exc.message
     if form.errors and processed is not None:
@@ -158,7 +154,7 @@ def _closed(request: Request, campaign: Campaign, message: str) -> Response:
     )
 
 
-async def new_idea(request: Request) -> Response:
+def new_idea(request: Request) -> Response:
     campaign, brand = _campaign(request)
     session = db(request)
     now = request.app.state.clock.now()
@@ -167,10 +163,10 @@ async def new_idea(request: Request) -> Response:
     if request.method == "GET":
         context = _form_context(request, campaign, brand, values={}, errors={})
         return render(request, "ideas/form.html", context)
-    return await _save(request, campaign, brand, idea=None)
+    return _save(request, campaign, brand, idea=None)
 
 
-async def edit_idea(request: Request) -> Response:
+def edit_idea(request: Request) -> Response:
     campaign, brand = _campaign(request)
     idea = _idea(request, campaign)
     if idea.status not in service.EDITABLE_STATUSES:
@@ -182,12 +178,12 @@ async def edit_idea(request: Request) -> Response:
         values = {"title": idea.title, "description": idea.description, "category": idea.category}
         context = _form_context(request, campaign, brand, values=values, errors={}, idea=idea)
         return render(request, "ideas/form.html", context)
-    return await _save(request, campaign, brand, idea=idea)
+    return _save(request, campaign, brand, idea=idea)
 
 
-async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea | None) -> Response:
+def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea | None) -> Response:
     storage = _storage(request)
-    parsed = await _parse_idea_form(request, campaign, idea.image_key if idea else None)
+    parsed = _parse_idea_form(request, campaign, idea.image_key if idea else None)
     if parsed.errors:
         context = _form_context(
             request, campaign, brand, values=parsed.values, errors=parsed.errors, idea=idea
@@ -254,7 +250,7 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
     return redirect(idea_path(campaign, idea), flash=message, request=request)
 
 
-async def withdraw_idea(request: Request) -> Response:
+def withdraw_idea(request: Request) -> Response:
     campaign, _brand = _campaign(request)
     idea = _idea(request, campaign)
     try:
@@ -270,7 +266,7 @@ async def withdraw_idea(request: Request) -> Response:
     return redirect("/me/ideas", flash=_("Your idea was withdrawn."), request=request)
 
 
-async def my_ideas(request: Request) -> Response:
+def my_ideas(request: Request) -> Response:
     user = _user(request)
     session = db(request)
     rows = service.ideas_of_author(session=session, author_id=user.id or 0)
@@ -294,7 +290,7 @@ async def my_ideas(request: Request) -> Response:
     return render(request, "ideas/mine.html", {"items": items})
 
 
-async def idea_page(request: Request) -> Response:
+def idea_page(request: Request) -> Response:
     campaign, brand = _campaign(request)
     idea = _idea(request, campaign)
     user = current_user(request)
@@ -396,7 +392,7 @@ def gallery_url(campaign: Campaign, query: service.GalleryQuery, **changes: Any)
     return f"/c/{campaign.slug}/ideas{suffix}"
 
 
-async def gallery(request: Request) -> Response:
+def gallery(request: Request) -> Response:
     from cocreate.voting.rounds import GalleryVotes, gallery_votes
 
     campaign, brand = _campaign(request)
@@ -429,7 +425,7 @@ async def gallery(request: Request) -> Response:
     return render(request, "ideas/gallery.html", context, fragment=fragment)
 
 
-async def similar(request: Request) -> Response:
+def similar(request: Request) -> Response:
     campaign, _brand = _campaign(request)
     title = clean_text(request.query_params.get("title", ""))[: service.TITLE_MAX]
     exclude = _natural(request.query_params.get("exclude", ""))

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
-from cocreate.forms import Form
+from cocreate.forms import Form, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.markdown import render_markdown
@@ -122,7 +122,7 @@ def _decided_message(action: Action, count: int, title: str) -> str:
 # The queue
 
 
-async def queue_page(request: Request) -> Response:
+def queue_page(request: Request) -> Response:
     brand, user = _brand(request), _user(request)
     filters = _filters(request)
     page = queue.list_queue(
@@ -247,14 +247,14 @@ def _item_response(
     return response
 
 
-async def item_page(request: Request) -> Response:
+def item_page(request: Request) -> Response:
     brand = _brand(request)
     return _item_response(
         request, brand=brand, idea_id=request.path_params["idea"], filters=_filters(request)
     )
 
 
-async def next_item(request: Request) -> Response:
+def next_item(request: Request) -> Response:
     """The next item of the queue no one else is reviewing, claimed; `back=1` for previous."""
     brand, user, session = _brand(request), _user(request), db(request)
     filters = _filters(request)
@@ -314,10 +314,10 @@ def _show_neighbour(
     return _item_response(request, brand=brand, idea_id=None, filters=filters, notice=notice)
 
 
-async def decide_item(request: Request) -> Response:
+def decide_item(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
     idea_id: int = request.path_params["idea"]
-    form = Form(await request.form())
+    form = Form(form_read(request))
     filters = _filters(request, form)
     action = DECISIONS.get(form.raw("action"))
     note = form.text("note", max_length=2000, required=False, multiline=True)
@@ -365,9 +365,9 @@ async def decide_item(request: Request) -> Response:
     return _show_neighbour(request, brand=brand, user=user, filters=filters, origin=decided.idea)
 
 
-async def undo_decision(request: Request) -> Response:
+def undo_decision(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     filters = _filters(request, form)
     ids = [i for i in (_int(v) for v in form.data.getlist("decision") if isinstance(v, str)) if i]
     current = _int(form.raw("current"))  # the item on screen, shown again if the undo fails
@@ -408,9 +408,9 @@ async def undo_decision(request: Request) -> Response:
     return redirect(target, flash=_("Undone."), request=request)
 
 
-async def bulk_decide(request: Request) -> Response:
+def bulk_decide(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     filters = _filters(request, form)
     ids = [i for i in (_int(v) for v in form.data.getlist("idea") if isinstance(v, str)) if i]
     action = {"approve": Action.APPROVE, "reject": Action.REJECT}.get(form.raw("bulk_action"))
@@ -451,7 +451,7 @@ async def bulk_decide(request: Request) -> Response:
 # History, health, settings
 
 
-async def history_fragment(request: Request) -> Response:
+def history_fragment(request: Request) -> Response:
     """The decisions on one idea, for brand staff (the idea page includes this fragment)."""
     brand = _brand(request)
     idea_id: int = request.path_params["idea"]
@@ -468,7 +468,7 @@ async def history_fragment(request: Request) -> Response:
     return render(request, "moderation/history.html", context, fragment="moderation/_history.html")
 
 
-async def health_page(request: Request) -> Response:
+def health_page(request: Request) -> Response:
     brand = _brand(request)
     now = _now(request)
     report = queue.health(session=db(request), brand=brand, now=now)
@@ -492,13 +492,13 @@ def _lines(text: str, *, max_items: int = 500, max_length: int = 200) -> list[st
     return list(seen)[:max_items]
 
 
-async def settings_page(request: Request) -> Response:
+def settings_page(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
     settings = service.get_settings(session=session, brand_id=brand.id or 0)
     campaigns = queue.brand_campaigns(session=session, brand=brand)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = Form(await request.form())
+        form = Form(form_read(request))
         threshold_text = form.raw("report_threshold").strip()
         threshold = _int(threshold_text)
         if threshold is None or not 1 <= threshold <= 1000:
@@ -548,7 +548,7 @@ async def settings_page(request: Request) -> Response:
 # Reports from the public
 
 
-async def report_page(request: Request) -> Response:
+def report_page(request: Request) -> Response:
     user, session = _user(request), db(request)
     idea_id: int = request.path_params["idea"]
     found = service.reportable_idea(session=session, idea_id=idea_id)
@@ -564,7 +564,7 @@ async def report_page(request: Request) -> Response:
     }
     if request.method == "GET":
         return render(request, "moderation/report.html", context)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     reason = form.choice("reason", service.REPORT_REASONS)
     note = form.text("note", max_length=500, required=False, multiline=True)
     context["values"] = {"reason": reason, "note": note}

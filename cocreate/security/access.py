@@ -6,10 +6,12 @@ token of every unsafe request, so no handler can forget any of the three.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import bindparam
@@ -22,12 +24,15 @@ from starlette.routing import Route
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
+from cocreate.concurrency import RequestThreads
 from cocreate.db import GroupCommit, Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.security.csrf import CSRFError, verify_csrf
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Response]  # plain code, run in a request thread
+AsyncEndpoint = Callable[[Request], Awaitable[Response]]  # waits on another server
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ def choose_locale(request: Request, user: User | None) -> str:
 
 def route(
     path: str,
-    endpoint: Endpoint,
+    endpoint: Endpoint | AsyncEndpoint,
     *,
     access: Access,
     methods: Sequence[str] = ("GET",),
@@ -190,7 +195,16 @@ def route(
     writes: bool = False,
     fast: FastPath | None = None,
 ) -> Route:
-    """`writes`: every POST of this route writes (a vote). On SQLite its transaction then
+    """A route whose endpoint runs behind the checks every request passes, in the request
+    model of `cocreate.concurrency`: on the event loop, the path is checked and an unsafe
+    request's whole body read and its CSRF token verified; then, in a request thread, the
+    signed-in account is read, the language fixed and `access` checked, and the endpoint
+    answers; the request's database session is closed before the thread is given back.
+
+    An `async def` endpoint (one that waits on another server: an identity provider) runs on
+    the event loop after the checks, and does its database work through `blocking`.
+
+    `writes`: every POST of this route writes (a vote). On SQLite its transaction then
     begins as the writer before the signed-in user is read, instead of beginning as a reader
     that `begin_write` must end midway: two statements fewer on the hottest path.
 
@@ -198,27 +212,33 @@ def route(
     passes (a usable path, a readable body, the CSRF token) and the account is signed in,
     with that account and a transaction on a pooled connection, without a session
     (`db.GroupCommit`: on SQLite a savepoint in a transaction shared with the other votes of
-    the same event-loop turn, already the writer). It answers, or returns None
-    having changed nothing, and `endpoint` answers as usual. Only for routes open to every
-    signed-in account: the fast path is given no other rule to check.
+    the same batch, already the writer). It answers, or returns None having changed nothing,
+    and `endpoint` answers as usual. Only for routes open to every signed-in account: the
+    fast path is given no other rule to check.
     """
     assert fast is None or access is SIGNED_IN, "a fast path checks only that one is signed in"
+    waits = inspect.iscoroutinefunction(endpoint)
 
     async def guarded(request: Request) -> Response:
         try:
-            if writes and request.method == "POST":
-                # The whole body first: a client sending it slowly must not hold SQLite's
-                # write lock meanwhile. (Read once; the guard's own read_form reuses it.)
-                await read_form(request)
+            await _checked_on_loop(request)
             if fast is not None and request.method == "POST":
                 answered = await _try_fast_path(request, fast)
                 if answered is not None:
                     return answered
-            if writes and request.method == "POST":
-                begin_write(db(request))
-            return await _guard(request, endpoint, access)
+            threads: RequestThreads = request.app.state.threads
+            if waits:
+                refused = await threads.run(functools.partial(_refusal, request, access))
+                if refused is not None:
+                    return refused
+                set_locale(request.state.locale)  # fixed in the thread's copy of the context
+                waiting: AsyncEndpoint = endpoint  # type: ignore[assignment]
+                return await waiting(request)
+            sync_endpoint: Endpoint = endpoint  # type: ignore[assignment]
+            return await threads.run(
+                functools.partial(_answer, request, sync_endpoint, access, writes)
+            )
         finally:
-            close_db(request)
             await request.close()  # uploaded files of a multipart form; Starlette leaves them open
 
     guarded.access = access  # type: ignore[attr-defined]
@@ -227,16 +247,58 @@ def route(
     return Route(path, guarded, methods=list(methods), name=name or endpoint.__name__)
 
 
-async def _try_fast_path(request: Request, fast: FastPath) -> Response | None:
-    """The fast path's answer, or None when a check fails (the guard then refuses the request
-    as usual) or the fast path declines."""
-    if any(_unusable(value) for value in request.path_params.values()):
-        return None
+def loop_route(path: str, endpoint: AsyncEndpoint, *, access: Access) -> Route:
+    """A public GET answered by the event loop alone: no session read, no thread, no
+    database (health checks: they must answer while every thread and connection is taken,
+    and only while the loop turns)."""
+    assert access is PUBLIC, "a loop route reads no account to check access with"
+
+    async def answered(request: Request) -> Response:
+        return await endpoint(request)
+
+    answered.access = access  # type: ignore[attr-defined]
+    answered.__name__ = endpoint.__name__
+    answered.__doc__ = endpoint.__doc__
+    return Route(path, answered, methods=["GET"], name=endpoint.__name__)
+
+
+async def blocking(request: Request, work: Callable[[], T]) -> T:
+    """`work` (database work, rendering) in a request thread, for an `async def` endpoint;
+    the request's database session is closed before the thread is given back."""
+    threads: RequestThreads = request.app.state.threads
+    return await threads.run(functools.partial(_closing, request, work))
+
+
+def _closing(request: Request, work: Callable[[], T]) -> T:
+    locale = getattr(request.state, "locale", None)
+    if isinstance(locale, str):
+        set_locale(locale)
     try:
-        await read_form(request)
-        await verify_csrf(request)
-    except (HTTPException, CSRFError):
-        return None
+        return work()
+    finally:
+        close_db(request)
+
+
+async def _checked_on_loop(request: Request) -> None:
+    """What needs no database: the path, and an unsafe request's body and CSRF token, read
+    whole before any thread or connection is taken (a client sending slowly holds neither)."""
+    if request.method == "HEAD":
+        # Handlers branch on GET versus POST; a HEAD must take the GET branch, never the
+        # form-processing one (which would run without a CSRF check). The server drops the body.
+        request.scope["method"] = "GET"
+    if any(_unusable(value) for value in request.path_params.values()):
+        raise HTTPException(404)  # e.g. /c/a%00b: no such page, and PostgreSQL refuses NUL
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        await read_form(request)  # a 400 for an undecodable body, before any handler sees it
+        try:
+            await verify_csrf(request)
+        except CSRFError as exc:
+            raise HTTPException(403, "csrf") from exc
+
+
+async def _try_fast_path(request: Request, fast: FastPath) -> Response | None:
+    """The fast path's answer, or None when the account is not signed in or the fast path
+    declines (the route's endpoint then answers as for anyone else)."""
     uid = _claimed_uid(request)
     if uid is None:
         return None
@@ -254,40 +316,40 @@ async def _try_fast_path(request: Request, fast: FastPath) -> Response | None:
         return answered
 
     group: GroupCommit = request.app.state.db.group_commit
-    answered = await group.run(answer)
-    if answered is not None:
-        set_locale(request.state.locale)  # the answer ran in a copy of this task's context
-    return answered
+    return await group.run(answer)
 
 
-async def _guard(request: Request, endpoint: Endpoint, access: Access) -> Response:
-    if request.method == "HEAD":
-        # Handlers branch on GET versus POST; a HEAD must take the GET branch, never the
-        # form-processing one (which would run without a CSRF check). The server drops the body.
-        request.scope["method"] = "GET"
-    if any(_unusable(value) for value in request.path_params.values()):
-        raise HTTPException(404)  # e.g. /c/a%00b: no such page, and PostgreSQL refuses NUL
+def _answer(request: Request, endpoint: Endpoint, access: Access, writes: bool) -> Response:
+    """In a request thread: the access check, then the endpoint's answer."""
+    try:
+        if writes and request.method == "POST":
+            begin_write(db(request))
+        refused = _refusal(request, access)
+        if refused is not None:
+            return refused
+        return endpoint(request)
+    finally:
+        close_db(request)
+
+
+def _refusal(request: Request, access: Access) -> Response | None:
+    """Read the signed-in account and fix the language; a redirect to the log-in page for
+    an anonymous visitor where one is needed; a 403 for a refused account; else None."""
     user = current_user(request)
     locale = choose_locale(request, user)
     request.state.locale = locale
     set_locale(locale)
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        await read_form(request)  # a 400 for an undecodable body, before any handler sees it
-        try:
-            await verify_csrf(request)
-        except CSRFError as exc:
-            raise HTTPException(403, "csrf") from exc
-    if not access.allows(request, user, db(request)):
-        if user is None and access.login_required:
-            # After login, come back to the page; a refused POST is not replayed, so go home.
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            if request.method != "GET":
-                target = "/"
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        if access is VERIFIED:
-            raise HTTPException(403, "unverified")
-        raise HTTPException(403)
-    return await endpoint(request)
+    if access.allows(request, user, db(request)):
+        return None
+    if user is None and access.login_required:
+        # After login, come back to the page; a refused POST is not replayed, so go home.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/"
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    if access is VERIFIED:
+        raise HTTPException(403, "unverified")
+    raise HTTPException(403)
 
 
 def _unusable(value: object) -> bool:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session
 
+from cocreate.concurrency import Slots
+from cocreate.db import release
 from cocreate.i18n import gettext as _
 
 MIN_LENGTH = 10
 MAX_LENGTH = 200  # argon2 takes any length, but a megabyte "password" is a denial of service
 
 _hasher = PasswordHasher()
+# argon2 takes ~0.2 s of one core: more hashes at once than cores only make each slower.
+HASHING = Slots("password hashing", size=os.cpu_count() or 1)
 # Verified against when the account does not exist, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
 
@@ -37,18 +44,30 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
     return problems
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def hash_password(password: str, *, session: Session | None = None) -> str:
+    """The argon2id hash of `password`. `session`: the caller's, whose transaction is ended
+    first (nothing may be pending), so that no pooled connection waits for the hash."""
+    if session is not None:
+        release(session)
+    with HASHING():
+        return _hasher.hash(password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    if password_hash is None:
+def verify_password(
+    password_hash: str | None, password: str, *, session: Session | None = None
+) -> bool:
+    """Whether `password` matches; the same time when there is no hash. `session` as for
+    `hash_password`."""
+    if session is not None:
+        release(session)
+    with HASHING():
+        if password_hash is None:
+            try:
+                _hasher.verify(_DUMMY_HASH, password)
+            except VerificationError:
+                pass
+            return False
         try:
-            _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
-        return False
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False

@@ -21,7 +21,7 @@ from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.campaigns.timeline import stage_name
-from cocreate.forms import Form, ValidationFailed
+from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.markdown import render_markdown
@@ -171,7 +171,7 @@ def _jury_page(
     )
 
 
-async def jury_page(request: Request) -> Response:
+def jury_page(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     return _jury_page(request, campaign, brand)
 
@@ -179,9 +179,9 @@ async def jury_page(request: Request) -> Response:
 # --- The marketer's settings -------------------------------------------------------------
 
 
-async def criterion_add(request: Request) -> Response:
+def criterion_add(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     name = form.text("name", max_length=80)
     description = form.text("description", max_length=300, required=False)
@@ -214,9 +214,9 @@ async def criterion_add(request: Request) -> Response:
     return redirect(_jury_url(brand, campaign), flash=_("Criterion added."), request=request)
 
 
-async def criterion_remove(request: Request) -> Response:
+def criterion_remove(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     try:
         criterion_id = _number(form.raw("criterion_id"))
@@ -236,9 +236,9 @@ async def criterion_remove(request: Request) -> Response:
     return redirect(_jury_url(brand, campaign), flash=_("Criterion removed."), request=request)
 
 
-async def jury_settings(request: Request) -> Response:
+def jury_settings(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     picks = _number(form.raw("picks").strip())
     try:
@@ -261,9 +261,9 @@ async def jury_settings(request: Request) -> Response:
     return redirect(_jury_url(brand, campaign), flash=_("Saved."), request=request)
 
 
-async def jury_finalise(request: Request) -> Response:
+def jury_finalise(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     try:
         jury.finalise(
@@ -332,7 +332,7 @@ def _candidate(request: Request, stage: Stage, raw: str | None) -> Idea:
     return idea
 
 
-async def score(request: Request) -> Response:
+def score(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     session = db(request)
     user = _user(request)
@@ -345,7 +345,7 @@ async def score(request: Request) -> Response:
         )
         shown = {c: str(s) for c, s in given.items()}
         return _score_page(request, campaign, brand, stage, idea, criteria, shown, {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     idea = _candidate(request, stage, form.raw("idea_id"))
     criteria = jury.criteria_of(session=session, stage_id=stage.id or 0)
@@ -399,10 +399,10 @@ async def score(request: Request) -> Response:
 # --- The jury's decision on ties and jury-picked rounds ----------------------------------------
 
 
-async def decide(request: Request) -> Response:
+def decide(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     session = db(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     raw_round = _number(form.raw("round_id"))
     info = next(
         (

@@ -21,7 +21,7 @@ from cocreate.brands.models import Brand, Role
 from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time
 from cocreate.campaigns.models import Campaign
-from cocreate.forms import Form, ValidationFailed
+from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.fraud.held import held_count
 from cocreate.i18n import gettext as _
 from cocreate.markdown import render_markdown
@@ -83,7 +83,7 @@ def _is_staff(request: Request, brand: Brand) -> bool:
 # --- Public results ------------------------------------------------------------------------
 
 
-async def results_page(request: Request) -> Response:
+def results_page(request: Request) -> Response:
     campaign, brand = _public_campaign(request)
     session = db(request)
     now = _now(request)
@@ -167,19 +167,19 @@ def _certified_round(request: Request) -> tuple[Campaign, RoundInfo]:
     return campaign, info
 
 
-async def results_csv(request: Request) -> Response:
+def results_csv(request: Request) -> Response:
     campaign, info = _certified_round(request)
     name = f"{campaign.slug}-round-{info.number}-results.csv"
     return _csv_response(request, info.round, name, results.results_csv)
 
 
-async def votes_csv(request: Request) -> Response:
+def votes_csv(request: Request) -> Response:
     campaign, info = _certified_round(request)
     name = f"{campaign.slug}-round-{info.number}-votes.csv"
     return _csv_response(request, info.round, name, results.vote_log_csv)
 
 
-async def winners_page(request: Request) -> Response:
+def winners_page(request: Request) -> Response:
     campaign, brand = _public_campaign(request)
     session = db(request)
     found = results.winners(session=session, campaign_id=campaign.id or 0)
@@ -268,14 +268,14 @@ def _round_state(info: RoundInfo, now: datetime) -> str:
     return "closed"
 
 
-async def console_results(request: Request) -> Response:
+def console_results(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     return _console_page(request, campaign, brand)
 
 
-async def console_certify(request: Request) -> Response:
+def console_certify(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     raw = form.raw("round_id")
     info = next(
         (i for i in _rounds(request, campaign) if raw.isdigit() and i.round.id == int(raw)), None
@@ -311,7 +311,7 @@ async def console_certify(request: Request) -> Response:
 # --- Console: the winners' announcement ------------------------------------------------------
 
 
-async def console_announcement(request: Request) -> Response:
+def console_announcement(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     session = db(request)
     errors: dict[str, str] = {}
@@ -319,7 +319,7 @@ async def console_announcement(request: Request) -> Response:
         found = results.announcement_of(session=session, campaign_id=campaign.id or 0)
         body = found.body if found else ""
     else:
-        form = Form(await request.form())
+        form = Form(form_read(request))
         body = form.text(
             "body", max_length=results.ANNOUNCEMENT_MAX, required=False, multiline=True
         )

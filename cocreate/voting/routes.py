@@ -128,14 +128,14 @@ def _round_page(
     )
 
 
-async def round_settings(request: Request) -> Response:
+def round_settings(request: Request) -> Response:
     brand, campaign, stage = _console_stage(request)
     session = db(request)
     round_ = rounds.round_for_stage(session=session, stage=stage)
     if request.method == "GET":
         values = input_values(round_values(round_))
         return _round_page(request, brand, campaign, stage, round_, values, {})
-    form = Form(await request.form())
+    form = Form(form_read(request))
     whole_form = "method" in form.data  # a round that has opened shows only the visibility
     user = current_user(request)
     try:
@@ -293,7 +293,7 @@ def _ballot_page(
     return remember_device(request, response)
 
 
-async def ballot_page(request: Request) -> Response:
+def ballot_page(request: Request) -> Response:
     found = _find(request)
     if found.open is None:
         return _no_open_round(request, found.campaign)
@@ -339,7 +339,7 @@ def points_given(form: FormData) -> int | None:
     return points if points >= 1 else None
 
 
-async def _vote(request: Request, *, cast: bool) -> Response:
+def _vote(request: Request, *, cast: bool) -> Response:
     session = db(request)
     user = current_user(request)
     assert user is not None and user.id is not None  # SIGNED_IN
@@ -355,7 +355,7 @@ async def _vote(request: Request, *, cast: bool) -> Response:
         return _reload(request, slug, _("This round is a ranked vote: order the ideas below."))
     weight: int | None = 1
     if cast and round_.method == Method.POINTS:
-        weight = points_given(await request.form())
+        weight = points_given(form_read(request))
     if weight is None:
         result = VoteResult(Outcome.NO_VOTES_LEFT)
     elif cast:
@@ -364,7 +364,7 @@ async def _vote(request: Request, *, cast: bool) -> Response:
             country = ballots.declared_country(
                 session=session, campaign_id=round_.campaign_id, voter_id=user.id
             )
-        screened = await _screen(request, opened, idea_id=idea_id, weight=weight)
+        screened = _screen(request, opened, idea_id=idea_id, weight=weight)
         if isinstance(screened, Response):
             return screened
         result = _cast(session, opened, user, idea_id, now, weight, screened, country)
@@ -591,7 +591,7 @@ def challenge_failed_message(check: challenge.Check) -> str:
     return _("That check was not valid or was already used. Your browser is solving a new one.")
 
 
-async def _screen(
+def _screen(
     request: Request, opened: OpenRound, *, idea_id: int, weight: int | None = None
 ) -> Signals | Response:
     """The fraud policy of layer 1: the signals to cast the vote with (counted or held), or
@@ -604,7 +604,7 @@ async def _screen(
     settings = request.app.state.settings
     limiter = request.app.state.rate_limiter
     binding = challenge.Binding(round_id=round_.id, voter_id=user.id, idea_id=idea_id)
-    payload = (await request.form()).get("altcha")
+    payload = form_read(request).get("altcha")
     check: challenge.Check | None = None
     if isinstance(payload, str) and payload:
         check = challenge.verify(
@@ -706,18 +706,18 @@ def _my_weight(round_: Round, result: VoteResult, weight: int | None) -> int | N
     return None  # refused, or ALREADY with points: look it up
 
 
-async def vote(request: Request) -> Response:
-    return await _vote(request, cast=True)
+def vote(request: Request) -> Response:
+    return _vote(request, cast=True)
 
 
-async def unvote(request: Request) -> Response:
-    return await _vote(request, cast=False)
+def unvote(request: Request) -> Response:
+    return _vote(request, cast=False)
 
 
 # --- The ranked ballot and the declared country ------------------------------------------------
 
 
-async def ranking(request: Request) -> Response:
+def ranking(request: Request) -> Response:
     found = _find(request)
     slug = found.campaign.slug
     opened = found.open
@@ -729,14 +729,14 @@ async def ranking(request: Request) -> Response:
     user = current_user(request)
     assert user is not None and user.id is not None
     session = db(request)
-    form = Form(await request.form())
+    form = Form(form_read(request))
     values = [form.raw(f"rank-{n}")[:12] for n in range(1, round_.max_votes + 1)]
     country = None
     if round_.countries:
         country = ballots.declared_country(
             session=session, campaign_id=round_.campaign_id, voter_id=user.id
         )
-    screened = await _screen(request, opened, idea_id=RANKING)
+    screened = _screen(request, opened, idea_id=RANKING)
     if isinstance(screened, Response):
         return screened
     try:
@@ -766,13 +766,13 @@ async def ranking(request: Request) -> Response:
     return remember_device(request, response)
 
 
-async def country(request: Request) -> Response:
+def country(request: Request) -> Response:
     found = _find(request)
     campaign = found.campaign
     assert campaign.id is not None
     user = current_user(request)
     assert user is not None and user.id is not None
-    form = Form(await request.form())
+    form = Form(form_read(request))
     code = form.choice("country", sorted(country_codes()))
     try:
         form.check()
