@@ -66,7 +66,7 @@ class Period:
     timeouts: int  # answers after wrk's 10 s timeout
     stalled: int  # votes still unanswered at the end, sent over 2 s before (a lower bound)
     logins: Logins | None = None
-    server_errors: int = 0  # tracebacks in the server's log (the whole run)
+    server_errors: Counter[str] = field(default_factory=Counter)  # the log's exceptions
 
 
 def add_login_accounts(engine: Engine, count: int) -> list[str]:
@@ -199,9 +199,18 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[Perio
             calm = _period(backend, "calm", workers, raw)
             raw, logins = asyncio.run(storm_with_voters(base, emails, storm_data, load))
             storm = _period(backend, "storm", workers, raw, logins)
-    errors = sum(log.count("Traceback") for log in logs)
-    calm.server_errors = storm.server_errors = errors
+    calm.server_errors = storm.server_errors = logged_exceptions("".join(logs))
     return [calm, storm]
+
+
+def logged_exceptions(log: str) -> Counter[str]:
+    """The last line of each traceback in a server's log (the exception), shortened."""
+    found: Counter[str] = Counter()
+    for traceback in log.split("Traceback (most recent call last):")[1:]:
+        lines = [line for line in traceback.splitlines() if line and not line[0].isspace()]
+        if lines:
+            found[lines[0].split(" (Background on this error")[0][:160]] += 1
+    return found
 
 
 def _period(
@@ -268,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{storm.votes.p99_ms:,.1f} ms during the storm; votes/s {calm.votes.rate:,.0f} "
                 f"calm, {storm.votes.rate:,.0f} during the storm; failed votes (errors, stalled) "
                 f"{calm.votes.errors + calm.stalled} calm, {failed} during the storm; "
-                f"{storm.server_errors} tracebacks in the server's log"
+                f"{storm.server_errors.total()} tracebacks in the server's log"
                 + ("; TARGET MISSED" if missed else "")
             )
+            for exception, count in storm.server_errors.most_common():
+                print(f"  {count} x {exception}")
     print()
     print(table(periods))
     return 0 if ok else 1
