@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import fraud_cases, ideas_gallery, moderation_queue, results_scale, vote_load
+from benchmarks import (
+    fraud_cases,
+    ideas_gallery,
+    moderation_queue,
+    results_scale,
+    storm,
+    vote_load,
+)
 from benchmarks.fraud import report as fraud_scan
 
 POSTGRES = os.environ.get(
@@ -19,6 +26,7 @@ def main() -> int:
         failures += ideas_gallery.main(["--db", url])
         failures += moderation_queue.main(["--db", url])
     failures += vote_load.main()
+    failures += storm.main([])  # voters during 200 log-ins in 10 s (issue 17)
     failures += results_scale.main([])  # PostgreSQL only: 10 M votes
     failures += fraud_scan.main([])  # no database: the detectors on a generated log
     failures += fraud_cases.main([])  # PostgreSQL: loading 1 M votes and `cocreate fraud-scan`

@@ -25,6 +25,8 @@ function init(args)
   deadline = os.time() + window
   acknowledged, repeated, refused, bodies = 0, 0, 0, {}
   sent = 0
+  -- Send times (os.time) of the requests awaiting an answer, oldest first: see done().
+  waiting, first_waiting = {}, 1
   if mode == "vote" or mode == "floor" then
     local data = dofile(os.getenv("VOTE_LOAD_DATA"))
     slug, first_idea, ideas = data.slug, data.first_idea, data.ideas
@@ -45,6 +47,7 @@ end
 
 function request()
   sent = sent + 1
+  waiting[sent] = os.time()
   local draining = os.time() >= deadline
   if mode == "ceiling" then
     local key = draining and (id * 1000000000 + 1) or (id * 1000000000 + sent)
@@ -71,6 +74,8 @@ function request()
 end
 
 function response(status, headers, body)
+  waiting[first_waiting] = nil
+  first_waiting = first_waiting + 1
   if mode == "floor" then
     if status == 200 then repeated = repeated + 1 else refused = refused + 1 end
     return
@@ -86,8 +91,15 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local ack, rep, ref, samples = 0, 0, 0, {}
+  -- Stalled: requests still unanswered at the end, sent 3 s or more before it (os.time has
+  -- whole seconds: over 2 s for sure). Each answer removes the oldest send time, whichever
+  -- request it answers, so the times kept are the newest: a lower bound. wrk itself counts
+  -- neither these nor answers after its timeout in the latencies.
+  local ack, rep, ref, stalled, samples, now = 0, 0, 0, 0, {}, os.time()
   for _, thread in ipairs(threads) do
+    for _, at in pairs(thread:get("waiting")) do
+      if now - at >= 3 then stalled = stalled + 1 end
+    end
     ack = ack + thread:get("acknowledged")
     rep = rep + thread:get("repeated")
     ref = ref + thread:get("refused")
@@ -97,9 +109,10 @@ function done(summary, latency, requests)
   io.write(string.format(
     "VOTE_LOAD {\"requests\": %d, \"duration_us\": %d, \"connect\": %d, \"read\": %d, " ..
     "\"write\": %d, \"status\": %d, \"timeout\": %d, \"p50_us\": %d, \"p90_us\": %d, " ..
-    "\"p99_us\": %d, \"max_us\": %d, \"acknowledged\": %d, \"repeated\": %d, \"refused\": %d}\n",
+    "\"p99_us\": %d, \"max_us\": %d, \"acknowledged\": %d, \"repeated\": %d, \"refused\": %d, " ..
+    "\"stalled\": %d}\n",
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    ack, rep, ref))
+    ack, rep, ref, stalled))
   for _, b in ipairs(samples) do io.write("VOTE_LOAD_SAMPLE " .. b:gsub("\n", " ") .. "\n") end
 end

@@ -37,7 +37,7 @@ import tempfile
 import time
 import urllib.request
 from base64 import b64encode
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -264,7 +264,17 @@ def is_prime(n: int) -> bool:
 
 
 @contextmanager
-def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Iterator[str]:
+def server(
+    app: str,
+    *,
+    database_url: str,
+    workers: int,
+    workdir: Path,
+    extra_env: Mapping[str, str] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> Iterator[str]:
+    """`app` served by `cocreate serve` on a free port until the block ends. A traceback in
+    its log raises, unless `on_log` is given: it then gets the whole log to judge."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("COCREATE_")}
@@ -276,6 +286,7 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
         "COCREATE_BASE_URL": url,
         "COCREATE_DATA_DIR": str(workdir),
         "COCREATE_OUTBOX_INTERVAL": "0",
+        **(extra_env or {}),
     }
     # As production serves (a socket per worker), or uvicorn's own --workers for comparison.
     shared_socket = bool(os.environ.get("VOTE_LOAD_SHARED_SOCKET"))
@@ -324,7 +335,9 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
                 process.kill()
                 process.wait()
     output = log_path.read_text(errors="replace")
-    if "Traceback" in output:
+    if on_log is not None:
+        on_log(output)
+    elif "Traceback" in output:
         raise RuntimeError(f"{app} logged an error:\n{output[-4000:]}")
 
 
