@@ -19,9 +19,10 @@ greenlet with the same blocking semantics. Measured figures are in docs/architec
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -44,12 +45,17 @@ class Busy(Exception):
 class RequestThreads:
     """At most `size` handlers running at once, each in a thread of its own; a request that
     finds none free within `wait` seconds is `Busy`. Waiting requests are served first come,
-    first served (anyio's limiter is fair)."""
+    first served (anyio's limiter is fair).
 
-    def __init__(self, size: int, wait: float) -> None:
+    Costly requests (those that hash a password or decode an image) first wait, on the event
+    loop, for one of `costly` places (twice the cores by default): a storm of log-ins or
+    uploads then holds a few threads, not all of them, and pages keep their threads."""
+
+    def __init__(self, size: int, wait: float, *, costly: int | None = None) -> None:
         self.size = size
         self.wait = wait
         self._admission = anyio.CapacityLimiter(size)
+        self._costly = anyio.CapacityLimiter(costly or 2 * (os.cpu_count() or 1))
         # The threads' own limiter, never contended (admission already bounds them): anyio's
         # default one is shared with Starlette's file responses and form parsing.
         self._threads = anyio.CapacityLimiter(size)
@@ -63,6 +69,18 @@ class RequestThreads:
             return await anyio.to_thread.run_sync(work, limiter=self._threads)
         finally:
             self._admission.release()
+
+    @asynccontextmanager
+    async def costly(self) -> AsyncIterator[None]:
+        """A place for a costly request, waited for on the event loop (no thread held)."""
+        with anyio.move_on_after(self.wait) as waited:
+            await self._costly.acquire()
+        if waited.cancelled_caught:
+            raise Busy("place for costly work")
+        try:
+            yield
+        finally:
+            self._costly.release()
 
     def busy(self) -> int:
         return int(self._admission.borrowed_tokens)

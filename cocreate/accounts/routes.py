@@ -293,17 +293,23 @@ def choose_language(request: Request) -> Response:
 
 
 routes = [
-    route("/signup", signup, access=PUBLIC, methods=["GET", "POST"]),
+    route("/signup", signup, access=PUBLIC, methods=["GET", "POST"], costly=True),
     route("/verify/{token}", verify, access=PUBLIC),
     route("/verify", resend_verification, access=SIGNED_IN, methods=["POST"]),
-    route("/login", login, access=PUBLIC, methods=["GET", "POST"]),
+    route("/login", login, access=PUBLIC, methods=["GET", "POST"], costly=True),
     route("/logout", logout, access=PUBLIC, methods=["POST"]),
     route("/password/forgot", forgot_password, access=PUBLIC, methods=["GET", "POST"]),
-    route("/password/reset/{token}", reset_password, access=PUBLIC, methods=["GET", "POST"]),
+    route(
+        "/password/reset/{token}",
+        reset_password,
+        access=PUBLIC,
+        methods=["GET", "POST"],
+        costly=True,
+    ),
     route("/account", account, access=SIGNED_IN),
-    route("/account/email", change_email, access=SIGNED_IN, methods=["POST"]),
+    route("/account/email", change_email, access=SIGNED_IN, methods=["POST"], costly=True),
     route("/account/email/confirm/{token}", confirm_email_change, access=PUBLIC),
-    route("/account/delete", delete_account, access=SIGNED_IN, methods=["POST"]),
+    route("/account/delete", delete_account, access=SIGNED_IN, methods=["POST"], costly=True),
     route("/account/sign-out-everywhere", sign_out_everywhere, access=SIGNED_IN, methods=["POST"]),
     route("/language", choose_language, access=PUBLIC, methods=["POST"]),
 ]

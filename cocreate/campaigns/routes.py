@@ -604,8 +604,16 @@ routes = [
     route("/c/{slug}", campaign_page, access=PUBLIC),
     route("/theme/{color}.css", campaign_theme, access=PUBLIC),
     route(CONSOLE, console_list, access=RUN_CAMPAIGNS),
-    route(CONSOLE + "/new", console_new, access=RUN_CAMPAIGNS, methods=["GET", "POST"]),
-    route(CONSOLE + "/{slug}/edit", console_edit, access=RUN_CAMPAIGNS, methods=["GET", "POST"]),
+    route(
+        CONSOLE + "/new", console_new, access=RUN_CAMPAIGNS, methods=["GET", "POST"], costly=True
+    ),
+    route(
+        CONSOLE + "/{slug}/edit",
+        console_edit,
+        access=RUN_CAMPAIGNS,
+        methods=["GET", "POST"],
+        costly=True,
+    ),
     route(CONSOLE + "/{slug}/status", console_status, access=RUN_CAMPAIGNS, methods=["POST"]),
     route(CONSOLE + "/{slug}/timeline", console_timeline, access=RUN_CAMPAIGNS),
     route(CONSOLE + "/{slug}/preview", campaign_preview, access=BRAND_MEMBERS),

@@ -442,11 +442,15 @@ def similar(request: Request) -> Response:
 
 routes = [
     route("/c/{slug}/ideas", gallery, access=PUBLIC),
-    route("/c/{slug}/ideas/new", new_idea, access=VERIFIED, methods=["GET", "POST"]),
+    route("/c/{slug}/ideas/new", new_idea, access=VERIFIED, methods=["GET", "POST"], costly=True),
     route("/c/{slug}/ideas/similar", similar, access=PUBLIC),
     route("/c/{slug}/ideas/{idea_id:int}", idea_page, access=PUBLIC),
     route(
-        "/c/{slug}/ideas/{idea_id:int}/edit", edit_idea, access=IDEA_AUTHOR, methods=["GET", "POST"]
+        "/c/{slug}/ideas/{idea_id:int}/edit",
+        edit_idea,
+        access=IDEA_AUTHOR,
+        methods=["GET", "POST"],
+        costly=True,
     ),
     route(
         "/c/{slug}/ideas/{idea_id:int}/withdraw",

@@ -194,6 +194,7 @@ def route(
     name: str | None = None,
     writes: bool = False,
     fast: FastPath | None = None,
+    costly: bool = False,
 ) -> Route:
     """A route whose endpoint runs behind the checks every request passes, in the request
     model of `cocreate.concurrency`: on the event loop, the path is checked and an unsafe
@@ -207,6 +208,10 @@ def route(
     `writes`: every POST of this route writes (a vote). On SQLite its transaction then
     begins as the writer before the signed-in user is read, instead of beginning as a reader
     that `begin_write` must end midway: two statements fewer on the hottest path.
+
+    `costly`: a POST of this route hashes a password or decodes an image; it waits for one of
+    a few places for such requests on the event loop before it takes a thread
+    (`RequestThreads.costly`), so a storm of them cannot take every thread.
 
     `fast`: a POST is first offered to this fast path, once it passed the checks every request
     passes (a usable path, a readable body, the CSRF token) and the account is signed in,
@@ -235,9 +240,11 @@ def route(
                 waiting: AsyncEndpoint = endpoint  # type: ignore[assignment]
                 return await waiting(request)
             sync_endpoint: Endpoint = endpoint  # type: ignore[assignment]
-            return await threads.run(
-                functools.partial(_answer, request, sync_endpoint, access, writes)
-            )
+            answer = functools.partial(_answer, request, sync_endpoint, access, writes)
+            if costly and request.method == "POST":
+                async with threads.costly():
+                    return await threads.run(answer)
+            return await threads.run(answer)
         finally:
             await request.close()  # uploaded files of a multipart form; Starlette leaves them open
 

@@ -107,3 +107,27 @@ def test_connections_are_counted_per_thread(engine: Engine) -> None:
         worker.join()
         assert holds_connection()
     assert seen == [False]
+
+
+def test_costly_requests_wait_for_a_place_on_the_loop_then_are_busy() -> None:
+    threads = RequestThreads(size=8, wait=0.2, costly=1)
+    release = threading.Event()
+
+    async def main() -> None:
+        async def hold() -> None:
+            async with threads.costly():
+                await threads.run(lambda: release.wait(5))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(hold)
+            await anyio.sleep(0.05)
+            with pytest.raises(Busy):
+                async with threads.costly():
+                    pass
+            # Pages keep their threads meanwhile.
+            assert await threads.run(lambda: "page") == "page"
+            release.set()
+        async with threads.costly():
+            pass
+
+    run_async(main())
