@@ -25,6 +25,7 @@ from cocreate.brands.models import Brand, Membership, Role
 from cocreate.db import GroupCommit, Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
+from cocreate.integers import IdConvertor  # noqa: F401  (registers `{name:id}` for route paths)
 from cocreate.security.csrf import CSRFError, verify_csrf
 
 Endpoint = Callable[[Request], Awaitable[Response]]
