@@ -52,15 +52,19 @@ def frozen(clock: FrozenClock) -> FrozenClock:
 
 def usual_path_only(app: Any) -> Any:
     """The same app with vote and unvote built without their fast path."""
+    replaced = 0
     for n, found in enumerate(app.router.routes):
-        if getattr(found, "path", "") in ("/c/{slug}/vote/{idea_id:int}",):
+        if getattr(found, "path", "") in ("/c/{slug}/vote/{idea_id:id}",):
             app.router.routes[n] = route(
                 found.path, voting_routes.vote, access=SIGNED_IN, methods=["POST"], writes=True
             )
-        elif getattr(found, "path", "") == "/c/{slug}/unvote/{idea_id:int}":
+            replaced += 1
+        elif getattr(found, "path", "") == "/c/{slug}/unvote/{idea_id:id}":
             app.router.routes[n] = route(
                 found.path, voting_routes.unvote, access=SIGNED_IN, methods=["POST"], writes=True
             )
+            replaced += 1
+    assert replaced == 2, "the vote routes moved: update their paths here"
     return app
 
 
