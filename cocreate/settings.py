@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cocreate.integers import int_or_none
+
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a platform that can start."""
@@ -120,11 +122,12 @@ def _url(
 
 def _pow_max_number(env: Mapping[str, str]) -> int:
     value = env.get("COCREATE_POW_MAX_NUMBER", str(Settings.pow_max_number))
-    if not value.isascii() or not value.isdigit() or not 1000 <= int(value) <= 10_000_000:
+    number = int_or_none(value, minimum=1000, maximum=10_000_000)
+    if number is None:
         raise ConfigurationError(
             f"COCREATE_POW_MAX_NUMBER must be a whole number from 1000 to 10000000, not {value!r}"
         )
-    return int(value)
+    return number
 
 
 def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:

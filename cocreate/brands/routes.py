@@ -14,6 +14,7 @@ from cocreate.brands import service
 from cocreate.brands.models import SLUG_MAX_LENGTH, Brand, Role
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import gettext as _
+from cocreate.integers import ID_MAX
 from cocreate.security.access import ADMIN, SIGNED_IN, brand_role, current_user, db, route
 from cocreate.security.permissions import (
     ANY_ROLE,
@@ -26,7 +27,6 @@ from cocreate.security.permissions import (
 from cocreate.web import redirect, render
 
 ROLE_VALUES = tuple(role.value for role in Role)
-_MAX_ID = 2**31 - 1  # larger ids cannot exist, and PostgreSQL would refuse to compare them
 
 
 def _viewer(request: Request) -> User:
@@ -44,7 +44,7 @@ def _brand(request: Request) -> Brand:
 
 def _id_param(request: Request, name: str) -> int:
     value = request.path_params[name]
-    if not isinstance(value, int) or value > _MAX_ID:
+    if not isinstance(value, int) or value > ID_MAX:  # `{name:id}` matched it; kept as a guard
         raise HTTPException(404)
     return value
 
@@ -311,19 +311,19 @@ routes: list[BaseRoute] = [
         methods=["POST"],
     ),
     route(
-        "/brands/{brand}/invitations/{invitation_id:int}/revoke",
+        "/brands/{brand}/invitations/{invitation_id:id}/revoke",
         revoke,
         access=brand_role(*MANAGE_MEMBERS),
         methods=["POST"],
     ),
     route(
-        "/brands/{brand}/members/{user_id:int}/role",
+        "/brands/{brand}/members/{user_id:id}/role",
         change_role,
         access=brand_role(*MANAGE_MEMBERS),
         methods=["POST"],
     ),
     route(
-        "/brands/{brand}/members/{user_id:int}/remove",
+        "/brands/{brand}/members/{user_id:id}/remove",
         remove,
         access=brand_role(*MANAGE_MEMBERS),
         methods=["POST"],

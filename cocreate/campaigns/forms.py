@@ -17,6 +17,7 @@ from cocreate.campaigns.models import StageKind
 from cocreate.forms import Form, clean_text
 from cocreate.i18n import LOCALES
 from cocreate.i18n import gettext as _
+from cocreate.integers import int_or_none
 
 TITLE_MAX = 160
 SUMMARY_MAX = 300
@@ -131,12 +132,13 @@ def _submission_limit(form: Form) -> int:
     raw = form.text("submission_limit", max_length=6)
     if "submission_limit" in form.errors:
         return 1
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= SUBMISSION_LIMIT_MAX:
+    number = int_or_none(raw, minimum=1, maximum=SUBMISSION_LIMIT_MAX)
+    if number is None:
         form.errors["submission_limit"] = _("Enter a whole number from 1 to %(n)d.") % {
             "n": SUBMISSION_LIMIT_MAX
         }
         return 1
-    return int(raw)
+    return number
 
 
 def _time_zone(form: Form) -> str:

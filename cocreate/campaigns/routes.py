@@ -597,7 +597,7 @@ def stage_extend(request: Request) -> Response:
 
 
 CONSOLE = "/brands/{brand}/campaigns"
-STAGE = CONSOLE + "/{slug}/stages/{stage_id:int}"
+STAGE = CONSOLE + "/{slug}/stages/{stage_id:id}"
 
 routes = [
     route("/", home, access=PUBLIC),

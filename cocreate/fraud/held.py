@@ -41,6 +41,7 @@ from cocreate.fraud.cases import (
 )
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
+from cocreate.integers import id_or_none, int_or_none
 from cocreate.voting.models import VoteStatus
 
 PAGE_SIZE = 50  # voters per page
@@ -126,6 +127,7 @@ class HeldPage:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+LATEST_MICROS = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // MICROSECOND
 
 
 def cursor(first_at: datetime, voter_id: int) -> str:
@@ -137,12 +139,11 @@ def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
     if not value or len(value) > 40:
         return None
     micros, _sep, voter = value.partition("-")
-    if not (micros.isdigit() and voter.isdigit()):
-        return None
-    try:
-        return EPOCH + int(micros) * MICROSECOND, int(voter)
-    except OverflowError:
-        return None
+    at = int_or_none(micros, minimum=0, maximum=LATEST_MICROS)
+    voter_id = id_or_none(voter)
+    if at is None or voter_id is None:
+        return None  # not one of ours: the first page
+    return EPOCH + at * MICROSECOND, voter_id
 
 
 def _signals(raw: Any) -> list[tuple[str, int]]:

@@ -20,6 +20,7 @@ from cocreate.fraud.log import FindingKind
 from cocreate.fraud.models import CaseStatus
 from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
+from cocreate.integers import id_or_none, id_param, id_params
 from cocreate.moderation.service import get_brand
 from cocreate.security.access import brand_role, current_user, db, route
 from cocreate.voting.models import Round
@@ -51,10 +52,6 @@ def _base(brand: Brand) -> str:
     return f"/brands/{brand.slug}/fraud"
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
-
-
 def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
@@ -63,7 +60,7 @@ def cases_page(request: Request) -> Response:
     brand, session = _brand(request), db(request)
     params = request.query_params
     rounds = cases.brand_rounds(session=session, brand=brand)
-    round_id = _int(params.get("round"))
+    round_id = id_or_none(params.get("round"))  # a filter: ignored when bad, as the others
     if round_id is not None and all(r.round_id != round_id for r in rounds):
         round_id = None
     statuses = tuple(s.value for s in CaseStatus)
@@ -182,7 +179,7 @@ def scan(request: Request) -> Response:
     """Scan one round now (the scan also runs before certification and from the command)."""
     brand, session = _brand(request), db(request)
     form = Form(form_read(request))
-    round_id = _int(form.raw("round"))
+    round_id = id_param(form.raw("round"))
     rounds = {r.round_id for r in cases.brand_rounds(session=session, brand=brand)}
     round_ = session.get(Round, round_id) if round_id in rounds else None
     if round_ is None:
@@ -249,9 +246,7 @@ def _decision(value: str) -> tuple[str, int | None] | None:
     action, _sep, voter = value.partition("-")
     if action not in held.ACTIONS:
         return None
-    if not voter:
-        return action, None
-    return (action, int(voter)) if voter.isdigit() and len(voter) < 12 else None
+    return action, id_param(voter)  # a 400 when malformed
 
 
 def decide_held(request: Request) -> Response:
@@ -267,7 +262,7 @@ def decide_held(request: Request) -> Response:
     if one is not None:
         voters = [one]
     else:
-        voters = [int(v) for v in form.getlist("voter") if isinstance(v, str) and v.isdigit()]
+        voters = id_params(form.getlist("voter"))
     reason = str(form.get("reason") or "")[: cases.REASON_MAX * 2]
     try:
         done = held.decide_held(
@@ -292,18 +287,18 @@ def decide_held(request: Request) -> Response:
 
 
 routes = [
-    route("/brands/{brand}/fraud/rounds/{round:int}/held", held_votes, access=MODERATE),
+    route("/brands/{brand}/fraud/rounds/{round:id}/held", held_votes, access=MODERATE),
     route(
-        "/brands/{brand}/fraud/rounds/{round:int}/held/decide",
+        "/brands/{brand}/fraud/rounds/{round:id}/held/decide",
         decide_held,
         access=MODERATE,
         methods=["POST"],
     ),
     route("/brands/{brand}/fraud", cases_page, access=MODERATE),
     route("/brands/{brand}/fraud/scan", scan, access=MODERATE, methods=["POST"]),
-    route("/brands/{brand}/fraud/cases/{case:int}", case_page, access=MODERATE),
+    route("/brands/{brand}/fraud/cases/{case:id}", case_page, access=MODERATE),
     route(
-        "/brands/{brand}/fraud/cases/{case:int}/decide",
+        "/brands/{brand}/fraud/cases/{case:id}/decide",
         decide_case,
         access=MODERATE,
         methods=["POST"],

@@ -7,16 +7,15 @@ from starlette.requests import Request
 
 from cocreate.accounts.models import User
 from cocreate.ideas.models import Idea
+from cocreate.integers import ID_MAX
 from cocreate.security.access import Access
-
-MAX_ID = 2**31 - 1  # ideas.id is a 32-bit integer: larger ids exist nowhere
 
 
 def _is_author(request: Request, user: User | None, session: Session) -> bool:
     if user is None:
         return False
     idea_id = request.path_params.get("idea_id")
-    if not isinstance(idea_id, int) or idea_id > MAX_ID:
+    if not isinstance(idea_id, int) or idea_id > ID_MAX:
         return True  # no such idea: the handler answers 404, as it does for everyone
     idea = session.get(Idea, idea_id)
     return idea is None or idea.author_id == user.id

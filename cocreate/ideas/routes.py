@@ -19,7 +19,8 @@ from cocreate.forms import Form, clean_text, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas import images, service
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.ideas.permissions import IDEA_AUTHOR, MAX_ID
+from cocreate.ideas.permissions import IDEA_AUTHOR
+from cocreate.integers import ID_MAX, int_or_none
 from cocreate.markdown import plain_text, render_markdown
 from cocreate.moderation import queue as moderation_queue
 from cocreate.moderation import service as moderation
@@ -46,7 +47,7 @@ def _user(request: Request) -> User:
 
 def _idea(request: Request, campaign: Campaign) -> Idea:
     idea_id: int = request.path_params["idea_id"]
-    if idea_id > MAX_ID:  # the column is a 32-bit integer: larger ids exist nowhere
+    if idea_id > ID_MAX:  # the column is a 32-bit integer: larger ids exist nowhere
         raise HTTPException(404)
     idea = service.get_idea(session=db(request), campaign=campaign, idea_id=idea_id)
     if idea is None:
@@ -348,8 +349,8 @@ def _changes_note(session: Any, idea: Idea, user: User | None) -> str | None:
 
 
 def _natural(text: str) -> int | None:
-    """A whole number from a query parameter, or None (ASCII digits only: int() takes more)."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+    """A whole number from a query parameter, or None."""
+    return int_or_none(text, minimum=0, maximum=ID_MAX)
 
 
 def _gallery_query(
@@ -444,16 +445,16 @@ routes = [
     route("/c/{slug}/ideas", gallery, access=PUBLIC),
     route("/c/{slug}/ideas/new", new_idea, access=VERIFIED, methods=["GET", "POST"], costly=True),
     route("/c/{slug}/ideas/similar", similar, access=PUBLIC),
-    route("/c/{slug}/ideas/{idea_id:int}", idea_page, access=PUBLIC),
+    route("/c/{slug}/ideas/{idea_id:id}", idea_page, access=PUBLIC),
     route(
-        "/c/{slug}/ideas/{idea_id:int}/edit",
+        "/c/{slug}/ideas/{idea_id:id}/edit",
         edit_idea,
         access=IDEA_AUTHOR,
         methods=["GET", "POST"],
         costly=True,
     ),
     route(
-        "/c/{slug}/ideas/{idea_id:int}/withdraw",
+        "/c/{slug}/ideas/{idea_id:id}/withdraw",
         withdraw_idea,
         access=IDEA_AUTHOR,
         methods=["POST"],

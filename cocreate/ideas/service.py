@@ -33,6 +33,7 @@ from cocreate.clock import FrozenClock
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus, IdeaTerm
 from cocreate.ideas.similarity import fold, prefix_range, rank_similar, terms
+from cocreate.integers import id_or_none, int_or_none
 from cocreate.moderation import service as moderation
 from cocreate.moderation.models import ModerationMode
 from cocreate.security.permissions import has_brand_role
@@ -425,12 +426,10 @@ def parse_cursor(value: str | None, sort: str) -> tuple[int, int] | None:
     if not value:
         return None
     key, _sep, idea_id = value.partition(".")
-    if not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in (key, idea_id)):
-        return None
     # Keys fit their column: a vote count or random key is an int, a time is before 10000.
     ceiling = _LATEST_MICROS if sort == "newest" else 2**63 - 1
-    parsed = int(key), int(idea_id)
-    return parsed if parsed[0] <= ceiling else None
+    parsed = int_or_none(key, minimum=0, maximum=ceiling), id_or_none(idea_id)
+    return (parsed[0], parsed[1]) if parsed[0] is not None and parsed[1] is not None else None
 
 
 _LATEST_MICROS = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp() * 1_000_000)

@@ -26,6 +26,7 @@ from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.integers import id_or_none
 from cocreate.moderation.models import (
     SPAM_KINDS,
     Action,
@@ -257,8 +258,11 @@ def _position(cursor: str | None) -> tuple[datetime, int] | None:
     if not cursor or "|" not in cursor:
         return None
     since, _, idea_id = cursor.partition("|")
+    wanted = id_or_none(idea_id)
+    if wanted is None:
+        return None
     try:
-        return datetime.fromisoformat(since), int(idea_id)
+        return datetime.fromisoformat(since), wanted
     except ValueError:
         return None
 

@@ -16,6 +16,7 @@ from cocreate.brands.models import Brand, Role
 from cocreate.forms import Form, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
+from cocreate.integers import id_param, id_params, int_or_none
 from cocreate.markdown import render_markdown
 from cocreate.moderation import queue, service
 from cocreate.moderation.models import Action, FlagKind, ModerationMode
@@ -68,10 +69,6 @@ def _filters(request: Request, form: Form | None = None) -> queue.QueueFilter:
             {k: form.raw(k) for k in ("view", "campaign", "flag", "age")}
         )
     return queue.QueueFilter.from_params(request.query_params)
-
-
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) < 12 else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,7 +255,7 @@ def next_item(request: Request) -> Response:
     """The next item of the queue no one else is reviewing, claimed; `back=1` for previous."""
     brand, user, session = _brand(request), _user(request), db(request)
     filters = _filters(request)
-    after_id = _int(request.query_params.get("after", ""))
+    after_id = id_param(request.query_params.get("after"))
     backwards = request.query_params.get("back") == "1"
     origin: Idea | None = None
     if after_id is not None:
@@ -342,7 +339,7 @@ def decide_item(request: Request) -> Response:
             action=action,
             reason=reason,
             note=note,
-            merge_into_id=_int(form.raw("merge_into")),
+            merge_into_id=id_param(form.raw("merge_into")),
             base_url=request.app.state.settings.base_url,
             clock=request.app.state.clock,
         )
@@ -369,8 +366,8 @@ def undo_decision(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
     form = Form(form_read(request))
     filters = _filters(request, form)
-    ids = [i for i in (_int(v) for v in form.data.getlist("decision") if isinstance(v, str)) if i]
-    current = _int(form.raw("current"))  # the item on screen, shown again if the undo fails
+    ids = id_params(form.data.getlist("decision"))
+    current = id_param(form.raw("current"))  # the item on screen, shown again if the undo fails
     undone: list[int] = []
     errors: list[str] = []
     for decision_id in ids[: service.BULK_LIMIT]:
@@ -412,7 +409,7 @@ def bulk_decide(request: Request) -> Response:
     brand, user, session = _brand(request), _user(request), db(request)
     form = Form(form_read(request))
     filters = _filters(request, form)
-    ids = [i for i in (_int(v) for v in form.data.getlist("idea") if isinstance(v, str)) if i]
+    ids = id_params(form.data.getlist("idea"))
     action = {"approve": Action.APPROVE, "reject": Action.REJECT}.get(form.raw("bulk_action"))
     back = f"{_base(brand)}{filters.query()}"
     if action is None:
@@ -500,8 +497,8 @@ def settings_page(request: Request) -> Response:
     if request.method == "POST":
         form = Form(form_read(request))
         threshold_text = form.raw("report_threshold").strip()
-        threshold = _int(threshold_text)
-        if threshold is None or not 1 <= threshold <= 1000:
+        threshold = int_or_none(threshold_text, minimum=1, maximum=1000)
+        if threshold is None:
             errors["report_threshold"] = _("Enter a whole number from 1 to 1000.")
         blocklist = _lines(form.text("blocklist", max_length=20000, required=False, multiline=True))
         custom = _lines(
@@ -607,16 +604,16 @@ def report_page(request: Request) -> Response:
 routes = [
     route("/brands/{brand}/moderation", queue_page, access=MODERATE),
     route("/brands/{brand}/moderation/next", next_item, access=MODERATE),
-    route("/brands/{brand}/moderation/ideas/{idea:int}", item_page, access=MODERATE),
+    route("/brands/{brand}/moderation/ideas/{idea:id}", item_page, access=MODERATE),
     route(
-        "/brands/{brand}/moderation/ideas/{idea:int}/decide",
+        "/brands/{brand}/moderation/ideas/{idea:id}/decide",
         decide_item,
         access=MODERATE,
         methods=["POST"],
     ),
     route("/brands/{brand}/moderation/undo", undo_decision, access=MODERATE, methods=["POST"]),
     route("/brands/{brand}/moderation/bulk", bulk_decide, access=MODERATE, methods=["POST"]),
-    route("/brands/{brand}/moderation/ideas/{idea:int}/history", history_fragment, access=STAFF),
+    route("/brands/{brand}/moderation/ideas/{idea:id}/history", history_fragment, access=STAFF),
     route("/brands/{brand}/moderation/health", health_page, access=MODERATE),
     route(
         "/brands/{brand}/moderation/settings",
@@ -624,5 +621,5 @@ routes = [
         access=OWNERS,
         methods=["GET", "POST"],
     ),
-    route("/ideas/{idea:int}/report", report_page, access=SIGNED_IN, methods=["GET", "POST"]),
+    route("/ideas/{idea:id}/report", report_page, access=SIGNED_IN, methods=["GET", "POST"]),
 ]

@@ -28,6 +28,7 @@ from cocreate.concurrency import RequestThreads
 from cocreate.db import GroupCommit, Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import read_form
 from cocreate.i18n import LOCALES, negotiate, set_locale
+from cocreate.integers import IdConvertor  # noqa: F401  (registers `{name:id}` for route paths)
 from cocreate.security.csrf import CSRFError, verify_csrf
 
 Endpoint = Callable[[Request], Response]  # plain code, run in a request thread

@@ -23,6 +23,7 @@ from cocreate.db import Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
+from cocreate.integers import id_or_none
 from cocreate.moderation.service import votable
 from cocreate.types import UTCDateTime
 from cocreate.voting.models import (
@@ -534,9 +535,9 @@ def read_ranking(values: Sequence[str], *, max_positions: int) -> list[int]:
     for position, raw in enumerate(values[:max_positions], start=1):
         if not raw:
             continue
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        idea_id = id_or_none(raw)
+        if idea_id is None:
             raise ValidationFailed({"": _("Choose the ideas from the lists.")})
-        idea_id = int(raw)
         positions.setdefault(idea_id, []).append(position)
         if len(positions[idea_id]) == 1:
             chosen.append(idea_id)

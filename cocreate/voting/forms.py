@@ -17,6 +17,7 @@ from cocreate.forms import Form
 from cocreate.fraud.policy import FraudPolicy, Middle
 from cocreate.i18n import current_locale
 from cocreate.i18n import gettext as _
+from cocreate.integers import int_or_none
 from cocreate.voting.models import Advancement, Frequency, Method, Round, TieBreak, Visibility
 
 MAX_VOTES_LIMIT = 1000
@@ -149,13 +150,14 @@ def _whole_number(form: Form, name: str, low: int, high: int, *, default: int) -
             "high": high,
         }
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    number = int_or_none(raw, minimum=low, maximum=high)
+    if number is None:
         form.errors[name] = _("Enter a whole number from %(low)d to %(high)d.") % {
             "low": low,
             "high": high,
         }
         return default
-    return int(raw)
+    return number
 
 
 def _countries(form: Form) -> list[str]:

@@ -24,6 +24,7 @@ from cocreate.campaigns.timeline import stage_name
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
+from cocreate.integers import id_or_none, id_param, id_params, int_or_none
 from cocreate.markdown import render_markdown
 from cocreate.security.access import brand_role, current_user, db, route
 from cocreate.security.permissions import has_brand_role
@@ -61,10 +62,6 @@ def _brand_campaign(request: Request) -> tuple[Campaign, Brand]:
     return campaign, brand
 
 
-def _number(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
-
-
 def _jury_stage(request: Request, campaign: Campaign, raw: str | None) -> Stage:
     """A jury stage of this campaign, by id; the first one when none is named."""
     stages = jury.jury_stages(session=db(request), campaign_id=campaign.id or 0)
@@ -72,7 +69,7 @@ def _jury_stage(request: Request, campaign: Campaign, raw: str | None) -> Stage:
         if not stages:
             raise HTTPException(404)
         return stages[0]
-    wanted = _number(raw)
+    wanted = id_param(raw)
     for stage in stages:
         if stage.id == wanted:
             return stage
@@ -185,8 +182,8 @@ def criterion_add(request: Request) -> Response:
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     name = form.text("name", max_length=80)
     description = form.text("description", max_length=300, required=False)
-    weight = _number(form.raw("weight").strip())
-    if weight is None or not 1 <= weight <= 100:
+    weight = int_or_none(form.raw("weight").strip(), minimum=1, maximum=100)
+    if weight is None:
         form.errors["weight"] = _("Give a weight from 1 to 100.")
     values = {"name": name, "description": description, "weight": form.raw("weight")[:6]}
     try:
@@ -219,7 +216,7 @@ def criterion_remove(request: Request) -> Response:
     form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
     try:
-        criterion_id = _number(form.raw("criterion_id"))
+        criterion_id = id_or_none(form.raw("criterion_id"))
         if criterion_id is None:
             raise ValidationFailed({"": _("This criterion does not exist any more.")})
         jury.remove_criterion(
@@ -240,9 +237,9 @@ def jury_settings(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     form = Form(form_read(request))
     stage = _jury_stage(request, campaign, form.raw("stage_id"))
-    picks = _number(form.raw("picks").strip())
+    picks = int_or_none(form.raw("picks").strip(), minimum=1, maximum=jury.MAX_PICKS)
     try:
-        if picks is None or not 1 <= picks <= jury.MAX_PICKS:
+        if picks is None:
             raise ValidationFailed(
                 {"picks": _("Give a number from 1 to %(n)d.") % {"n": jury.MAX_PICKS}}
             )
@@ -323,7 +320,7 @@ def _score_page(
 
 
 def _candidate(request: Request, stage: Stage, raw: str | None) -> Idea:
-    idea_id = _number(raw or "")
+    idea_id = id_param(raw)
     if idea_id is None or idea_id not in jury.candidates_of(session=db(request), stage=stage).ideas:
         raise HTTPException(404)  # only the ideas this jury scores, so only this campaign's
     idea = db(request).get(Idea, idea_id)
@@ -355,8 +352,8 @@ def score(request: Request) -> Response:
         name = f"score-{criterion.id}"
         raw = form.raw(name).strip()[:4]
         values[criterion.id or 0] = raw
-        number = _number(raw)
-        if number is None or number > 10:
+        number = int_or_none(raw, minimum=0, maximum=10)
+        if number is None:
             form.errors[name] = _("Give a score from 0 to 10.")
         else:
             scores[criterion.id or 0] = number
@@ -403,7 +400,7 @@ def decide(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     session = db(request)
     form = Form(form_read(request))
-    raw_round = _number(form.raw("round_id"))
+    raw_round = id_or_none(form.raw("round_id"))
     info = next(
         (
             i
@@ -412,7 +409,7 @@ def decide(request: Request) -> Response:
         ),
         None,
     )
-    chosen = [n for n in (_number(v) for v in form.data.getlist("idea") if isinstance(v, str)) if n]
+    chosen = id_params(form.data.getlist("idea"))
     try:
         if info is None:
             raise ValidationFailed({"": _("This round does not exist any more: reload the page.")})

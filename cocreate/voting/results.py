@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 from cocreate.audit.service import record
 from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import stage_name
+from cocreate.csv_cells import neutral_row
 from cocreate.db import begin_write, stream_rows
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
@@ -396,7 +397,9 @@ def stream_log(*, session: Session, round_id: int) -> Iterator[Sequence[LogRow]]
 
 
 def log_line(row: LogRow, pseudonym: Callable[[int], str]) -> str:
-    """The canonical line of one vote, as in the published CSV (no field needs quoting)."""
+    """The canonical line of one vote, as in the published CSV (no field needs quoting, and
+    none begins with a formula character: `csv_cells.neutral_cell` would leave each as it
+    is, so the digest covers exactly the bytes published)."""
     return f"{row[1]},{pseudonym(row[0])},{row[2]}\n"
 
 
@@ -1280,7 +1283,7 @@ def results_csv(*, session: Session, round_: Round) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
         ["position", "rank", "tied", "idea_id", "title", "votes", "points", "score", "advanced"]
-    )
+    )  # titles are anyone's text: every row goes through `neutral_row`
     last = 0
     while True:
         rows = session.exec(
@@ -1295,17 +1298,19 @@ def results_csv(*, session: Session, round_: Round) -> Iterator[str]:
         for r, title in rows:
             advanced = {True: "yes", False: "no", None: "undecided"}[r.advanced]
             writer.writerow(
-                [
-                    r.position,
-                    r.rank,
-                    int(r.tied),
-                    r.idea_id,
-                    title,
-                    r.votes,
-                    r.points,
-                    r.score,
-                    advanced,
-                ]
+                neutral_row(
+                    [
+                        r.position,
+                        r.rank,
+                        int(r.tied),
+                        r.idea_id,
+                        title,
+                        r.votes,
+                        r.points,
+                        r.score,
+                        advanced,
+                    ]
+                )
             )
             last = r.position
         yield buffer.getvalue()

@@ -24,6 +24,7 @@ from cocreate.campaigns.models import Campaign
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.fraud.held import held_count
 from cocreate.i18n import gettext as _
+from cocreate.integers import id_or_none, int_param
 from cocreate.markdown import render_markdown
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
 from cocreate.security.permissions import has_brand_role
@@ -43,13 +44,8 @@ def _now(request: Request) -> datetime:
 
 
 def _int_param(request: Request, name: str) -> int | None:
-    """A positive integer from the query string; None when absent; 404 when nonsense."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or len(raw) > 9:
-        raise HTTPException(404)
-    return int(raw)
+    """A whole number from the query string; None when absent; 400 when malformed."""
+    return int_param(request.query_params.get(name), minimum=0)
 
 
 def _public_campaign(request: Request) -> tuple[Campaign, Brand]:
@@ -276,10 +272,8 @@ def console_results(request: Request) -> Response:
 def console_certify(request: Request) -> Response:
     campaign, brand = _brand_campaign(request)
     form = Form(form_read(request))
-    raw = form.raw("round_id")
-    info = next(
-        (i for i in _rounds(request, campaign) if raw.isdigit() and i.round.id == int(raw)), None
-    )
+    wanted = id_or_none(form.raw("round_id"))
+    info = next((i for i in _rounds(request, campaign) if i.round.id == wanted), None)
     if info is None:
         return _console_page(
             request,

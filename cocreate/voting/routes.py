@@ -33,6 +33,7 @@ from cocreate.fraud import challenge
 from cocreate.fraud.policy import Decision
 from cocreate.fraud.screen import Screening, apply, log_refusal, screen_vote
 from cocreate.i18n import gettext as _
+from cocreate.integers import int_or_none
 from cocreate.security.access import (
     PUBLIC,
     SIGNED_IN,
@@ -333,10 +334,7 @@ def _reload(request: Request, slug: str, message: str) -> Response:
 def points_given(form: FormData) -> int | None:
     """The points given with a vote; None when not a whole number from 1 up."""
     raw = form.get("points")
-    if not isinstance(raw, str) or len(raw) > 6 or not raw.strip().isdigit():
-        return None
-    points = int(raw.strip())
-    return points if points >= 1 else None
+    return int_or_none(raw.strip(), minimum=1, maximum=999_999) if isinstance(raw, str) else None
 
 
 def _vote(request: Request, *, cast: bool) -> Response:
@@ -797,7 +795,7 @@ def country(request: Request) -> Response:
     return redirect(_ballot_url(campaign.slug), flash=message, request=request)
 
 
-CONSOLE_STAGE = "/brands/{brand}/campaigns/{slug}/stages/{stage_id:int}"
+CONSOLE_STAGE = "/brands/{brand}/campaigns/{slug}/stages/{stage_id:id}"
 
 routes = [
     route(CONSOLE_STAGE + "/round", round_settings, access=RUN_CAMPAIGNS, methods=["GET", "POST"]),
@@ -805,7 +803,7 @@ routes = [
     # Signed in, not "verified email": each round says whether it needs a verified email,
     # and an unverified voter gets the ballot's own explanation of what to do.
     route(
-        "/c/{slug}/vote/{idea_id:int}",
+        "/c/{slug}/vote/{idea_id:id}",
         vote,
         access=SIGNED_IN,
         methods=["POST"],
@@ -813,7 +811,7 @@ routes = [
         fast=FastPath(_read_open_round, _fast_vote),
     ),
     route(
-        "/c/{slug}/unvote/{idea_id:int}",
+        "/c/{slug}/unvote/{idea_id:id}",
         unvote,
         access=SIGNED_IN,
         methods=["POST"],

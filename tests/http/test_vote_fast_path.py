@@ -52,15 +52,19 @@ def frozen(clock: FrozenClock) -> FrozenClock:
 
 def usual_path_only(app: Any) -> Any:
     """The same app with vote and unvote built without their fast path."""
+    replaced = 0
     for n, found in enumerate(app.router.routes):
-        if getattr(found, "path", "") in ("/c/{slug}/vote/{idea_id:int}",):
+        if getattr(found, "path", "") in ("/c/{slug}/vote/{idea_id:id}",):
             app.router.routes[n] = route(
                 found.path, voting_routes.vote, access=SIGNED_IN, methods=["POST"], writes=True
             )
-        elif getattr(found, "path", "") == "/c/{slug}/unvote/{idea_id:int}":
+            replaced += 1
+        elif getattr(found, "path", "") == "/c/{slug}/unvote/{idea_id:id}":
             app.router.routes[n] = route(
                 found.path, voting_routes.unvote, access=SIGNED_IN, methods=["POST"], writes=True
             )
+            replaced += 1
+    assert replaced == 2, "the vote routes moved: update their paths here"
     return app
 
 
@@ -370,9 +374,13 @@ def test_votes_arriving_together_are_committed_together_and_answered_alike(
     if app.state.db.engine.dialect.name == "sqlite":
         assert group.pieces >= len(clicks) > group.batches
     texts = [answer.text.lower() for answer in answers]
-    assert all("is counted" in text for text in texts[:12])
-    assert "already" in texts[12]
-    assert "no votes left" in texts[13] or "used all" in texts[13]
+    # Which of two clicks on the same ballot comes first is the server's choice (PostgreSQL
+    # runs them in threads at once): per ballot, the outcomes are what one after another gives.
+    assert all("is counted" in texts[i] for i in range(12) if i not in (0, 2, 3))
+    double_click = sorted("already" in texts[i] for i in (0, 12))
+    assert double_click == [False, True] and "is counted" in texts[0] + texts[12]
+    refused = ["no votes left" in texts[i] or "used all" in texts[i] for i in (2, 3, 13)]
+    assert sorted(refused) == [False, False, True]
     session.rollback()
     votes = session.exec(select(Vote)).all()
     assert len(votes) == 12
