@@ -45,6 +45,9 @@ class Settings:
     outbox_interval_seconds: float = 5.0
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     pow_max_number: int = 100_000  # proof-of-work difficulty: the browser tries half on average
+    upload_rate_limit: str = "30/hour"  # image uploads per account
+    image_decodes: int = 2  # image decodes at once in one process
+    image_decode_wait_seconds: float = 3.0  # wait for a free decode, then "busy, try again"
 
     @property
     def production(self) -> bool:
@@ -94,6 +97,9 @@ class Settings:
                 p.strip() for p in env.get("COCREATE_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             pow_max_number=_pow_max_number(env),
+            upload_rate_limit=_rate_limit(env, "COCREATE_UPLOAD_RATE_LIMIT", cls.upload_rate_limit),
+            image_decodes=_image_decodes(env),
+            image_decode_wait_seconds=_seconds(env, "COCREATE_IMAGE_DECODE_WAIT", "3"),
         )
 
 
@@ -115,6 +121,15 @@ def _pow_max_number(env: Mapping[str, str]) -> int:
     if not value.isascii() or not value.isdigit() or not 1000 <= int(value) <= 10_000_000:
         raise ConfigurationError(
             f"COCREATE_POW_MAX_NUMBER must be a whole number from 1000 to 10000000, not {value!r}"
+        )
+    return int(value)
+
+
+def _image_decodes(env: Mapping[str, str]) -> int:
+    value = env.get("COCREATE_IMAGE_DECODES", str(Settings.image_decodes))
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 64:
+        raise ConfigurationError(
+            f"COCREATE_IMAGE_DECODES must be a whole number from 1 to 64, not {value!r}"
         )
     return int(value)
 

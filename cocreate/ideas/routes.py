@@ -25,7 +25,7 @@ from cocreate.moderation import queue as moderation_queue
 from cocreate.moderation import service as moderation
 from cocreate.moderation.models import ModerationMode
 from cocreate.security.access import PUBLIC, SIGNED_IN, VERIFIED, current_user, db, route
-from cocreate.storage import Storage
+from cocreate.storage import Audience, Storage
 from cocreate.web import redirect, render
 
 SEARCH_MAX = 100
@@ -59,6 +59,13 @@ def _storage(request: Request) -> Storage:
     return storage
 
 
+def image_audience(request: Request, image_key: str) -> Audience:
+    """The media route's rule for files under `ideas/` (see storage.serve_media)."""
+    return service.image_audience(
+        session=db(request), image_key=image_key, user=lambda: current_user(request)
+    )
+
+
 def image_url(storage: Storage, idea: Idea, variant: str) -> str | None:
     if not idea.image_key:
         return None
@@ -83,6 +90,7 @@ class ParsedIdeaForm:
     errors: dict[str, str]
     submit: bool
     new_image: images.ProcessedImage | None
+    busy: images.ImagesBusy | None = None  # no decode slot freed up: answer 503
 
 
 async def _parse_idea_form(
@@ -91,13 +99,13 @@ async def _parse_idea_form(
     """Read and check the form, image included; errors by field name in `errors`."""
     form_data = await request.form()
     try:
-        return await _check_idea_form(Form(form_data), campaign, current_image)
+        return await _check_idea_form(request, Form(form_data), campaign, current_image)
     finally:
         await form_data.close()  # the upload's spooled temporary file
 
 
 async def _check_idea_form(
-    form: Form, campaign: Campaign, current_image: str | None
+    request: Request, form: Form, campaign: Campaign, current_image: str | None
 ) -> ParsedIdeaForm:
     title = form.text("title", max_length=service.TITLE_MAX)
     description = form.text(
@@ -108,16 +116,26 @@ async def _check_idea_form(
         category = form.choice("category", campaign.categories)
     upload = await images.read_upload(form, "image")
     processed = None
+    busy = None
     if upload.error:
         form.errors["image"] = upload.error
+    elif upload.data is not None and form.errors:
+        # The cheap checks first: an invalid form never decodes (nor counts) its image.
+        form.errors["image"] = images.choose_again_message()
     elif upload.data is not None:
-        try:  # decoding and encoding take a fraction of a second: keep the event loop free
-            processed = await run_in_threadpool(images.process_image, upload.data)
+        db(request).commit()  # no pooled connection is held while the image decodes
+        try:  # decoding takes a fraction of a second: keep the event loop free
+            processed = await run_in_threadpool(
+                images.process_upload,
+                upload.data,
+                account_id=_user(request).id or 0,
+                policy=request.app.state.uploads,
+            )
         except images.ImageRejected as exc:
             form.errors["image"] = exc.message
-    if form.errors and processed is not None:
-        # A file input cannot be refilled: say so next to it rather than lose it silently.
-        form.errors["image"] = _("Please choose the image again.")
+        except images.ImagesBusy as exc:
+            form.errors["image"] = exc.message
+            busy = exc
     image_key = None if form.raw("remove_image") == "yes" else current_image
     return ParsedIdeaForm(
         content=service.IdeaContent(title, description, category, image_key),
@@ -125,6 +143,7 @@ async def _check_idea_form(
         errors=form.errors,
         submit=form.raw("action") == "submit",
         new_image=processed,
+        busy=busy,
     )
 
 
@@ -192,6 +211,10 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
         context = _form_context(
             request, campaign, brand, values=parsed.values, errors=parsed.errors, idea=idea
         )
+        if parsed.busy is not None:
+            response = render(request, "ideas/form.html", context, status_code=503)
+            response.headers["Retry-After"] = str(parsed.busy.retry_after)
+            return response
         return render(request, "ideas/form.html", context, status_code=400)
     content = parsed.content
     new_key = None
@@ -229,7 +252,7 @@ async def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea |
             images.delete_image(storage, new_key)
         errors = {"": exc.message}
         if parsed.new_image is not None:
-            errors["image"] = _("Please choose the image again.")
+            errors["image"] = images.choose_again_message()
         context = _form_context(
             request, campaign, brand, values=parsed.values, errors=errors, idea=idea
         )
@@ -264,6 +287,7 @@ async def withdraw_idea(request: Request) -> Response:
             idea=idea,
             user=_user(request),
             now=request.app.state.clock.now(),
+            storage=_storage(request),
         )
     except service.IdeaRefused as exc:
         return redirect(idea_path(campaign, idea), flash=exc.message, request=request)
