@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import configure_mappers
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,12 +23,15 @@ from cocreate.accounts import routes as accounts
 from cocreate.brands import routes as brands
 from cocreate.campaigns import routes as campaigns
 from cocreate.clock import Clock, system_clock
-from cocreate.concurrency import Busy, RequestThreads, configure_slots
+from cocreate.concurrency import Busy, RequestThreads
 from cocreate.db import Database, make_engine
 from cocreate.fraud import routes as fraud
+from cocreate.ideas import images
 from cocreate.ideas import routes as ideas
 from cocreate.moderation import routes as moderation
+from cocreate.moderation.service import purge_rejected_images
 from cocreate.notifications.service import deliver_due
+from cocreate.security import passwords
 from cocreate.security.bodylimit import BodySizeLimitMiddleware
 from cocreate.security.headers import SecurityHeadersMiddleware
 from cocreate.security.ratelimit import RateLimiter
@@ -40,6 +44,7 @@ from cocreate.web import STATIC_DIR, make_templates
 
 log = logging.getLogger(__name__)
 SESSION_DAYS = 14
+PURGE_INTERVAL_SECONDS = 60  # finally rejected ideas' images: see purge_rejected_images
 
 
 def all_routes(settings: Settings) -> list[BaseRoute]:
@@ -71,17 +76,19 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         pool_timeout=settings.overload_wait_seconds,
     )
     threads = RequestThreads(settings.request_threads, settings.overload_wait_seconds)
-    configure_slots(wait=settings.overload_wait_seconds)
+    passwords.HASHING.configure(wait=settings.overload_wait_seconds)  # one per process
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = None
+        tasks = []
+        # One switch for the in-process background work (tests turn it off and call it).
         if settings.outbox_interval_seconds > 0:
-            task = asyncio.create_task(_send_outbox_forever(app))
+            tasks.append(asyncio.create_task(_send_outbox_forever(app)))
+            tasks.append(asyncio.create_task(_purge_images_forever(app)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -118,6 +125,14 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     app.state.clock = clock
     app.state.storage = storage.make_storage(settings)
+    # Who may fetch a stored file, by its folder (see storage.serve_media).
+    app.state.media_rules = {"ideas": ideas.image_audience, "covers": campaigns.cover_audience}
+    # One decode gate per process: the app is created once per worker.
+    app.state.uploads = images.UploadPolicy(
+        gate=images.DecodeGate(settings.image_decodes, settings.image_decode_wait_seconds),
+        limiter=app.state.rate_limiter,
+        rate_limit=settings.upload_rate_limit,
+    )
     app.state.oauth = oidc.make_oauth(settings)
     # The vote's fast path builds objects outside any session (db.detached), which does not
     # configure the mappers as a session's first query does: configured here, before the
@@ -140,3 +155,17 @@ async def _send_outbox_forever(app: Starlette) -> None:
         except Exception:  # a bad row or a database blip must not stop the sender for good
             log.exception("outbox delivery failed")
         await asyncio.sleep(settings.outbox_interval_seconds)
+
+
+async def _purge_images_forever(app: Starlette) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(_purge_images, app)
+        except Exception:  # a database blip must not stop the purge for good
+            log.exception("purging rejected ideas' images failed")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+
+def _purge_images(app: Starlette) -> None:
+    with Session(app.state.db.engine, expire_on_commit=False) as session:
+        purge_rejected_images(session=session, storage=app.state.storage, clock=app.state.clock)

@@ -89,26 +89,25 @@ class RequestThreads:
         return self._admission.statistics().tasks_waiting
 
 
-_ALL_SLOTS: list[Slots] = []
-
-
-def configure_slots(*, wait: float) -> None:
-    """Set how long every kind of CPU work waits for a slot (the app's overload wait)."""
-    for slots in _ALL_SLOTS:
-        slots.configure(wait=wait)
-
-
 class Slots:
     """At most `size` pieces of CPU work of one kind at once in this process. A thread waits
     at most `wait` seconds for a slot, then the request is `Busy`. Taking a slot while the
     thread holds a pooled database connection is a bug (the connection would wait too)."""
 
-    def __init__(self, what: str, size: int, wait: float = 5.0) -> None:
+    def __init__(
+        self,
+        what: str,
+        size: int,
+        wait: float = 5.0,
+        *,
+        busy: Callable[[], Exception] | None = None,
+    ) -> None:
         self.what = what
+        # What a thread that waited in vain raises (Busy by default: a 503 page).
+        self._busy = busy or (lambda: Busy(what))
         self.size = size
         self.wait = wait
         self._semaphore = threading.BoundedSemaphore(size)
-        _ALL_SLOTS.append(self)
 
     def configure(self, *, size: int | None = None, wait: float | None = None) -> None:
         if size is not None and size != self.size:
@@ -123,7 +122,7 @@ class Slots:
             raise RuntimeError(f"{self.what} while holding a database connection")
         semaphore = self._semaphore
         if not semaphore.acquire(timeout=self.wait):
-            raise Busy(self.what)
+            raise self._busy()
         try:
             yield
         finally:

@@ -52,6 +52,9 @@ class Settings:
     request_threads: int = 32
     db_pool_size: int = 10
     overload_wait_seconds: float = 5.0
+    upload_rate_limit: str = "30/hour"  # image uploads per account
+    image_decodes: int = 2  # image decodes at once in one process
+    image_decode_wait_seconds: float = 3.0  # wait for a free decode, then "busy, try again"
 
     @property
     def production(self) -> bool:
@@ -104,6 +107,9 @@ class Settings:
             request_threads=_count(env, "COCREATE_REQUEST_THREADS", cls.request_threads, 1, 1000),
             db_pool_size=_count(env, "COCREATE_DB_POOL_SIZE", cls.db_pool_size, 1, 1000),
             overload_wait_seconds=_seconds(env, "COCREATE_OVERLOAD_WAIT", "5"),
+            upload_rate_limit=_rate_limit(env, "COCREATE_UPLOAD_RATE_LIMIT", cls.upload_rate_limit),
+            image_decodes=_count(env, "COCREATE_IMAGE_DECODES", cls.image_decodes, 1, 64),
+            image_decode_wait_seconds=_seconds(env, "COCREATE_IMAGE_DECODE_WAIT", "3"),
         )
 
 

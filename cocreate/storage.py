@@ -8,10 +8,12 @@ return public (or signed) URLs from `url`; `make_storage` is the one place that 
 
 from __future__ import annotations
 
+import enum
 import mimetypes
 import os
 import re
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +30,22 @@ _SAFE_KEY = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,99}(/[a-z0-9_-][a-z0-9_.-]{0,99
 CONTENT_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".png": "image/png"}
 # Stored files never change under a key (a new upload gets a new key): cache them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
+# Files of something the public may not see (a pending idea, a draft campaign's cover): the
+# browser of whoever may see it keeps them, revalidating each time; no shared cache does.
+PRIVATE = "private, no-cache"
+
+
+class Audience(enum.Enum):
+    """Who may fetch a stored file, as its owner (an idea, a campaign) decides."""
+
+    PUBLIC = "public"  # anyone, cached for a year
+    PRIVATE = "private"  # this request's user may, and only they: `Cache-Control: private`
+    NOBODY = "nobody"  # 404, as for a file that does not exist
+
+
+# The first segment of a key (its folder: "ideas", "covers") -> who may fetch a file under
+# `<folder>/<name>/`: the rule gets the request and `<folder>/<name>` (the image key).
+MediaRule = Callable[[Request, str], Audience]
 
 
 class InvalidKey(ValueError):
@@ -98,8 +116,24 @@ def make_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.data_dir / "media")
 
 
+def media_audience(request: Request, key: str) -> Audience:
+    """Who may fetch the stored file `key`, asked of the rule of its folder; a folder without
+    a rule, or a key outside any `<folder>/<name>/` (no owner to ask), is nobody's."""
+    rules: Mapping[str, MediaRule] = request.app.state.media_rules
+    parts = key.split("/")
+    rule = rules.get(parts[0])
+    if rule is None or len(parts) < 3:
+        return Audience.NOBODY
+    return rule(request, "/".join(parts[:2]))
+
+
 def serve_media(request: Request) -> Response:
-    """A stored file from local disk (behind a CDN or an object store, this route is unused)."""
+    """A stored file from local disk (behind a CDN or an object store, this route is unused).
+
+    Public files are cached for a year; files of things only some people may see (a pending
+    or rejected idea's image, a draft campaign's cover) go to those people only, marked
+    private; everyone else gets 404, as for a file that does not exist.
+    """
     storage = request.app.state.storage
     if not isinstance(storage, LocalStorage):
         raise HTTPException(404)
@@ -110,10 +144,14 @@ def serve_media(request: Request) -> Response:
         raise HTTPException(404) from None
     if not path.is_file():
         raise HTTPException(404)
+    audience = media_audience(request, key)
+    if audience is Audience.NOBODY:
+        raise HTTPException(404)
+    cache = IMMUTABLE if audience is Audience.PUBLIC else PRIVATE
     content_type = CONTENT_TYPES.get(path.suffix) or (
         mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     )
-    return FileResponse(path, media_type=content_type, headers={"Cache-Control": IMMUTABLE})
+    return FileResponse(path, media_type=content_type, headers={"Cache-Control": cache})
 
 
 routes = [route("/media/{key:path}", serve_media, access=PUBLIC)]

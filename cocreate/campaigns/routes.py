@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,13 +30,14 @@ from cocreate.campaigns.forms import (
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.campaigns.theme import HEX_COLOR, theme_css
 from cocreate.campaigns.timeline import stage_kind_label, timeline_state
+from cocreate.db import release
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import LOCALE_NAMES
 from cocreate.i18n import gettext as _
 from cocreate.ideas import images
 from cocreate.markdown import plain_text, render_markdown
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
-from cocreate.storage import Storage
+from cocreate.storage import Audience, Storage
 from cocreate.web import redirect, render
 
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
@@ -52,6 +52,13 @@ def _now(request: Request) -> datetime:
 def _actor_id(request: Request) -> int | None:
     user = current_user(request)
     return user.id if user is not None else None
+
+
+def cover_audience(request: Request, cover_key: str) -> Audience:
+    """The media route's rule for files under `covers/` (see storage.serve_media)."""
+    return service.cover_audience(
+        session=db(request), cover_key=cover_key, user=lambda: current_user(request)
+    )
 
 
 def _brand(request: Request) -> Brand:
@@ -251,16 +258,26 @@ def console_new(request: Request) -> Response:
     )
 
 
-def _read_cover(form: Form, session: Session) -> images.ProcessedImage | None:
-    """The uploaded cover, checked and re-encoded like idea images; errors under "cover"."""
+def _read_cover(request: Request, form: Form) -> images.ProcessedImage | None:
+    """The uploaded cover, checked and re-encoded like idea images once the rest of the form
+    is valid (an invalid form never decodes an image); errors under "cover". Raises
+    images.ImagesBusy when no decode slot frees up in time."""
     upload = images.read_upload(form, "cover")
     if upload.error:
         form.errors["cover"] = upload.error
         return None
     if upload.data is None:
         return None
+    if form.errors:
+        form.errors["cover"] = images.choose_again_message()
+        return None
+    release(db(request))  # no pooled connection is held while the image decodes
     try:
-        return images.process_image(upload.data, session=session)
+        return images.process_upload(
+            upload.data,
+            account_id=_actor_id(request) or 0,
+            policy=request.app.state.uploads,
+        )
     except images.ImageRejected as exc:
         form.errors["cover"] = exc.message
         return None
@@ -273,7 +290,14 @@ def console_edit(request: Request) -> Response:
         return _details_page(request, brand, campaign, _campaign_values(campaign), {})
     form = Form(form_read(request))
     data = read_campaign(form)
-    cover = _read_cover(form, db(request))
+    try:
+        cover = _read_cover(request, form)
+    except images.ImagesBusy as busy:
+        errors = {**form.errors, "cover": busy.message}
+        values = _details_values(data, form)
+        response = _details_page(request, brand, campaign, values, errors, 503)
+        response.headers["Retry-After"] = str(busy.retry_after)
+        return response
     storage: Storage = request.app.state.storage
     old_cover = campaign.cover_image
     new_cover = None
@@ -296,8 +320,7 @@ def console_edit(request: Request) -> Response:
             images.delete_image(storage, new_cover)
         errors = exc.errors
         if cover is not None:
-            # A file input cannot be refilled: say so next to it rather than lose it silently.
-            errors = {**errors, "cover": _("Please choose the image again.")}
+            errors = {**errors, "cover": images.choose_again_message()}
         return _details_page(request, brand, campaign, _details_values(data, form), errors, 400)
     except BaseException:
         if new_cover:

@@ -8,7 +8,7 @@ archived campaigns do not change at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from cocreate.accounts.models import User
 from cocreate.audit.models import AuditEvent
 from cocreate.audit.service import record
-from cocreate.brands.models import Brand
+from cocreate.brands.models import Brand, Role
 from cocreate.campaigns.forms import CampaignInput, StageInput
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage
 from cocreate.campaigns.timeline import (
@@ -32,6 +32,8 @@ from cocreate.campaigns.timeline import (
 )
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
+from cocreate.security.permissions import has_brand_role
+from cocreate.storage import Audience
 
 TIMELINE_ACTIONS = (
     "stage.added",
@@ -80,6 +82,27 @@ def get_public_campaign(*, session: Session, slug: str) -> tuple[Campaign, Brand
         .where(Campaign.slug == slug, Campaign.status == CampaignStatus.PUBLISHED)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def cover_audience(
+    *, session: Session, cover_key: str, user: Callable[[], User | None]
+) -> Audience:
+    """Who may fetch a campaign's cover: anyone once the campaign is published; while it is a
+    draft or archived, only the brand's members and admins (as they see it in the console).
+    A cover no campaign names (replaced, removed) is nobody's."""
+    row = session.exec(
+        select(Campaign, Brand)
+        .join(Brand, Brand.id == Campaign.brand_id)  # type: ignore[arg-type]
+        .where(Campaign.cover_image == cover_key)
+    ).first()
+    if row is None:
+        return Audience.NOBODY
+    campaign, brand = row
+    if campaign.status == CampaignStatus.PUBLISHED:
+        return Audience.PUBLIC
+    if has_brand_role(session=session, user=user(), brand=brand, roles=tuple(Role)):
+        return Audience.PRIVATE
+    return Audience.NOBODY
 
 
 def stages_of(*, session: Session, campaign_id: int) -> list[Stage]:

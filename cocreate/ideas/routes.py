@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +14,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign
 from cocreate.campaigns.service import get_public_campaign
+from cocreate.db import release
 from cocreate.forms import Form, clean_text, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas import images, service
@@ -26,7 +26,7 @@ from cocreate.moderation import queue as moderation_queue
 from cocreate.moderation import service as moderation
 from cocreate.moderation.models import ModerationMode
 from cocreate.security.access import PUBLIC, SIGNED_IN, VERIFIED, current_user, db, route
-from cocreate.storage import Storage
+from cocreate.storage import Audience, Storage
 from cocreate.web import redirect, render
 
 SEARCH_MAX = 100
@@ -60,6 +60,13 @@ def _storage(request: Request) -> Storage:
     return storage
 
 
+def image_audience(request: Request, image_key: str) -> Audience:
+    """The media route's rule for files under `ideas/` (see storage.serve_media)."""
+    return service.image_audience(
+        session=db(request), image_key=image_key, user=lambda: current_user(request)
+    )
+
+
 def image_url(storage: Storage, idea: Idea, variant: str) -> str | None:
     if not idea.image_key:
         return None
@@ -84,17 +91,18 @@ class ParsedIdeaForm:
     errors: dict[str, str]
     submit: bool
     new_image: images.ProcessedImage | None
+    busy: images.ImagesBusy | None = None  # no decode slot freed up: answer 503
 
 
 def _parse_idea_form(
     request: Request, campaign: Campaign, current_image: str | None
 ) -> ParsedIdeaForm:
     """Read and check the form, image included; errors by field name in `errors`."""
-    return _check_idea_form(Form(form_read(request)), campaign, current_image, db(request))
+    return _check_idea_form(request, Form(form_read(request)), campaign, current_image)
 
 
 def _check_idea_form(
-    form: Form, campaign: Campaign, current_image: str | None, session: Session
+    request: Request, form: Form, campaign: Campaign, current_image: str | None
 ) -> ParsedIdeaForm:
     title = form.text("title", max_length=service.TITLE_MAX)
     description = form.text(
@@ -105,16 +113,25 @@ def _check_idea_form(
         category = form.choice("category", campaign.categories)
     upload = images.read_upload(form, "image")
     processed = None
+    busy = None
     if upload.error:
         form.errors["image"] = upload.error
+    elif upload.data is not None and form.errors:
+        # The cheap checks first: an invalid form never decodes (nor counts) its image.
+        form.errors["image"] = images.choose_again_message()
     elif upload.data is not None:
+        release(db(request))  # no pooled connection is held while the image decodes
         try:
-            processed = images.process_image(upload.data, session=session)
+            processed = images.process_upload(
+                upload.data,
+                account_id=_user(request).id or 0,
+                policy=request.app.state.uploads,
+            )
         except images.ImageRejected as exc:
             form.errors["image"] = exc.message
-    if form.errors and processed is not None:
-        # A file input cannot be refilled: say so next to it rather than lose it silently.
-        form.errors["image"] = _("Please choose the image again.")
+        except images.ImagesBusy as exc:
+            form.errors["image"] = exc.message
+            busy = exc
     image_key = None if form.raw("remove_image") == "yes" else current_image
     return ParsedIdeaForm(
         content=service.IdeaContent(title, description, category, image_key),
@@ -122,6 +139,7 @@ def _check_idea_form(
         errors=form.errors,
         submit=form.raw("action") == "submit",
         new_image=processed,
+        busy=busy,
     )
 
 
@@ -189,6 +207,10 @@ def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea | None)
         context = _form_context(
             request, campaign, brand, values=parsed.values, errors=parsed.errors, idea=idea
         )
+        if parsed.busy is not None:
+            response = render(request, "ideas/form.html", context, status_code=503)
+            response.headers["Retry-After"] = str(parsed.busy.retry_after)
+            return response
         return render(request, "ideas/form.html", context, status_code=400)
     content = parsed.content
     new_key = None
@@ -226,7 +248,7 @@ def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea | None)
             images.delete_image(storage, new_key)
         errors = {"": exc.message}
         if parsed.new_image is not None:
-            errors["image"] = _("Please choose the image again.")
+            errors["image"] = images.choose_again_message()
         context = _form_context(
             request, campaign, brand, values=parsed.values, errors=errors, idea=idea
         )
@@ -261,6 +283,7 @@ def withdraw_idea(request: Request) -> Response:
             idea=idea,
             user=_user(request),
             now=request.app.state.clock.now(),
+            storage=_storage(request),
         )
     except service.IdeaRefused as exc:
         return redirect(idea_path(campaign, idea), flash=exc.message, request=request)

@@ -31,12 +31,14 @@ from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import is_open
 from cocreate.clock import FrozenClock
 from cocreate.i18n import gettext as _
+from cocreate.ideas.images import delete_image
 from cocreate.ideas.models import Idea, IdeaStatus, IdeaTerm
 from cocreate.ideas.similarity import fold, prefix_range, rank_similar, terms
 from cocreate.integers import id_or_none, int_or_none
 from cocreate.moderation import service as moderation
 from cocreate.moderation.models import ModerationMode
 from cocreate.security.permissions import has_brand_role
+from cocreate.storage import Audience, Storage
 
 TITLE_MAX = 120
 DESCRIPTION_MAX = 5000
@@ -114,6 +116,29 @@ def can_view(
     if user is not None and user.id == idea.author_id:
         return True
     return is_brand_staff(session=session, user=user, brand=brand)
+
+
+def image_audience(
+    *, session: Session, image_key: str, user: Callable[[], User | None]
+) -> Audience:
+    """Who may fetch the files of an idea's image: anyone while the idea is publicly visible;
+    else whoever may see the idea (`can_view`: its author, the brand's staff, admins); else,
+    or when no idea has this image, nobody. `user` is called only when it matters, so a
+    public image costs no look-up of the signed-in account."""
+    row = session.exec(
+        select(Idea, Campaign, Brand)
+        .join(Campaign, col(Campaign.id) == col(Idea.campaign_id))
+        .join(Brand, col(Brand.id) == col(Campaign.brand_id))
+        .where(Idea.image_key == image_key)
+    ).first()
+    if row is None:
+        return Audience.NOBODY
+    idea, campaign, brand = row
+    if moderation.is_publicly_visible(idea, campaign):
+        return Audience.PUBLIC
+    if can_view(session=session, user=user(), idea=idea, campaign=campaign, brand=brand):
+        return Audience.PRIVATE
+    return Audience.NOBODY
 
 
 def can_edit(idea: Idea, user: User | None) -> bool:
@@ -368,23 +393,39 @@ def _prescreen(session: Session, idea: Idea, now: datetime, base_url: str) -> No
 
 
 def withdraw_idea(
-    *, session: Session, campaign: Campaign, idea: Idea, user: User, now: datetime
+    *,
+    session: Session,
+    campaign: Campaign,
+    idea: Idea,
+    user: User,
+    now: datetime,
+    storage: Storage,
 ) -> Idea:
-    """The author takes an idea back; its place in the campaign becomes free again."""
+    """The author takes an idea back; its place in the campaign becomes free again.
+
+    A withdrawn idea never comes back (nobody can edit, submit or approve it), so its image
+    is deleted from `storage` (the key is cleared in the same update; files go after the
+    commit, so that a failed commit leaves no idea pointing at deleted files).
+    """
     open_now = submission_open(session=session, campaign=campaign, now=now)
     if not can_withdraw(idea, user, submission_is_open=open_now):
         if user.id != idea.author_id:
             raise PermissionError("only the author withdraws an idea")
         raise IdeaRefused(_("This idea can no longer be withdrawn."))
     # Conditional on the status read above, so a moderator's decision in between wins.
+    # (An image changed in another tab meanwhile leaves files no idea names: nobody may
+    # fetch those, see image_audience.)
+    image_key = idea.image_key
     result = session.exec(
         update(Idea)
         .where(col(Idea.id) == idea.id, col(Idea.status) == idea.status)
-        .values(status=IdeaStatus.WITHDRAWN, updated_at=now)
+        .values(status=IdeaStatus.WITHDRAWN, image_key=None, updated_at=now)
     )
     session.commit()
     if result.rowcount != 1:
         raise IdeaRefused(_("This idea can no longer be withdrawn."))
+    if image_key:
+        delete_image(storage, image_key)
     session.refresh(idea)
     return idea
 

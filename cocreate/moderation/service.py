@@ -40,6 +40,7 @@ from cocreate.clock import Clock, system_clock
 from cocreate.db import begin_write
 from cocreate.i18n import DEFAULT_LOCALE, LOCALES, using_locale
 from cocreate.i18n import gettext as _
+from cocreate.ideas.images import delete_image
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.ideas.similarity import rank_similar
 from cocreate.moderation import merge_votes, prescreen
@@ -59,12 +60,17 @@ from cocreate.moderation.models import (
 )
 from cocreate.notifications.models import OutboxEmail
 from cocreate.notifications.service import queue_email
+from cocreate.storage import Storage
 
 UNDO_SECONDS = 30
 MODES = tuple(m.value for m in ModerationMode)
 CLAIM_MINUTES = 5
 BULK_LIMIT = 200
 DUPLICATE_CANDIDATES = 2000  # the campaign's most recent ideas compared with a new one
+# A moderator's rejection is final once its undo window has passed (see `refusal`): the
+# idea's image is deleted then, with a minute to spare for clocks that differ between hosts.
+PURGE_REJECTED_AFTER = timedelta(seconds=UNDO_SECONDS + 60)
+PURGE_BATCH = 100
 
 # Which statuses each decision may start from. Approving or rejecting an approved idea is
 # how a moderator settles its reports; a rejected idea can be approved when the rejection
@@ -960,6 +966,56 @@ def bulk_decide(
         else:
             decided.append(result.decision)
     return BulkResult(decided=decided, refused=refused)
+
+
+def purge_rejected_images(
+    *, session: Session, storage: Storage, clock: Clock = system_clock
+) -> int:
+    """Delete the image files of rejected ideas whose rejection is final (decided by a
+    moderator, past its undo window); returns how many images went. Commits.
+
+    An automatic rejection keeps its image: a moderator may still approve the idea. Until its
+    files go, a rejected idea's image is served only to whoever may see the idea
+    (`ideas.service.image_audience`). Safe to run on several hosts at once: each key is
+    cleared by a conditional update, and only the run that cleared it deletes the files.
+    """
+    cutoff = clock.now() - PURGE_REJECTED_AFTER
+    latest = (
+        sa_select(func.max(ModerationDecision.id))
+        .where(col(ModerationDecision.idea_id) == col(Idea.id))
+        .correlate(Idea)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(Idea.id, Idea.image_key)
+        .join(ModerationDecision, col(ModerationDecision.id) == latest)
+        .where(
+            col(Idea.image_key).is_not(None),
+            Idea.status == IdeaStatus.REJECTED,
+            col(ModerationDecision.automatic).is_(False),
+            col(ModerationDecision.at) < cutoff,
+        )
+        .limit(PURGE_BATCH)
+    ).all()
+    session.commit()  # end the read: each clearing below is a write transaction of its own
+    purged = 0
+    for idea_id, image_key in rows:
+        assert image_key is not None
+        cleared = session.execute(
+            update(Idea)
+            .execution_options(synchronize_session=False)
+            .where(
+                col(Idea.id) == idea_id,
+                col(Idea.image_key) == image_key,
+                col(Idea.status) == IdeaStatus.REJECTED,
+            )
+            .values(image_key=None)
+        )
+        session.commit()
+        if cleared.rowcount == 1:  # type: ignore[attr-defined]
+            delete_image(storage, image_key)
+            purged += 1
+    return purged
 
 
 # ---------------------------------------------------------------------------------------

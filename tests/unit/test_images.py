@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from cocreate.i18n import using_locale
-from cocreate.ideas.images import MAX_UPLOAD_BYTES, ImageRejected, process_image
+from cocreate.ideas import images as images_module
+from cocreate.ideas.images import (
+    MAX_UPLOAD_BYTES,
+    DecodeGate,
+    ImageRejected,
+    ImagesBusy,
+    UploadPolicy,
+    decode,
+    process_image,
+    process_upload,
+)
+from cocreate.security.ratelimit import RateLimiter
 from tests.ideas_fixtures import jpeg_bytes, png_bytes
 
 
@@ -93,6 +107,12 @@ def test_anything_but_a_whole_jpeg_png_or_webp_is_refused(data: bytes) -> None:
     assert _refusal(data) == "This file is not a JPEG, PNG or WebP image."
 
 
+TOO_MANY_PIXELS = (
+    "The image has too many pixels. The most we take is 12 megapixels, "
+    "or 64 megapixels for a JPEG photo."
+)
+
+
 def test_a_decompression_bomb_is_refused_from_its_header() -> None:
     # 10000 x 10000 black-and-white pixels compress to about 12 KB of PNG.
     out = io.BytesIO()
@@ -102,12 +122,114 @@ def test_a_decompression_bomb_is_refused_from_its_header() -> None:
     started = time.perf_counter()
     message = _refusal(bomb)
     assert time.perf_counter() - started < 0.5, "must be refused before decoding"
-    assert message == "The image has too many pixels; the most we take is 6000 × 6000."
+    assert message == TOO_MANY_PIXELS
 
 
-def test_a_side_over_6000_pixels_is_refused() -> None:
-    message = _refusal(png_bytes((6001, 10), mode="1"))
-    assert message == "The image is 6001 × 10 pixels; the most we take is 6000 × 6000."
+def test_a_png_over_the_pixel_budget_is_never_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 6000 x 6000 PNG (100 KB) that cost 540 MB: refused from its header alone."""
+    bomb = png_bytes((6000, 6000))
+    assert len(bomb) < 200_000
+    loads = _count_loads(monkeypatch)
+    assert _refusal(bomb) == TOO_MANY_PIXELS
+    assert loads == []
+    # Just inside the budget is decoded (a 12-megapixel phone photo saved as PNG).
+    assert process_image(png_bytes((4032, 3024))).variants["large"]
+    assert loads == [(4032, 3024)]
+
+
+def test_a_big_jpeg_is_decoded_scaled_down_by_libjpeg() -> None:
+    """A 48-megapixel phone photo holds 3 megapixels while decoding; a progressive JPEG
+    (whose coefficients libjpeg keeps whole) counts its full size, so the same is refused."""
+    decoded = decode(jpeg_bytes((8064, 6048)))
+    assert decoded.size == (1200, 900)
+    with pytest.raises(ImageRejected):
+        decode(jpeg_bytes((8064, 6048), progressive=True))
+    # A JPEG header past 64 megapixels is refused however small its scaled decode would be.
+    assert _refusal(jpeg_bytes((9000, 8000))) == TOO_MANY_PIXELS
+
+
+def test_draft_decodes_a_phone_photo_at_half_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = _count_loads(monkeypatch)
+    processed = process_image(jpeg_bytes((4000, 3000)))
+    assert loads == [(2000, 1500)]  # 1/2 scale still covers 1200 px; 1/4 would not
+    assert _open(processed.variants["large"]).size == (1200, 900)
+
+
+def test_orientation_applies_after_shrinking_a_png_with_exif() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 8  # "rotate 90° counter-clockwise to display"
+    processed = process_image(png_bytes((2400, 1200), exif=exif))
+    assert _open(processed.variants["large"]).size == (600, 1200)
+
+
+def test_a_full_gate_waits_its_time_then_says_busy() -> None:
+    gate = DecodeGate(slots=1, wait_seconds=0.2)
+    with gate.slot():  # one decode in progress
+        started = time.perf_counter()
+        with pytest.raises(ImagesBusy) as caught:
+            process_image(png_bytes(), gate=gate)
+        waited = time.perf_counter() - started
+    assert 0.2 <= waited < 1.0
+    assert caught.value.retry_after > 0
+    assert "try again in a moment" in caught.value.message
+    # Once the slot is free, the same upload goes through.
+    assert process_image(png_bytes(), gate=gate).variants["thumb"]
+
+
+def test_the_gate_bounds_decodes_running_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = DecodeGate(slots=2, wait_seconds=10)
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    real_decode = images_module.decode
+
+    def slow_decode(data: bytes) -> Image.Image:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        try:
+            return real_decode(data)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(images_module, "decode", slow_decode)
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _n: process_image(png_bytes(), gate=gate), range(6)))
+    assert len(results) == 6 and most == 2
+
+
+def test_uploads_over_the_accounts_hourly_limit_are_refused_undecoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = UploadPolicy(DecodeGate(1, 1.0), RateLimiter(), "2/hour")
+    loads = _count_loads(monkeypatch)
+    for _n in range(2):
+        assert process_upload(png_bytes(), account_id=7, policy=policy).variants["large"]
+    with pytest.raises(ImageRejected) as caught:
+        process_upload(png_bytes(), account_id=7, policy=policy)
+    assert caught.value.message == (
+        "You have sent many images in a short time. Please try again later."
+    )
+    assert len(loads) == 2
+    # Another account has its own count.
+    assert process_upload(png_bytes(), account_id=8, policy=policy).variants["large"]
+
+
+def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The sizes at which Pillow decodes pixels (ImageFile.load), in order."""
+    loads: list[tuple[int, int]] = []
+    real_load = ImageFile.ImageFile.load
+
+    def counting_load(self: ImageFile.ImageFile) -> Any:
+        if self.tile:  # something left to decode
+            loads.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    return loads
 
 
 def test_refusals_speak_french() -> None:

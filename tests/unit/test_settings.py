@@ -87,6 +87,10 @@ def test_unknown_mode_is_refused() -> None:
         ("COCREATE_POW_MAX_NUMBER", "lots"),
         ("COCREATE_POW_MAX_NUMBER", "999"),
         ("COCREATE_POW_MAX_NUMBER", "10000001"),
+        ("COCREATE_UPLOAD_RATE_LIMIT", "lots"),
+        ("COCREATE_IMAGE_DECODES", "0"),
+        ("COCREATE_IMAGE_DECODES", "two"),
+        ("COCREATE_IMAGE_DECODE_WAIT", "-1"),
     ],
 )
 def test_a_bad_value_is_a_start_up_error_naming_the_variable(name: str, value: str) -> None:
@@ -106,8 +110,13 @@ def test_good_values_are_read() -> None:
             "COCREATE_OUTBOX_INTERVAL": "0",
             "COCREATE_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2,",
             "COCREATE_POW_MAX_NUMBER": "250000",
+            "COCREATE_UPLOAD_RATE_LIMIT": "5/hour",
+            "COCREATE_IMAGE_DECODES": "4",
+            "COCREATE_IMAGE_DECODE_WAIT": "0.5",
         }
     )
+    assert settings.upload_rate_limit == "5/hour"
+    assert (settings.image_decodes, settings.image_decode_wait_seconds) == (4, 0.5)
     assert settings.pow_max_number == 250_000
     assert settings.base_url == "https://vote.example" and settings.https
     assert settings.smtp_url == "smtps://u:p@mail.example:465"
