@@ -65,8 +65,13 @@ def bind_reuseport_sockets(
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on connections whose
+            # listening socket says TCP, and uvicorn writes a response's head and body apart,
+            # so with Nagle on each kept-alive answer waited ~40 ms for the client's delayed ACK.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sockets.append(sock)
+            # Linux also hands TCP_NODELAY down from the listening socket to accepted ones.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((host, port))
