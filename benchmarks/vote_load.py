@@ -11,8 +11,9 @@ ballot. Then, on 127.0.0.1 only:
 2. the vote endpoint: `POST /c/<slug>/vote/<idea>` as htmx sends it, served by `cocreate serve`
    running the platform (cocreate.asgi:app).
 
-Both run as production does, each worker on a socket of its own (cocreate/serving.py); set
-VOTE_LOAD_SHARED_SOCKET=1 to serve both with uvicorn's `--workers` (one shared socket) instead.
+Both run as production does (`cocreate serve`); VOTE_LOAD_LAUNCHER=uvicorn serves both with
+uvicorn's `--workers` (one shared socket) instead, VOTE_LOAD_LAUNCHER=gunicorn with gunicorn,
+uvicorn-worker and `--reuse-port` called directly (see `launcher`).
 
 Each is driven by wrk with `--connections` connections for `--seconds` seconds, then a short
 drain (benchmarks/vote_load.lua). Reported: requests/s, p50/p90/p99 latency, errors; for the
@@ -263,6 +264,37 @@ def is_prime(n: int) -> bool:
 # --- Servers and load ---------------------------------------------------------------------------
 
 
+def launcher(app: str, *, port: int, workers: int) -> list[str]:
+    """The server command after `python -m`: as production serves (`cocreate serve`), or, for
+    comparison, VOTE_LOAD_LAUNCHER=uvicorn (uvicorn's --workers, one shared socket) or
+    VOTE_LOAD_LAUNCHER=gunicorn (gunicorn with uvicorn-worker and --reuse-port, called
+    directly)."""
+    chosen = os.environ.get("VOTE_LOAD_LAUNCHER", "cocreate")
+    if os.environ.get("VOTE_LOAD_SHARED_SOCKET"):
+        chosen = "uvicorn"
+    address = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    if chosen == "cocreate":
+        return ["cocreate", "serve", "--app", app, *address, *quiet]
+    if chosen == "uvicorn":
+        return ["uvicorn", app, *address, *quiet]
+    if chosen == "gunicorn":
+        return [
+            "gunicorn",
+            app,
+            "--worker-class",
+            "uvicorn_worker.UvicornWorker",
+            "--reuse-port",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+    raise SystemExit(f"VOTE_LOAD_LAUNCHER={chosen!r}: cocreate, uvicorn or gunicorn")
+
+
 @contextmanager
 def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Iterator[str]:
     port = free_port()
@@ -277,23 +309,7 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
         "COCREATE_DATA_DIR": str(workdir),
         "COCREATE_OUTBOX_INTERVAL": "0",
     }
-    # As production serves (a socket per worker), or uvicorn's own --workers for comparison.
-    shared_socket = bool(os.environ.get("VOTE_LOAD_SHARED_SOCKET"))
-    launcher = ["uvicorn", app] if shared_socket else ["cocreate", "serve", "--app", app]
-    command = [
-        sys.executable,
-        "-m",
-        *launcher,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    command = [sys.executable, "-m", *launcher(app, port=port, workers=workers)]
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
