@@ -73,6 +73,7 @@ class Run:
     repeated: int
     refused: int
     stored: int | None = None
+    server_cpu_ms: float | None = None  # CPU time of the server's processes per request
 
     @property
     def rate(self) -> float:
@@ -295,8 +296,53 @@ def launcher(app: str, *, port: int, workers: int) -> list[str]:
     raise SystemExit(f"VOTE_LOAD_LAUNCHER={chosen!r}: cocreate, uvicorn or gunicorn")
 
 
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:`port` (Linux: /proc/net/tcp; 0A is LISTEN)."""
+    wanted = f"0100007F:{port:04X}"
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return 0
+    return sum(1 for line in lines if line.split()[1:4:2] == [wanted, "0A"])
+
+
+def expected_sockets(workers: int) -> int:
+    """Listening sockets once every worker listens: one each (SO_REUSEPORT, Linux), else 0
+    (nothing to wait for)."""
+    shared = os.environ.get("VOTE_LOAD_SHARED_SOCKET") or (
+        os.environ.get("VOTE_LOAD_LAUNCHER") == "uvicorn"
+    )
+    return workers if sys.platform == "linux" and not shared else 0
+
+
+@dataclass
+class Served:
+    url: str
+    pid: int  # the server's first process (our parent, or gunicorn's arbiter)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid` and its living descendants (its workers)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
 @contextmanager
-def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Iterator[str]:
+def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Iterator[Served]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("COCREATE_")}
@@ -314,12 +360,13 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
-            # Every worker must be serving before the load starts. Each check is a new
-            # connection, which the kernel hands to a worker at random: 16 prompt answers in a
-            # row leave a 2**-16 chance (two workers) that one worker has not answered yet.
+            # Every worker must be serving before the load starts. gunicorn's workers bind
+            # their sockets as they start: first every socket must listen. Then each check is
+            # a new connection, which the kernel hands to a worker at random: 16 prompt answers
+            # in a row leave a 2**-16 chance (two workers) that one worker has not answered yet.
             deadline = time.monotonic() + 60
             prompt = 0
-            while prompt < 16:
+            while prompt < 16 or listening_sockets(port) < expected_sockets(workers):
                 if process.poll() is not None:
                     raise RuntimeError(f"{app} exited:\n{log_path.read_text()}")
                 try:
@@ -331,7 +378,7 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
                     raise RuntimeError(f"{app} not ready:\n{log_path.read_text()}")
                 if not prompt:
                     time.sleep(0.1)
-            yield url
+            yield Served(url, process.pid)
         finally:
             process.terminate()
             try:
@@ -345,7 +392,7 @@ def server(app: str, *, database_url: str, workers: int, workdir: Path) -> Itera
 
 
 def run_wrk(
-    url: str, *, mode: str, seconds: int, connections: int, threads: int, data: Path | None
+    served: Served, *, mode: str, seconds: int, connections: int, threads: int, data: Path | None
 ) -> dict[str, Any]:
     env = {
         **os.environ,
@@ -363,13 +410,16 @@ def run_wrk(
         "10s",
         "-s",
         str(LUA),
-        url,
+        served.url,
     ]
+    cpu_before = server_cpu_seconds(served.pid)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    cpu = server_cpu_seconds(served.pid) - cpu_before
     found = [line for line in done.stdout.splitlines() if line.startswith("VOTE_LOAD ")]
     if not found:
         raise RuntimeError(f"wrk said:\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(found[0].removeprefix("VOTE_LOAD "))
+    result["server_cpu_s"] = cpu
     result["samples"] = [
         line.removeprefix("VOTE_LOAD_SAMPLE ")
         for line in done.stdout.splitlines()
@@ -393,6 +443,7 @@ def as_run(backend: str, endpoint: str, workers: int, raw: dict[str, Any]) -> Ru
         acknowledged=raw["acknowledged"],
         repeated=raw["repeated"],
         refused=raw["refused"],
+        server_cpu_ms=raw["server_cpu_s"] * 1000 / max(raw["requests"], 1),
     )
 
 
@@ -458,20 +509,20 @@ def measure(
             }
             with server(
                 "benchmarks.ceiling_app:app", database_url=url, workers=workers, workdir=workdir
-            ) as base:
-                raw = run_wrk(base, mode="ceiling", data=None, **load)
+            ) as served:
+                raw = run_wrk(served, mode="ceiling", data=None, **load)
             ceiling = as_run(backend, "bare INSERT (ceiling)", workers, raw)
             ceiling.stored = stored_inserts(engine)
             platform = "cocreate.asgi:app"
-            with server(platform, database_url=url, workers=workers, workdir=workdir) as base:
-                check_login(base, cookies[0][0], world.ideas)
+            with server(platform, database_url=url, workers=workers, workdir=workdir) as served:
+                check_login(served.url, cookies[0][0], world.ideas)
                 floor = as_run(
                     backend,
                     "GET /healthz signed in (floor)",
                     workers,
-                    run_wrk(base, mode="floor", data=data, **load),
+                    run_wrk(served, mode="floor", data=data, **load),
                 )
-                raw = run_wrk(base, mode="vote", data=data, **load)
+                raw = run_wrk(served, mode="vote", data=data, **load)
             vote = as_run(backend, "POST /c/{slug}/vote/{idea}", workers, raw)
             vote.stored, tally_matches, spent = stored_votes(engine, world)
             checks = {
@@ -491,8 +542,8 @@ def measure(
 def table(runs: list[tuple[Run, Run, dict[str, Any]]]) -> str:
     lines = [
         "| database | endpoint | workers | requests/s | p50 ms | p90 ms | p99 ms | errors "
-        "| acknowledged | stored |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| acknowledged | stored | server CPU ms/request |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ceiling, vote, checks in runs:
         for run in (ceiling, checks["floor"], vote):
@@ -501,7 +552,7 @@ def table(runs: list[tuple[Run, Run, dict[str, Any]]]) -> str:
             lines.append(
                 f"| {run.backend} | {run.endpoint} | {run.workers} | {run.rate:,.0f} "
                 f"| {run.p50_ms:.1f} | {run.p90_ms:.1f} | {run.p99_ms:.1f} | {run.errors} "
-                f"| {acknowledged} | {stored} |"
+                f"| {acknowledged} | {stored} | {run.server_cpu_ms or 0:.2f} |"
             )
     return "\n".join(lines)
 
