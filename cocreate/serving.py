@@ -9,8 +9,9 @@ even though its process is alive. uvicorn's own `--workers` could not see that: 
 ping is answered by a side thread.
 
 On Linux, `--reuse-port` gives each worker a listening socket of its own, bound to the same
-address with SO_REUSEPORT (gunicorn 24 and later bind it in the worker), and the kernel
-spreads new connections over them by a hash of the client's address and port. uvicorn's
+address with SO_REUSEPORT by the worker itself (gunicorn releases after 23.0; 23.0 shared the
+arbiter's one socket), and the kernel spreads new connections over them by a hash of the
+client's address and port. uvicorn's
 shared socket let the first worker to wake accept a whole burst: connections that stay open
 (a reverse proxy's keep-alive pool, a load generator) then stayed piled on one worker, three
 for every one of the other's, while the other idled. Elsewhere (no SO_REUSEPORT, or one that
