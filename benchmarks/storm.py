@@ -108,7 +108,7 @@ async def _login_form(client: httpx2.AsyncClient) -> str:
 
 
 async def storm_with_voters(
-    base: str, emails: list[str], data: Path, load: dict[str, int]
+    served: vote_load.Served, emails: list[str], data: Path, load: dict[str, int]
 ) -> tuple[dict[str, Any], Logins]:
     """Fetch every log-in form first; then start the voters (wrk, in a thread) and send the
     log-ins at an even pace over the voters' period."""
@@ -116,7 +116,7 @@ async def storm_with_voters(
     logins = Logins()
     clients = [
         httpx2.AsyncClient(
-            base_url=base,
+            base_url=served.url,
             timeout=LOGIN_TIMEOUT,
             headers={"X-Forwarded-For": f"10.{n // 250}.{n % 250}.1"},
         )
@@ -151,7 +151,7 @@ async def storm_with_voters(
         tokens = await asyncio.gather(*(_login_form(client) for client in clients))
         with ThreadPoolExecutor(1) as pool:
             voting = asyncio.get_running_loop().run_in_executor(
-                pool, lambda: vote_load.run_wrk(base, mode="vote", data=data, **load)
+                pool, lambda: vote_load.run_wrk(served, mode="vote", data=data, **load)
             )
             started = time.monotonic()
             await asyncio.gather(*(log_in(n, started) for n in range(len(emails))))
@@ -193,11 +193,11 @@ def measure(backend: str, args: argparse.Namespace, workdir: Path) -> list[Perio
             workdir=workdir,
             extra_env={"COCREATE_TRUSTED_PROXIES": "127.0.0.1"},
             on_log=logs.append,
-        ) as base:
-            vote_load.check_login(base, calm_voters[0][0], world.ideas)
-            raw = vote_load.run_wrk(base, mode="vote", data=calm_data, **load)
+        ) as served:
+            vote_load.check_login(served.url, calm_voters[0][0], world.ideas)
+            raw = vote_load.run_wrk(served, mode="vote", data=calm_data, **load)
             calm = _period(backend, "calm", workers, raw)
-            raw, logins = asyncio.run(storm_with_voters(base, emails, storm_data, load))
+            raw, logins = asyncio.run(storm_with_voters(served, emails, storm_data, load))
             storm = _period(backend, "storm", workers, raw, logins)
     calm.server_errors = storm.server_errors = logged_exceptions("".join(logs))
     return [calm, storm]

@@ -11,8 +11,9 @@ ballot. Then, on 127.0.0.1 only:
 2. the vote endpoint: `POST /c/<slug>/vote/<idea>` as htmx sends it, served by `cocreate serve`
    running the platform (cocreate.asgi:app).
 
-Both run as production does, each worker on a socket of its own (cocreate/serving.py); set
-VOTE_LOAD_SHARED_SOCKET=1 to serve both with uvicorn's `--workers` (one shared socket) instead.
+Both run as production does (`cocreate serve`); VOTE_LOAD_LAUNCHER=uvicorn serves both with
+uvicorn's `--workers` (one shared socket) instead, VOTE_LOAD_LAUNCHER=gunicorn with gunicorn,
+uvicorn-worker and `--reuse-port` called directly (see `launcher`).
 
 Each is driven by wrk with `--connections` connections for `--seconds` seconds, then a short
 drain (benchmarks/vote_load.lua). Reported: requests/s, p50/p90/p99 latency, errors; for the
@@ -72,6 +73,7 @@ class Run:
     repeated: int
     refused: int
     stored: int | None = None
+    server_cpu_ms: float | None = None  # CPU time of the server's processes per request
 
     @property
     def rate(self) -> float:
@@ -263,6 +265,82 @@ def is_prime(n: int) -> bool:
 # --- Servers and load ---------------------------------------------------------------------------
 
 
+def launcher(app: str, *, port: int, workers: int) -> list[str]:
+    """The server command after `python -m`: as production serves (`cocreate serve`), or, for
+    comparison, VOTE_LOAD_LAUNCHER=uvicorn (uvicorn's --workers, one shared socket) or
+    VOTE_LOAD_LAUNCHER=gunicorn (gunicorn with uvicorn-worker and --reuse-port, called
+    directly)."""
+    chosen = os.environ.get("VOTE_LOAD_LAUNCHER", "cocreate")
+    if os.environ.get("VOTE_LOAD_SHARED_SOCKET"):
+        chosen = "uvicorn"
+    address = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    if chosen == "cocreate":
+        return ["cocreate", "serve", "--app", app, *address, *quiet]
+    if chosen == "uvicorn":
+        return ["uvicorn", app, *address, *quiet]
+    if chosen == "gunicorn":
+        return [
+            "gunicorn",
+            app,
+            "--worker-class",
+            "uvicorn_worker.UvicornWorker",
+            "--reuse-port",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+    raise SystemExit(f"VOTE_LOAD_LAUNCHER={chosen!r}: cocreate, uvicorn or gunicorn")
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:`port` (Linux: /proc/net/tcp; 0A is LISTEN)."""
+    wanted = f"0100007F:{port:04X}"
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return 0
+    return sum(1 for line in lines if line.split()[1:4:2] == [wanted, "0A"])
+
+
+def expected_sockets(workers: int) -> int:
+    """Listening sockets once every worker listens: one each (SO_REUSEPORT, Linux), else 0
+    (nothing to wait for)."""
+    shared = os.environ.get("VOTE_LOAD_SHARED_SOCKET") or (
+        os.environ.get("VOTE_LOAD_LAUNCHER") == "uvicorn"
+    )
+    return workers if sys.platform == "linux" and not shared else 0
+
+
+@dataclass
+class Served:
+    url: str
+    pid: int  # the server's first process (our parent, or gunicorn's arbiter)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid` and its living descendants (its workers)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
 @contextmanager
 def server(
     app: str,
@@ -272,9 +350,10 @@ def server(
     workdir: Path,
     extra_env: Mapping[str, str] | None = None,
     on_log: Callable[[str], None] | None = None,
-) -> Iterator[str]:
-    """`app` served by `cocreate serve` on a free port until the block ends. A traceback in
-    its log raises, unless `on_log` is given: it then gets the whole log to judge."""
+) -> Iterator[Served]:
+    """`app` served as production serves it (see `launcher`) on a free port until the block
+    ends. A traceback in its log raises, unless `on_log` is given: it then gets the whole log
+    to judge."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("COCREATE_")}
@@ -288,33 +367,18 @@ def server(
         "COCREATE_OUTBOX_INTERVAL": "0",
         **(extra_env or {}),
     }
-    # As production serves (a socket per worker), or uvicorn's own --workers for comparison.
-    shared_socket = bool(os.environ.get("VOTE_LOAD_SHARED_SOCKET"))
-    launcher = ["uvicorn", app] if shared_socket else ["cocreate", "serve", "--app", app]
-    command = [
-        sys.executable,
-        "-m",
-        *launcher,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    command = [sys.executable, "-m", *launcher(app, port=port, workers=workers)]
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
-            # Every worker must be serving before the load starts. Each check is a new
-            # connection, which the kernel hands to a worker at random: 16 prompt answers in a
-            # row leave a 2**-16 chance (two workers) that one worker has not answered yet.
+            # Every worker must be serving before the load starts. gunicorn's workers bind
+            # their sockets as they start: first every socket must listen. Then each check is
+            # a new connection, which the kernel hands to a worker at random: 16 prompt answers
+            # in a row leave a 2**-16 chance (two workers) that one worker has not answered yet.
             deadline = time.monotonic() + 60
             prompt = 0
-            while prompt < 16:
+            while prompt < 16 or listening_sockets(port) < expected_sockets(workers):
                 if process.poll() is not None:
                     raise RuntimeError(f"{app} exited:\n{log_path.read_text()}")
                 try:
@@ -326,7 +390,7 @@ def server(
                     raise RuntimeError(f"{app} not ready:\n{log_path.read_text()}")
                 if not prompt:
                     time.sleep(0.1)
-            yield url
+            yield Served(url, process.pid)
         finally:
             process.terminate()
             try:
@@ -342,7 +406,7 @@ def server(
 
 
 def run_wrk(
-    url: str, *, mode: str, seconds: int, connections: int, threads: int, data: Path | None
+    served: Served, *, mode: str, seconds: int, connections: int, threads: int, data: Path | None
 ) -> dict[str, Any]:
     env = {
         **os.environ,
@@ -360,13 +424,16 @@ def run_wrk(
         "10s",
         "-s",
         str(LUA),
-        url,
+        served.url,
     ]
+    cpu_before = server_cpu_seconds(served.pid)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    cpu = server_cpu_seconds(served.pid) - cpu_before
     found = [line for line in done.stdout.splitlines() if line.startswith("VOTE_LOAD ")]
     if not found:
         raise RuntimeError(f"wrk said:\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(found[0].removeprefix("VOTE_LOAD "))
+    result["server_cpu_s"] = cpu
     result["samples"] = [
         line.removeprefix("VOTE_LOAD_SAMPLE ")
         for line in done.stdout.splitlines()
@@ -390,6 +457,7 @@ def as_run(backend: str, endpoint: str, workers: int, raw: dict[str, Any]) -> Ru
         acknowledged=raw["acknowledged"],
         repeated=raw["repeated"],
         refused=raw["refused"],
+        server_cpu_ms=raw["server_cpu_s"] * 1000 / max(raw["requests"], 1),
     )
 
 
@@ -455,20 +523,20 @@ def measure(
             }
             with server(
                 "benchmarks.ceiling_app:app", database_url=url, workers=workers, workdir=workdir
-            ) as base:
-                raw = run_wrk(base, mode="ceiling", data=None, **load)
+            ) as served:
+                raw = run_wrk(served, mode="ceiling", data=None, **load)
             ceiling = as_run(backend, "bare INSERT (ceiling)", workers, raw)
             ceiling.stored = stored_inserts(engine)
             platform = "cocreate.asgi:app"
-            with server(platform, database_url=url, workers=workers, workdir=workdir) as base:
-                check_login(base, cookies[0][0], world.ideas)
+            with server(platform, database_url=url, workers=workers, workdir=workdir) as served:
+                check_login(served.url, cookies[0][0], world.ideas)
                 floor = as_run(
                     backend,
                     "GET /healthz signed in (floor)",
                     workers,
-                    run_wrk(base, mode="floor", data=data, **load),
+                    run_wrk(served, mode="floor", data=data, **load),
                 )
-                raw = run_wrk(base, mode="vote", data=data, **load)
+                raw = run_wrk(served, mode="vote", data=data, **load)
             vote = as_run(backend, "POST /c/{slug}/vote/{idea}", workers, raw)
             vote.stored, tally_matches, spent = stored_votes(engine, world)
             checks = {
@@ -488,8 +556,8 @@ def measure(
 def table(runs: list[tuple[Run, Run, dict[str, Any]]]) -> str:
     lines = [
         "| database | endpoint | workers | requests/s | p50 ms | p90 ms | p99 ms | errors "
-        "| acknowledged | stored |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| acknowledged | stored | server CPU ms/request |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ceiling, vote, checks in runs:
         for run in (ceiling, checks["floor"], vote):
@@ -498,7 +566,7 @@ def table(runs: list[tuple[Run, Run, dict[str, Any]]]) -> str:
             lines.append(
                 f"| {run.backend} | {run.endpoint} | {run.workers} | {run.rate:,.0f} "
                 f"| {run.p50_ms:.1f} | {run.p90_ms:.1f} | {run.p99_ms:.1f} | {run.errors} "
-                f"| {acknowledged} | {stored} |"
+                f"| {acknowledged} | {stored} | {run.server_cpu_ms or 0:.2f} |"
             )
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ import getpass
 import sys
 from typing import TYPE_CHECKING
 
+from cocreate.serving import WORKER_TIMEOUT
 from cocreate.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
@@ -207,8 +208,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=trusted,
         log_level=args.log_level,
         access_log=not args.no_access_log,
+        worker_timeout=args.worker_timeout,
     )
     return 0
+
+
+def _positive_seconds(text: str) -> int:
+    seconds = int(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be a whole number of seconds above 0")
+    return seconds
 
 
 def parser() -> argparse.ArgumentParser:
@@ -219,14 +228,25 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the web application with uvicorn")
+    serve = commands.add_parser(
+        "serve", help="serve the web application (uvicorn; gunicorn's arbiter for several workers)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="worker processes (default 1); on Linux each gets its own SO_REUSEPORT socket",
+        help="worker processes (default 1); more than one runs under gunicorn, each worker "
+        "with its own SO_REUSEPORT socket on Linux",
+    )
+    serve.add_argument(
+        "--worker-timeout",
+        type=_positive_seconds,
+        default=WORKER_TIMEOUT,
+        metavar="SECONDS",
+        help="with several workers, replace a worker whose event loop has not turned for this "
+        f"long (default {WORKER_TIMEOUT})",
     )
     serve.add_argument(
         "--proxy-headers",

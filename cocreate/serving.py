@@ -1,34 +1,32 @@
-"""Serving the application with several uvicorn worker processes, one listening socket each.
+"""Serving the application: uvicorn alone for one process, gunicorn with uvicorn's worker for
+several.
 
-uvicorn's own `--workers` shares one listening socket among the workers, and asyncio accepts
-every connection waiting on it at once: whichever worker wakes first takes a whole burst.
-Clients that keep their connections open (a reverse proxy's upstream keep-alive pool, a load
-generator) stay where they landed, so one worker can hold three connections for every one of
-the other's, and its requests wait three times as long while the other worker idles.
+`cocreate serve --workers N` (N > 1) runs gunicorn's arbiter with N `uvicorn_worker` workers.
+The arbiter replaces a worker that dies, and one whose event loop is stuck: uvicorn calls the
+worker's heartbeat from its loop (every half timeout), so a worker blocked in a synchronous
+call stops beating and is killed after `worker_timeout` seconds (gunicorn's `--timeout`),
+even though its process is alive. uvicorn's own `--workers` could not see that: its health
+ping is answered by a side thread.
 
-On Linux each worker here gets a socket of its own, all bound to the same address with
-SO_REUSEPORT, and the kernel spreads new connections over them by a hash of the client's
-address and port. The parent binds and keeps the sockets, so a connection that arrives while
-a worker is being replaced waits in that worker's queue instead of being refused. Elsewhere
-(no SO_REUSEPORT, or one that does not balance) uvicorn's shared socket is used as before.
+On Linux, `--reuse-port` gives each worker a listening socket of its own, bound to the same
+address with SO_REUSEPORT by the worker itself (gunicorn releases after 23.0; 23.0 shared the
+arbiter's one socket), and the kernel spreads new connections over them by a hash of the
+client's address and port. uvicorn's
+shared socket let the first worker to wake accept a whole burst: connections that stay open
+(a reverse proxy's keep-alive pool, a load generator) then stayed piled on one worker, three
+for every one of the other's, while the other idled. Elsewhere (no SO_REUSEPORT, or one that
+does not balance) the workers share gunicorn's one socket.
 """
 
 from __future__ import annotations
 
-import logging
-import signal
+import importlib
 import socket
 import sys
-import threading
-from types import FrameType
+from typing import Any
 
-import uvicorn
-from uvicorn.config import STARTUP_FAILURE, Config
-from uvicorn.supervisors.multiprocess import Process
-
-logger = logging.getLogger("uvicorn.error")
-
-EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+WORKER_TIMEOUT = 30  # seconds without a heartbeat from a worker's event loop before it is killed
+KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open: uvicorn's default
 
 
 def balances_by_reuseport() -> bool:
@@ -36,95 +34,81 @@ def balances_by_reuseport() -> bool:
     return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
-def serve(app: str, *, host: str, port: int, workers: int, **options: object) -> None:
-    """Serve `app` ("module:attribute") with uvicorn, `workers` processes, each with a socket
-    of its own where the kernel can balance them (the module docstring says why)."""
-    if workers <= 1 or not balances_by_reuseport():
-        uvicorn.run(app, host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
+def serve(
+    app: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    proxy_headers: bool,
+    forwarded_allow_ips: str | None,
+    log_level: str,
+    access_log: bool,
+    worker_timeout: int = WORKER_TIMEOUT,
+) -> None:
+    """Serve `app` ("module:attribute"): uvicorn for one process, gunicorn with `workers`
+    uvicorn workers otherwise (the module docstring says why)."""
+    if workers <= 1 or sys.platform == "win32":  # gunicorn runs on POSIX systems only
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_keep_alive=KEEP_ALIVE,
+        )
         return
-    config = Config(app, host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
-    sockets = bind_reuseport_sockets(host, port, workers, backlog=config.backlog)
-    logger.info(
-        "Uvicorn running on http://%s:%d with %d workers, one SO_REUSEPORT socket each",
-        host,
-        sockets[0].getsockname()[1],
-        workers,
-    )
-    try:
-        Supervisor(config, sockets).run()
-    finally:
-        for sock in sockets:
-            sock.close()
+    gunicorn_application(
+        app,
+        {
+            "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+            "workers": workers,
+            "worker_class": worker_class(proxy_headers=proxy_headers, access_log=access_log),
+            "reuse_port": balances_by_reuseport(),
+            "timeout": worker_timeout,
+            "keepalive": KEEP_ALIVE,
+            "forwarded_allow_ips": forwarded_allow_ips or "127.0.0.1",
+            "loglevel": "debug" if log_level == "trace" else log_level,
+            "accesslog": "-" if access_log else None,
+            "proc_name": "cocreate",
+        },
+    ).run()
 
 
-def bind_reuseport_sockets(
-    host: str, port: int, count: int, *, backlog: int
-) -> list[socket.socket]:
-    """`count` sockets bound to one address (port 0 picks a free port for all of them)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
-            # Listening now, before its worker starts, keeps it in the kernel's group: a
-            # connection made while a worker starts waits for it instead of crowding the others.
-            sock.listen(backlog)
-            port = sock.getsockname()[1]
-            sock.set_inheritable(True)
-    except OSError as exc:
-        for sock in sockets:
-            sock.close()
-        logger.error(exc)
-        sys.exit(STARTUP_FAILURE)
-    return sockets
+def worker_class(*, proxy_headers: bool, access_log: bool) -> type[Any]:
+    """uvicorn's gunicorn worker with our uvicorn options (uvicorn-worker reads them from the
+    class attribute CONFIG_KWARGS, the documented way to set them)."""
+    from uvicorn_worker import UvicornWorker
+
+    options = {
+        **UvicornWorker.CONFIG_KWARGS,
+        "proxy_headers": proxy_headers,
+        "access_log": access_log,
+    }
+    return type("CocreateWorker", (UvicornWorker,), {"CONFIG_KWARGS": options})
 
 
-class Supervisor:
-    """Starts one uvicorn worker per socket, replaces a worker that dies or stops answering
-    (on the same socket), and stops them all on SIGINT or SIGTERM."""
+def gunicorn_application(app: str, settings: dict[str, Any]) -> Any:
+    """gunicorn for `app`, through gunicorn's documented custom-application API: a
+    `BaseApplication` that sets its own settings (no command line or config file is read)
+    and loads the app in each worker."""
+    from gunicorn.app.base import BaseApplication
 
-    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
-        self.config = config
-        self.sockets = sockets
-        self.processes: list[Process] = []
-        self.should_exit = threading.Event()
+    class Application(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for name, value in settings.items():
+                if value is not None:
+                    self.cfg.set(name, value)
 
-    def run(self) -> None:
-        for sig in EXIT_SIGNALS:
-            signal.signal(sig, self._exit)
-        self.processes = [self._start(sock) for sock in self.sockets]
-        while not self.should_exit.wait(0.5):
-            self._replace_dead_workers()
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.join()
+        def load(self) -> Any:
+            # In the worker, after the fork: the arbiter never imports the app, so no engine
+            # or pool is shared between workers.
+            module, _, attribute = app.partition(":")
+            return getattr(importlib.import_module(module), attribute)
 
-    def _exit(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("Received %s, exiting.", signal.Signals(signum).name)
-        self.should_exit.set()
-
-    def _start(self, sock: socket.socket) -> Process:
-        process = Process(self.config, [sock])
-        process.start()
-        return process
-
-    def _replace_dead_workers(self) -> None:
-        for index, process in enumerate(self.processes):
-            if self.should_exit.is_set():
-                return
-            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
-                continue
-            process.kill()  # it may be hung rather than dead
-            process.join()
-            if process.exitcode == STARTUP_FAILURE:
-                # The application or its configuration is broken: every restart would fail.
-                logger.error("Worker [%s] failed to start, stopping.", process.pid)
-                self.should_exit.set()
-                return
-            logger.info("Worker [%s] died, starting another", process.pid)
-            self.processes[index] = self._start(self.sockets[index])
+    return Application()

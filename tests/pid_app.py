@@ -1,9 +1,13 @@
 """A bare ASGI application for the serving tests: answers every request with its worker's
-process id, so a test can tell which worker served a connection."""
+process id, so a test can tell which worker served a connection. `GET /stall` blocks the
+worker's event loop for an hour (as a synchronous call stuck in an `async def` would), so a
+test can see what the supervisor does with a worker that is alive but no longer serves.
+`GET /client` answers with the client's address as the server understood it."""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 
@@ -14,7 +18,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()  # lifespan.shutdown
         await send({"type": "lifespan.shutdown.complete"})
         return
-    body = str(os.getpid()).encode()
+    if scope["path"] == "/stall":
+        time.sleep(3600)  # on the event loop, on purpose
+    if scope["path"] == "/client":
+        body = str(scope["client"][0]).encode()
+    else:
+        body = str(os.getpid()).encode()
     await send(
         {
             "type": "http.response.start",
