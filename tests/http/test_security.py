@@ -393,6 +393,18 @@ def test_too_many_attempts_page_is_in_french(app_with: Any) -> None:
         assert "Trop de tentatives" in response.text
 
 
+def test_the_proof_of_work_asked_at_log_in_is_explained_in_french(app_with: Any) -> None:
+    app = app_with(login_account_rate_limit="1/15 minutes")
+    with client_at(app, "192.0.2.10") as c:
+        failed_log_in(c, "b@example.com")
+    with client_at(app, "192.0.2.11") as c:
+        c.headers["accept-language"] = "fr"
+        response = post_form(c, "/login", {"email": "b@example.com", "password": "x" * 12})
+        assert response.status_code == 400
+        assert "votre navigateur doit donc résoudre une vérification rapide" in response.text
+        assert "Votre navigateur fait une vérification rapide…" in response.text
+
+
 def test_sign_up_is_limited_per_ip(app_with: Any) -> None:
     app = app_with(signup_rate_limit="3/hour")
 
