@@ -42,7 +42,12 @@ class Settings:
     mail_from: str = "cocreate <no-reply@cocreate.invalid>"
     redis_url: str | None = None
     oidc_providers: tuple[OIDCProvider, ...] = ()
+    # Log-in attempts (cocreate/accounts/login_limits.py): per account from one address and
+    # per address (both refuse past the limit), per account from anywhere (past it, a proof of
+    # work is asked for, so that nobody can lock an account's owner out).
     login_rate_limit: str = "10/15 minutes"
+    login_ip_rate_limit: str = "30/15 minutes"
+    login_account_rate_limit: str = "10/15 minutes"
     signup_rate_limit: str = "20/hour"
     outbox_interval_seconds: float = 5.0
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
@@ -98,6 +103,12 @@ class Settings:
             redis_url=_url(env, "COCREATE_REDIS_URL", ("redis", "rediss", "unix")),
             oidc_providers=_oidc_providers(env),
             login_rate_limit=_rate_limit(env, "COCREATE_LOGIN_RATE_LIMIT", cls.login_rate_limit),
+            login_ip_rate_limit=_rate_limit(
+                env, "COCREATE_LOGIN_IP_RATE_LIMIT", cls.login_ip_rate_limit
+            ),
+            login_account_rate_limit=_rate_limit(
+                env, "COCREATE_LOGIN_ACCOUNT_RATE_LIMIT", cls.login_account_rate_limit
+            ),
             signup_rate_limit=_rate_limit(env, "COCREATE_SIGNUP_RATE_LIMIT", cls.signup_rate_limit),
             outbox_interval_seconds=_seconds(env, "COCREATE_OUTBOX_INTERVAL", "5"),
             trusted_proxies=tuple(

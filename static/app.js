@@ -139,13 +139,24 @@
 // Proof of work before a risky vote counts (see docs/fraud.md): the server sends a form
 // carrying the challenge; a Web Worker finds the number, and the form is posted again with the
 // solution. htmx content arrives after the page loads, hence the htmx:load listener.
+// A form marked data-pow-manual (the log-in of an account under attack) waits for its person
+// instead: the solution is filled in, and a submit pressed before it is ready waits for it.
 (function () {
   function start(form) {
     if (form.dataset.powStarted) return;
     form.dataset.powStarted = "1";
+    var manual = form.hasAttribute("data-pow-manual");
     var status = form.querySelector(".pow-status");
     function failed() {
       if (status) status.textContent = status.dataset.powFailed;
+    }
+    if (manual) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.powSolved) return;
+        event.preventDefault();
+        form.dataset.powWanted = "1";
+        if (status) status.textContent = status.dataset.powWorking;
+      });
     }
     var task;
     try {
@@ -169,6 +180,11 @@
         took: event.data.took,
       };
       form.querySelector("input[name=altcha]").value = btoa(JSON.stringify(solution));
+      form.dataset.powSolved = "1";
+      if (manual && !form.dataset.powWanted) {
+        if (status) status.textContent = status.dataset.powDone;
+        return;
+      }
       if (typeof form.requestSubmit === "function") form.requestSubmit();
       else form.submit();
     };

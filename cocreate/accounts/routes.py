@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cocreate.accounts import service
+from cocreate.accounts import login_limits, service
 from cocreate.accounts.models import User
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import LOCALES
@@ -125,24 +126,56 @@ def login(request: Request) -> Response:
     password = form.password("password")
     next_url = safe_next(form.raw("next"))
     values = {"email": form.raw("email")[:320]}
-    context = {"values": values, "next": next_url}
-    limit = Limit("login", request.app.state.settings.login_rate_limit)
-    limiter = request.app.state.rate_limiter
-    keys = (f"ip:{client_ip(request)}", f"account:{email}")
-    if limiter.over(limit, *keys):
+    context: dict[str, object] = {"values": values, "next": next_url}
+
+    def check_password() -> User | None:
+        if form.errors:
+            return None
+        return service.authenticate(session=db(request), email=email, password=password)
+
+    attempt = login_limits.attempt_log_in(
+        limiter=request.app.state.rate_limiter,
+        settings=request.app.state.settings,
+        email=email,
+        address=client_ip(request),
+        proof=form.raw("altcha"),
+        now=request.app.state.clock.now(),
+        check_password=check_password,
+    )
+    if attempt.outcome == login_limits.Outcome.REFUSED:
         return _too_many(request, "accounts/login.html", context)
-    user = None
-    if not form.errors:
-        user = service.authenticate(session=db(request), email=email, password=password)
-    if user is None:
-        limiter.hit(limit, *keys)
+    if attempt.outcome == login_limits.Outcome.CHALLENGED:
+        return _login_challenge(request, context, attempt)
+    if attempt.user is None:
         errors = {"": _("This email and password do not match an account.")}
         return render(
             request, "accounts/login.html", {**context, "errors": errors}, status_code=400
         )
-    limiter.clear(limit, f"account:{email}")
-    log_in(request, user)
+    log_in(request, attempt.user)
     return redirect(next_url)
+
+
+def _login_challenge(
+    request: Request, context: Mapping[str, object], attempt: login_limits.LoginAttempt
+) -> Response:
+    """The log-in form again, with a proof of work that the browser solves while the owner
+    types the password again (static/app.js); the password was not checked."""
+    if attempt.proof_check is None:
+        message = _(
+            "Someone has been trying many passwords on this account, so your browser must "
+            "solve a quick check before you log in. Type your password again."
+        )
+    else:
+        message = _(
+            "That check was not valid or took too long. Your browser is solving a new one: "
+            "type your password again."
+        )
+    return render(
+        request,
+        "accounts/login.html",
+        {**context, "errors": {"": message}, "challenge_json": json.dumps(attempt.to_solve)},
+        status_code=400,
+    )
 
 
 def logout(request: Request) -> Response:

@@ -26,6 +26,25 @@ VERIFY_MAX_AGE = int(timedelta(days=2).total_seconds())
 RESET_MAX_AGE = int(timedelta(hours=1).total_seconds())
 
 
+def _account_state(user: User) -> tuple[str | None, str | None]:
+    """What a mailed link is bound to: when the address or the password changes, every
+    verification, reset and email-change link made before dies."""
+    return user.email, user.password_hash
+
+
+def _link_data(tokens: Tokens, purpose: str, user: User, **data: object) -> dict[str, object]:
+    return {"uid": user.id, **data, "fp": tokens.fingerprint(purpose, *_account_state(user))}
+
+
+def _still_bound(tokens: Tokens, purpose: str, data: dict[str, object], user: User) -> bool:
+    """The link was made for the account as it is now. Verification and email-change links
+    mailed before links carried a fingerprint ("fp") keep working by their older rules until
+    they expire (two days); a reset link must carry one."""
+    if "fp" not in data and purpose != "reset":
+        return True
+    return tokens.same_state(purpose, data, *_account_state(user))
+
+
 def get_user_by_email(*, session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email)).first()
 
@@ -88,7 +107,7 @@ def register(
 
 def send_verification(*, session: Session, tokens: Tokens, base_url: str, user: User) -> None:
     assert user.email is not None
-    token = tokens.make("verify", {"uid": user.id, "email": user.email})
+    token = tokens.make("verify", _link_data(tokens, "verify", user, email=user.email))
     queue_email(
         session=session,
         to=user.email,
@@ -102,11 +121,17 @@ def send_verification(*, session: Session, tokens: Tokens, base_url: str, user: 
 def verify_email(
     *, session: Session, tokens: Tokens, token: str, clock: Clock = system_clock
 ) -> User:
-    """Mark the address in the token verified; InvalidToken if forged, expired or stale."""
+    """Mark the address in the token verified; InvalidToken if forged, expired or stale (the
+    address or the password changed since the link was made)."""
     data = tokens.read("verify", token, max_age_seconds=VERIFY_MAX_AGE)
     user = session.get(User, data.get("uid"))
-    if user is None or not user.is_active or user.email != data.get("email"):
-        raise InvalidToken("no such account or address changed")
+    if (
+        user is None
+        or not user.is_active
+        or user.email != data.get("email")
+        or not _still_bound(tokens, "verify", data, user)
+    ):
+        raise InvalidToken("no such account, or address or password changed")
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()
         session.add(user)
@@ -128,7 +153,7 @@ def request_password_reset(*, session: Session, tokens: Tokens, base_url: str, e
     user = get_user_by_email(session=session, email=email)
     if user is None or not user.is_active:
         return
-    token = tokens.make("reset", {"uid": user.id, "sv": user.session_version})
+    token = tokens.make("reset", _link_data(tokens, "reset", user, sv=user.session_version))
     queue_email(
         session=session,
         to=email,
@@ -143,8 +168,15 @@ def request_password_reset(*, session: Session, tokens: Tokens, base_url: str, e
 def user_for_reset_token(*, session: Session, tokens: Tokens, token: str) -> User:
     data = tokens.read("reset", token, max_age_seconds=RESET_MAX_AGE)
     user = session.get(User, data.get("uid"))
-    # The session version moves on every reset, so a link works once.
-    if user is None or not user.is_active or user.session_version != data.get("sv"):
+    # The session version moves on every reset, so a link works once; the fingerprint dies
+    # when the address changes (the link went to a mailbox that is no longer the account's)
+    # or the password does.
+    if (
+        user is None
+        or not user.is_active
+        or user.session_version != data.get("sv")
+        or not _still_bound(tokens, "reset", data, user)
+    ):
         raise InvalidToken("used or stale")
     return user
 
@@ -202,7 +234,7 @@ def send_email_change_link(
     *, session: Session, tokens: Tokens, base_url: str, user: User, new_email: str
 ) -> None:
     """Queue the link that makes `new_email` the account's address once its owner opens it."""
-    token = tokens.make("change-email", {"uid": user.id, "email": new_email})
+    token = tokens.make("change-email", _link_data(tokens, "change-email", user, email=new_email))
     queue_email(
         session=session,
         to=new_email,
@@ -221,7 +253,9 @@ def confirm_email_change(
     new_email = data.get("email")
     if user is None or not user.is_active or not isinstance(new_email, str):
         raise InvalidToken("no such account")
-    if user.pending_email != new_email:
+    # Superseded by a later request, or made before the address or the password changed
+    # (asking for the same new address again later must not revive the old link).
+    if user.pending_email != new_email or not _still_bound(tokens, "change-email", data, user):
         raise InvalidToken("superseded")
     old_email = user.email
     user.email = new_email

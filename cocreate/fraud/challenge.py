@@ -7,9 +7,10 @@ and sends back the number; checking it costs the server one hash and one HMAC. N
 is involved and nothing is tracked.
 
 The salt carries the challenge's terms as ALTCHA does (`<random>?expires=...&r=...&v=...&i=...`)
-and is covered by the HMAC, so a solution is only good for one voter, round and idea, until it
-expires. A solution is accepted once: its signature is marked used in the shared rate-limit
-store (Redis when configured), so a replayed solution is refused on every worker.
+and is covered by the HMAC, so a solution is only good for one voter, round and idea (or, for a
+log-in, one account: see cocreate/accounts/login_limits.py), until it expires. A solution is
+accepted once: its signature is marked used in the shared rate-limit store (Redis when
+configured), so a replayed solution is refused on every worker.
 
 The payload the browser posts back is base64 of JSON {algorithm, challenge, number, salt,
 signature}, the same as the ALTCHA widget's, so the widget could replace our solver.
@@ -26,7 +27,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from cocreate.security.ratelimit import RateLimiter
@@ -44,9 +45,16 @@ class Check(enum.StrEnum):
     REPLAYED = "replayed"
 
 
+class Terms(Protocol):
+    """What a challenge is good for: terms written into its salt and checked on the way back.
+    Two kinds of binding must not be able to share every term name with the same values."""
+
+    def params(self) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class Binding:
-    """What a challenge is good for."""
+    """A vote's challenge: good for one voter, round and idea."""
 
     round_id: int
     voter_id: int
@@ -70,7 +78,7 @@ def _sign(secret_key: str, challenge: str) -> str:
 
 
 def create(
-    *, secret_key: str, binding: Binding, now: datetime, max_number: int = MAX_NUMBER
+    *, secret_key: str, binding: Terms, now: datetime, max_number: int = MAX_NUMBER
 ) -> dict[str, Any]:
     """A new challenge, as the JSON the solver reads."""
     expires = int(now.timestamp()) + LIFETIME_SECONDS
@@ -120,7 +128,7 @@ def verify(
     payload: str,
     *,
     secret_key: str,
-    binding: Binding,
+    binding: Terms,
     now: datetime,
     store: RateLimiter,
 ) -> Check:

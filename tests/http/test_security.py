@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import html
+import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,10 +14,13 @@ from urllib.parse import quote, urljoin, urlsplit
 import pytest
 import redis
 from starlette.testclient import TestClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from cocreate.accounts import service as accounts_service
 from cocreate.accounts.models import User
 from cocreate.app import create_app
 from cocreate.clock import FrozenClock
+from cocreate.fraud import challenge
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.settings import Settings
 from tests.conftest import (
@@ -278,7 +284,7 @@ def failed_log_in(c: TestClient, email: str) -> int:
 def test_log_in_is_limited_per_ip_across_many_accounts(
     app_with: Any, make_user: Callable[..., User]
 ) -> None:
-    app = app_with(login_rate_limit="4/15 minutes")
+    app = app_with(login_ip_rate_limit="4/15 minutes")
     user = make_user("victim@example.com")
     with client_at(app, "203.0.113.7") as guesser, client_at(app, "198.51.100.2") as other:
         for n in range(4):
@@ -293,20 +299,88 @@ def test_log_in_is_limited_per_ip_across_many_accounts(
         assert response.status_code == 303
 
 
-def test_log_in_is_limited_per_account_across_many_ips(
+def solved_proof(page: str) -> str:
+    """The proof of work a log-in page asks for, solved as the browser would."""
+    found = re.search(r'data-pow-challenge="([^"]+)"', page)
+    assert found, "the page asks for no proof of work"
+    solution = challenge.solve(json.loads(html.unescape(found.group(1))))
+    assert solution is not None
+    return challenge.encode(solution)
+
+
+def test_log_in_to_one_account_from_many_ips_asks_for_a_proof_of_work(
     app_with: Any, make_user: Callable[..., User]
 ) -> None:
-    app = app_with(login_rate_limit="3/15 minutes")
+    app = app_with(login_account_rate_limit="3/15 minutes", pow_max_number=2000)
     user = make_user("target@example.com")
     for n in range(3):
         with client_at(app, f"192.0.2.{n + 1}") as c:
             assert failed_log_in(c, "TARGET@example.com") == 400
     with client_at(app, "192.0.2.200") as c:
         response = post_form(c, "/login", {"email": user.email, "password": PASSWORD})
-        assert response.status_code == 429
+        assert response.status_code == 400
+        assert "solve a quick check" in response.text
+        assert "data-pow-manual" in response.text
+        assert c.get("/account").status_code == 303  # not signed in without the proof
+        proof = solved_proof(response.text)
+        response = post_form(
+            c, "/login", {"email": user.email, "password": PASSWORD, "altcha": proof}
+        )
+        assert response.status_code == 303
+        assert c.get("/account").status_code == 200
+    with client_at(app, "192.0.2.201") as c:
+        # A spent proof is refused, and another account is not concerned.
+        response = post_form(
+            c, "/login", {"email": user.email, "password": PASSWORD, "altcha": proof}
+        )
+        assert response.status_code == 400 and "not valid or took too long" in response.text
         other = make_user("bystander@example.com")
         response = post_form(c, "/login", {"email": other.email, "password": PASSWORD})
         assert response.status_code == 303
+
+
+def test_a_guesser_behind_many_addresses_cannot_lock_the_owner_out(
+    app_with: Any, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Served as `cocreate serve` does behind a proxy: X-Forwarded-For believed from it only.
+    app = app_with(trusted_proxies=("127.0.0.1",), pow_max_number=2000)
+    served = ProxyHeadersMiddleware(app, trusted_hosts=list(app.state.settings.trusted_proxies))
+    checked: list[str] = []
+    real_verify = accounts_service.verify_password
+
+    def counting_verify(password_hash: str | None, password: str, **kwargs: Any) -> bool:
+        checked.append(password)
+        return real_verify(password_hash, password, **kwargs)
+
+    monkeypatch.setattr(accounts_service, "verify_password", counting_verify)
+    user = make_user("victim@example.com")
+    email = user.email or ""
+    with client_at(served, "127.0.0.1") as proxy:
+        answers = []
+        for n in range(100):
+            proxy.headers["x-forwarded-for"] = f"198.18.{n}.1"
+            answers.append(
+                post_form(proxy, "/login", {"email": email, "password": f"guess {n:03}"}).text
+            )
+        assert sum("do not match an account" in a for a in answers) == 10
+        assert sum("solve a quick check" in a for a in answers) == 90
+        assert len(checked) == 10  # the challenged guesses were never hashed
+        # Guessers who pay the proof of work are checked, and fail.
+        for n in range(5):
+            proxy.headers["x-forwarded-for"] = f"198.19.{n}.1"
+            asked = post_form(proxy, "/login", {"email": email, "password": "paid guess"})
+            data = {"email": email, "password": "paid guess", "altcha": solved_proof(asked.text)}
+            assert "do not match an account" in post_form(proxy, "/login", data).text
+        assert len(checked) == 15
+        assert proxy.get("/account").status_code == 303
+
+        # The owner at home still gets in, after their browser's check.
+        proxy.headers["x-forwarded-for"] = "203.0.113.80"
+        asked = post_form(proxy, "/login", {"email": email, "password": PASSWORD})
+        assert asked.status_code == 400 and "solve a quick check" in asked.text
+        data = {"email": email, "password": PASSWORD, "altcha": solved_proof(asked.text)}
+        assert post_form(proxy, "/login", data).status_code == 303
+        assert proxy.get("/account").status_code == 200
 
 
 def test_too_many_attempts_page_is_in_french(app_with: Any) -> None:
@@ -317,6 +391,18 @@ def test_too_many_attempts_page_is_in_french(app_with: Any) -> None:
         response = post_form(c, "/login", {"email": "a@example.com", "password": "x" * 12})
         assert response.status_code == 429
         assert "Trop de tentatives" in response.text
+
+
+def test_the_proof_of_work_asked_at_log_in_is_explained_in_french(app_with: Any) -> None:
+    app = app_with(login_account_rate_limit="1/15 minutes")
+    with client_at(app, "192.0.2.10") as c:
+        failed_log_in(c, "b@example.com")
+    with client_at(app, "192.0.2.11") as c:
+        c.headers["accept-language"] = "fr"
+        response = post_form(c, "/login", {"email": "b@example.com", "password": "x" * 12})
+        assert response.status_code == 400
+        assert "votre navigateur doit donc résoudre une vérification rapide" in response.text
+        assert "Votre navigateur fait une vérification rapide…" in response.text
 
 
 def test_sign_up_is_limited_per_ip(app_with: Any) -> None:

@@ -195,7 +195,7 @@ def test_serve_believes_x_forwarded_for_only_from_trusted_proxies(
     env = {
         **environment,
         "COCREATE_TRUSTED_PROXIES": "127.0.0.1",
-        "COCREATE_LOGIN_RATE_LIMIT": "2/15 minutes",
+        "COCREATE_LOGIN_IP_RATE_LIMIT": "2/15 minutes",
         "COCREATE_OUTBOX_INTERVAL": "0",
     }
     server = subprocess.Popen(

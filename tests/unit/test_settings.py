@@ -76,6 +76,8 @@ def test_unknown_mode_is_refused() -> None:
     [
         ("COCREATE_LOGIN_RATE_LIMIT", "ten per quarter hour"),
         ("COCREATE_LOGIN_RATE_LIMIT", "0/hour"),
+        ("COCREATE_LOGIN_IP_RATE_LIMIT", "many"),
+        ("COCREATE_LOGIN_ACCOUNT_RATE_LIMIT", "0/15 minutes"),
         ("COCREATE_SIGNUP_RATE_LIMIT", "20/fortnight"),
         ("COCREATE_OUTBOX_INTERVAL", "five"),
         ("COCREATE_OUTBOX_INTERVAL", "-1"),
@@ -107,6 +109,8 @@ def test_good_values_are_read() -> None:
             "COCREATE_SMTP_URL": "smtps://u:p@mail.example:465",
             "COCREATE_REDIS_URL": "redis://127.0.0.1:6379/0",
             "COCREATE_LOGIN_RATE_LIMIT": "5/minute",
+            "COCREATE_LOGIN_IP_RATE_LIMIT": "100/hour",
+            "COCREATE_LOGIN_ACCOUNT_RATE_LIMIT": "20/15 minutes",
             "COCREATE_OUTBOX_INTERVAL": "0",
             "COCREATE_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2,",
             "COCREATE_POW_MAX_NUMBER": "250000",
@@ -121,6 +125,8 @@ def test_good_values_are_read() -> None:
     assert settings.base_url == "https://vote.example" and settings.https
     assert settings.smtp_url == "smtps://u:p@mail.example:465"
     assert settings.login_rate_limit == "5/minute"
+    assert settings.login_ip_rate_limit == "100/hour"
+    assert settings.login_account_rate_limit == "20/15 minutes"
     assert settings.outbox_interval_seconds == 0
     assert settings.trusted_proxies == ("10.0.0.1", "10.0.0.2")
 
