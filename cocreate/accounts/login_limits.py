@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,8 +94,11 @@ def attempt_log_in(
     must not tell), `address` the client's IP, `proof` the posted ALTCHA solution or "".
     """
     pair, per_ip, per_account = limits(settings)
-    pair_key = f"{address}|{email}"
-    if not limiter.hit(pair, pair_key) or not limiter.hit(per_ip, address):
+    # The shared store (Redis) sees keyed digests, never an address or an email.
+    address_key = _pseudonym(settings.secret_key, "ip", address)
+    email_key = _pseudonym(settings.secret_key, "account", email)
+    pair_key = f"{address_key}|{email_key}"
+    if not limiter.hit(pair, pair_key) or not limiter.hit(per_ip, address_key):
         return LoginAttempt(Outcome.REFUSED)
     binding = LoginBinding(email)
     check: challenge.Check | None = None
@@ -103,7 +107,7 @@ def attempt_log_in(
             proof, secret_key=settings.secret_key, binding=binding, now=now, store=limiter
         )
     # Counted even with a proof: the account's counter is the sign of an attack on it.
-    under = limiter.hit(per_account, email)
+    under = limiter.hit(per_account, email_key)
     if not under and check != challenge.Check.SOLVED:
         log.info("log-in to an account over its limit: proof of work asked for")
         made = challenge.create(
@@ -121,3 +125,9 @@ def attempt_log_in(
     # account to free guesses).
     limiter.clear(pair, pair_key)
     return LoginAttempt(Outcome.SIGNED_IN, user=user)
+
+
+def _pseudonym(secret_key: str, kind: str, value: str) -> str:
+    """A keyed digest of `value`: stable for counting, meaningless to whoever reads the store."""
+    digest = hmac.new(secret_key.encode(), f"login-{kind}:{value}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]

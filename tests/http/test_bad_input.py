@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
+from cocreate.accounts import service as accounts_service
 from cocreate.accounts.models import User
 from cocreate.security.bodylimit import MAX_BODY_BYTES
 from tests.conftest import PASSWORD, csrf_from, log_in
@@ -121,7 +122,9 @@ def target_for(
         path = spec.path
         if "{token}" in path:
             user = make_user("reset@example.com")
-            reset_token = app.state.tokens.make("reset", {"uid": user.id, "sv": 0})
+            reset_token = app.state.tokens.make(
+                "reset", accounts_service._link_data(app.state.tokens, "reset", user, sv=0)
+            )
             path = path.replace("{token}", reset_token)
         page = path if spec.page == "{path}" else spec.page
         return Target(spec, client, path, csrf_from(client, page))
