@@ -96,7 +96,7 @@ def attempt_log_in(
     pair, per_ip, per_account = limits(settings)
     # The shared store (Redis) sees keyed digests, never an address or an email.
     address_key = _pseudonym(settings.secret_key, "ip", address)
-    email_key = _pseudonym(settings.secret_key, "account", email)
+    email_key = account_key(settings.secret_key, email)
     pair_key = f"{address_key}|{email_key}"
     if not limiter.hit(pair, pair_key) or not limiter.hit(per_ip, address_key):
         return LoginAttempt(Outcome.REFUSED)
@@ -131,3 +131,8 @@ def _pseudonym(secret_key: str, kind: str, value: str) -> str:
     """A keyed digest of `value`: stable for counting, meaningless to whoever reads the store."""
     digest = hmac.new(secret_key.encode(), f"login-{kind}:{value}".encode(), hashlib.sha256)
     return digest.hexdigest()[:32]
+
+
+def account_key(secret_key: str, email: str) -> str:
+    """The key an account's attempts are counted under in the shared store."""
+    return _pseudonym(secret_key, "account", email)
