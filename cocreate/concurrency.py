@@ -5,7 +5,7 @@
   bounded set of threads (`RequestThreads`). The event loop never runs a database statement,
   so a slow query, a lock wait or a pool wait delays one request, not the worker.
 - A handler holds a pooled connection only while its statements run: the body was read
-  before it began, and it ends its transaction (`access.release_db`) before CPU work.
+  before it began, and it ends its transaction (`db.release`) before CPU work.
 - CPU work (password hashes, image decodes) runs in the request's thread under a limit of its
   own (`Slots`), which refuses to start while the thread holds a pooled connection.
 - Every wait is bounded: no thread, connection or slot within `wait` seconds is `Busy`, which
@@ -109,12 +109,8 @@ class Slots:
         self.wait = wait
         self._semaphore = threading.BoundedSemaphore(size)
 
-    def configure(self, *, size: int | None = None, wait: float | None = None) -> None:
-        if size is not None and size != self.size:
-            self.size = size
-            self._semaphore = threading.BoundedSemaphore(size)
-        if wait is not None:
-            self.wait = wait
+    def configure(self, *, wait: float) -> None:
+        self.wait = wait
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
