@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cocreate import images
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns import display, service
 from cocreate.campaigns.forms import (
@@ -34,7 +35,6 @@ from cocreate.db import release
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import LOCALE_NAMES
 from cocreate.i18n import gettext as _
-from cocreate.ideas import images
 from cocreate.markdown import plain_text, render_markdown
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
 from cocreate.storage import Audience, Storage

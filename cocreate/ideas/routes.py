@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cocreate import images
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign
@@ -17,7 +18,7 @@ from cocreate.campaigns.service import get_public_campaign
 from cocreate.db import release
 from cocreate.forms import Form, clean_text, form_read
 from cocreate.i18n import gettext as _
-from cocreate.ideas import images, service
+from cocreate.ideas import service
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.ideas.permissions import IDEA_AUTHOR
 from cocreate.integers import ID_MAX, int_or_none

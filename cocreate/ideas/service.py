@@ -31,9 +31,9 @@ from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.campaigns.timeline import is_open
 from cocreate.clock import FrozenClock
 from cocreate.i18n import gettext as _
-from cocreate.ideas.images import delete_image
 from cocreate.ideas.models import Idea, IdeaStatus, IdeaTerm
 from cocreate.ideas.similarity import fold, prefix_range, rank_similar, terms
+from cocreate.images import delete_image
 from cocreate.integers import id_or_none, int_or_none
 from cocreate.moderation import service as moderation
 from cocreate.moderation.models import ModerationMode

@@ -40,9 +40,9 @@ from cocreate.clock import Clock, system_clock
 from cocreate.db import begin_write
 from cocreate.i18n import DEFAULT_LOCALE, LOCALES, using_locale
 from cocreate.i18n import gettext as _
-from cocreate.ideas.images import delete_image
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.ideas.similarity import rank_similar
+from cocreate.images import delete_image
 from cocreate.moderation import merge_votes, prescreen
 from cocreate.moderation.blocklist import DEFAULT_BLOCKLIST
 from cocreate.moderation.models import (
