@@ -9,14 +9,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand
 from cocreate.clock import Clock, system_clock
 from cocreate.ideas.models import IdeaStatus
-from cocreate.moderation.decisions.case import (
-    Decided,
-    conclude,
-    guard,
-    hidden_effect,
-    open_case,
-    settling_changes,
-)
+from cocreate.moderation.decisions.case import Decided, guard, open_case, settle, settling_changes
 from cocreate.moderation.models import Action
 
 
@@ -35,12 +28,12 @@ def approve(
         session, brand=brand, idea_id=idea_id, actor=actor, action=Action.APPROVE, now=clock.now()
     )
     guard(session, case, changes=settling_changes(IdeaStatus.APPROVED))
-    return conclude(
+    return settle(
         session,
         case,
         action=Action.APPROVE,
         status_after=IdeaStatus.APPROVED,
-        effects={**hidden_effect(case), "mails": []},
+        mails=[],
         reason=reason,
         note=note,
     )

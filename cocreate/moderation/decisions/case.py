@@ -31,6 +31,7 @@ from cocreate.campaigns.models import Campaign
 from cocreate.db import begin_write
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
+from cocreate.moderation.mails import mail_author
 from cocreate.moderation.models import (
     Action,
     FlagKind,
@@ -256,7 +257,58 @@ def settling_changes(status_after: str) -> dict[str, Any]:
     return {"status": status_after, "hidden_at": None}
 
 
-def hidden_effect(case: Case) -> dict[str, Any]:
-    """The effect a settling decision keeps for its undo: when reports had hidden the idea."""
+def mail_the_author(
+    session: Session,
+    case: Case,
+    *,
+    template: str,
+    reason: str,
+    note: str,
+    base_url: str,
+    target_title: str = "",
+) -> list[int]:
+    """Queue the mail that tells the idea's author (ids of the mails queued, for the undo)."""
+    mail_id = mail_author(
+        session=session,
+        idea=case.idea,
+        campaign=case.campaign,
+        author=case.author,
+        template=template,
+        base_url=base_url,
+        send_at=case.send_at,
+        reason=reason,
+        note=note,
+        target_title=target_title,
+    )
+    return [mail_id] if mail_id is not None else []
+
+
+def settle(
+    session: Session,
+    case: Case,
+    *,
+    action: Action,
+    status_after: str,
+    mails: list[int],
+    reason: str,
+    note: str,
+    effects: dict[str, Any] | None = None,
+    merged_into_id: int | None = None,
+) -> Decided:
+    """`conclude` a settling decision, keeping for its undo when reports had hidden the idea,
+    the decision's own `effects` and the mails it queued."""
     hidden = case.hidden_before
-    return {"hidden_at": hidden.isoformat() if hidden else None}
+    return conclude(
+        session,
+        case,
+        action=action,
+        status_after=status_after,
+        effects={
+            "hidden_at": hidden.isoformat() if hidden else None,
+            **(effects or {}),
+            "mails": mails,
+        },
+        reason=reason,
+        note=note,
+        merged_into_id=merged_into_id,
+    )

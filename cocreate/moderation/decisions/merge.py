@@ -18,13 +18,12 @@ from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.moderation import merge_votes
 from cocreate.moderation.decisions.case import (
     Decided,
-    conclude,
     guard,
-    hidden_effect,
+    mail_the_author,
     open_case,
+    settle,
     settling_changes,
 )
-from cocreate.moderation.mails import mail_author
 from cocreate.moderation.models import Action, MergeCredit
 from cocreate.moderation.rules import Refused
 
@@ -63,19 +62,16 @@ def merge(
         # The target must still be approved when the merge lands.
         conditions=[exists().where(other.c.id == target.id, other.c.status == IdeaStatus.APPROVED)],
     )
-    effects: dict[str, Any] = hidden_effect(case)
-    mail_id = mail_author(
-        session=session,
-        idea=idea,
-        campaign=case.campaign,
-        author=case.author,
+    mails = mail_the_author(
+        session,
+        case,
         template="moderation_merged",
-        base_url=base_url,
-        send_at=case.send_at,
         reason=reason,
         note=note,
+        base_url=base_url,
         target_title=target.title,
     )
+    effects: dict[str, Any] = {}
     if target.author_id != idea.author_id:
         credit = MergeCredit(
             target_idea_id=target.id,
@@ -93,15 +89,15 @@ def merge(
     except IntegrityError:  # a voter voted for the target meanwhile (PostgreSQL)
         session.rollback()
         raise Refused(_("Votes changed while merging. Please try again.")) from None
-    effects["mails"] = [mail_id] if mail_id is not None else []
-    return conclude(
+    return settle(
         session,
         case,
         action=Action.MERGE,
         status_after=IdeaStatus.MERGED,
-        effects=effects,
+        mails=mails,
         reason=reason,
         note=note,
+        effects=effects,
         merged_into_id=target.id,
     )
 

@@ -13,13 +13,12 @@ from cocreate.ideas.models import IdeaStatus
 from cocreate.moderation.brand_settings import reason_choices
 from cocreate.moderation.decisions.case import (
     Decided,
-    conclude,
     guard,
-    hidden_effect,
+    mail_the_author,
     open_case,
+    settle,
     settling_changes,
 )
-from cocreate.moderation.mails import mail_author
 from cocreate.moderation.models import Action
 from cocreate.moderation.rules import Refused
 
@@ -43,23 +42,20 @@ def reject(
     if reason not in {code for code, _label in reason_choices(case.settings)}:
         raise Refused(_("Choose a reason for the rejection."), 400)
     guard(session, case, changes=settling_changes(IdeaStatus.REJECTED))
-    mail_id = mail_author(
-        session=session,
-        idea=case.idea,
-        campaign=case.campaign,
-        author=case.author,
+    mails = mail_the_author(
+        session,
+        case,
         template="moderation_rejected",
-        base_url=base_url,
-        send_at=case.send_at,
         reason=reason,
         note=note,
+        base_url=base_url,
     )
-    return conclude(
+    return settle(
         session,
         case,
         action=Action.REJECT,
         status_after=IdeaStatus.REJECTED,
-        effects={**hidden_effect(case), "mails": [mail_id] if mail_id is not None else []},
+        mails=mails,
         reason=reason,
         note=note,
     )

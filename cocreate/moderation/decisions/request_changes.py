@@ -12,13 +12,12 @@ from cocreate.i18n import gettext as _
 from cocreate.ideas.models import IdeaStatus
 from cocreate.moderation.decisions.case import (
     Decided,
-    conclude,
     guard,
-    hidden_effect,
+    mail_the_author,
     open_case,
+    settle,
     settling_changes,
 )
-from cocreate.moderation.mails import mail_author
 from cocreate.moderation.models import Action
 from cocreate.moderation.rules import Refused
 
@@ -35,34 +34,27 @@ def request_changes(
     clock: Clock = system_clock,
 ) -> Decided:
     """Return one idea to its author with `note` (what to change), or raise Refused. Commits."""
+    action = Action.REQUEST_CHANGES
     case = open_case(
-        session,
-        brand=brand,
-        idea_id=idea_id,
-        actor=actor,
-        action=Action.REQUEST_CHANGES,
-        now=clock.now(),
+        session, brand=brand, idea_id=idea_id, actor=actor, action=action, now=clock.now()
     )
     if not note:
         raise Refused(_("Tell the author what to change."), 400)
     guard(session, case, changes=settling_changes(IdeaStatus.DRAFT))
-    mail_id = mail_author(
-        session=session,
-        idea=case.idea,
-        campaign=case.campaign,
-        author=case.author,
-        template="moderation_changes_requested",
-        base_url=base_url,
-        send_at=case.send_at,
-        reason=reason,
-        note=note,
-    )
-    return conclude(
+    mails = mail_the_author(
         session,
         case,
-        action=Action.REQUEST_CHANGES,
+        template="moderation_changes_requested",
+        reason=reason,
+        note=note,
+        base_url=base_url,
+    )
+    return settle(
+        session,
+        case,
+        action=action,
         status_after=IdeaStatus.DRAFT,
-        effects={**hidden_effect(case), "mails": [mail_id] if mail_id is not None else []},
+        mails=mails,
         reason=reason,
         note=note,
     )
