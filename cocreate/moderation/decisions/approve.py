@@ -9,7 +9,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand
 from cocreate.clock import Clock, system_clock
 from cocreate.ideas.models import IdeaStatus
-from cocreate.moderation.decisions.case import Decided, guard, open_case, settle, settling_changes
+from cocreate.moderation.decisions.case import Decided, open_case, settle_and_tell
 from cocreate.moderation.models import Action
 
 
@@ -27,13 +27,13 @@ def approve(
     case = open_case(
         session, brand=brand, idea_id=idea_id, actor=actor, action=Action.APPROVE, now=clock.now()
     )
-    guard(session, case, changes=settling_changes(IdeaStatus.APPROVED))
-    return settle(
+    return settle_and_tell(
         session,
         case,
         action=Action.APPROVE,
         status_after=IdeaStatus.APPROVED,
-        mails=[],
         reason=reason,
         note=note,
+        mail_template=None,
+        base_url="",
     )

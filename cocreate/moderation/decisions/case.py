@@ -312,3 +312,35 @@ def settle(
         note=note,
         merged_into_id=merged_into_id,
     )
+
+
+def settle_and_tell(
+    session: Session,
+    case: Case,
+    *,
+    action: Action,
+    status_after: str,
+    reason: str,
+    note: str,
+    mail_template: str | None,
+    base_url: str,
+) -> Decided:
+    """A settling decision, once checked, that changes nothing but the idea's status: the
+    guarded change, the author's mail (when there is a template), the record."""
+    guard(session, case, changes=settling_changes(status_after))
+    mails = (
+        mail_the_author(
+            session, case, template=mail_template, reason=reason, note=note, base_url=base_url
+        )
+        if mail_template is not None
+        else []
+    )
+    return settle(
+        session,
+        case,
+        action=action,
+        status_after=status_after,
+        mails=mails,
+        reason=reason,
+        note=note,
+    )

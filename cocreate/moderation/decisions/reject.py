@@ -11,14 +11,7 @@ from cocreate.clock import Clock, system_clock
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import IdeaStatus
 from cocreate.moderation.brand_settings import reason_choices
-from cocreate.moderation.decisions.case import (
-    Decided,
-    guard,
-    mail_the_author,
-    open_case,
-    settle,
-    settling_changes,
-)
+from cocreate.moderation.decisions.case import Decided, open_case, settle_and_tell
 from cocreate.moderation.models import Action
 from cocreate.moderation.rules import Refused
 
@@ -41,21 +34,13 @@ def reject(
     )
     if reason not in {code for code, _label in reason_choices(case.settings)}:
         raise Refused(_("Choose a reason for the rejection."), 400)
-    guard(session, case, changes=settling_changes(IdeaStatus.REJECTED))
-    mails = mail_the_author(
-        session,
-        case,
-        template="moderation_rejected",
-        reason=reason,
-        note=note,
-        base_url=base_url,
-    )
-    return settle(
+    return settle_and_tell(
         session,
         case,
         action=Action.REJECT,
         status_after=IdeaStatus.REJECTED,
-        mails=mails,
         reason=reason,
         note=note,
+        mail_template="moderation_rejected",
+        base_url=base_url,
     )

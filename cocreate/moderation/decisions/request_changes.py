@@ -10,14 +10,7 @@ from cocreate.brands.models import Brand
 from cocreate.clock import Clock, system_clock
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import IdeaStatus
-from cocreate.moderation.decisions.case import (
-    Decided,
-    guard,
-    mail_the_author,
-    open_case,
-    settle,
-    settling_changes,
-)
+from cocreate.moderation.decisions.case import Decided, open_case, settle_and_tell
 from cocreate.moderation.models import Action
 from cocreate.moderation.rules import Refused
 
@@ -40,21 +33,13 @@ def request_changes(
     )
     if not note:
         raise Refused(_("Tell the author what to change."), 400)
-    guard(session, case, changes=settling_changes(IdeaStatus.DRAFT))
-    mails = mail_the_author(
-        session,
-        case,
-        template="moderation_changes_requested",
-        reason=reason,
-        note=note,
-        base_url=base_url,
-    )
-    return settle(
+    return settle_and_tell(
         session,
         case,
         action=action,
         status_after=IdeaStatus.DRAFT,
-        mails=mails,
         reason=reason,
         note=note,
+        mail_template="moderation_changes_requested",
+        base_url=base_url,
     )
