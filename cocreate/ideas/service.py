@@ -1,7 +1,9 @@
 """Ideas: who may edit or withdraw an idea, the author's list, submitting and withdrawing.
 
 Keyword-only functions taking a session; no HTTP here. Errors the author should read are
-`IdeaRefused` with a message already in their language.
+`IdeaRefused` with a message already in their language. Next door: who sees an idea
+(`visibility.py`), the word index and look-alikes (`search.py`), the gallery (`gallery.py`),
+and what features built on ideas plug in (`hooks.py`: moderation screens every submission).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ COUNTED_STATUSES = (
 EDITABLE_STATUSES = (IdeaStatus.DRAFT, IdeaStatus.PENDING)
 # Drafts cost nothing against the limit; this only stops a script from filling the table.
 MAX_DRAFTS = 20
-RANDOM_KEY_LIMIT = 2**31
+RANDOM_KEY_LIMIT = 2**31  # an idea's random_key, and the seed of the gallery's random order
 
 
 class IdeaRefused(Exception):
