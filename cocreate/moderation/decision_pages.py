@@ -11,7 +11,7 @@ from cocreate.forms import Form, form_read
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.integers import id_param, id_params
-from cocreate.moderation.decisions.bulk import BULK_LIMIT, bulk_decide
+from cocreate.moderation.decisions import bulk
 from cocreate.moderation.decisions.decide import DECISIONS, decide
 from cocreate.moderation.decisions.undo import undo
 from cocreate.moderation.item_pages import item_response, show_neighbour
@@ -91,7 +91,7 @@ def undo_decision(request: Request) -> Response:
     current = id_param(form.raw("current"))  # the item on screen, shown again if the undo fails
     undone: list[int] = []
     errors: list[str] = []
-    for decision_id in ids[:BULK_LIMIT]:
+    for decision_id in ids[: bulk.BULK_LIMIT]:
         try:
             result = undo(
                 session=session,
@@ -126,7 +126,7 @@ def undo_decision(request: Request) -> Response:
     return redirect(target, flash=_("Undone."), request=request)
 
 
-def bulk_decide_items(request: Request) -> Response:
+def bulk_decide(request: Request) -> Response:
     brand, user, session = load_brand(request), signed_in_user(request), db(request)
     form = Form(form_read(request))
     filters = queue_filter_of(request, form)
@@ -136,7 +136,7 @@ def bulk_decide_items(request: Request) -> Response:
     if action is None:
         return redirect(back, flash=_("Choose one of the options."), request=request)
     try:
-        result = bulk_decide(
+        result = bulk.bulk_decide(
             session=session,
             brand=brand,
             idea_ids=ids,

@@ -5,7 +5,7 @@ swaps the item in place."""
 from __future__ import annotations
 
 from cocreate.brands.models import Role
-from cocreate.moderation.decision_pages import bulk_decide_items, decide_item, undo_decision
+from cocreate.moderation.decision_pages import bulk_decide, decide_item, undo_decision
 from cocreate.moderation.history import HISTORY_ROLES
 from cocreate.moderation.item_pages import item_page, next_item
 from cocreate.moderation.queue_pages import health_page, history_fragment, queue_page
@@ -28,7 +28,7 @@ routes = [
         methods=["POST"],
     ),
     route("/brands/{brand}/moderation/undo", undo_decision, access=MODERATE, methods=["POST"]),
-    route("/brands/{brand}/moderation/bulk", bulk_decide_items, access=MODERATE, methods=["POST"]),
+    route("/brands/{brand}/moderation/bulk", bulk_decide, access=MODERATE, methods=["POST"]),
     route("/brands/{brand}/moderation/ideas/{idea:id}/history", history_fragment, access=STAFF),
     route("/brands/{brand}/moderation/health", health_page, access=MODERATE),
     route(
