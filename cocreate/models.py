@@ -6,7 +6,7 @@ from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.fraud.models import FraudCase, FraudCaseVote
 from cocreate.ideas.models import Idea, IdeaTerm
-from cocreate.jobs.models import Job, JobSchedule
+from cocreate.jobs.models import Job
 from cocreate.moderation.models import (
     MergeCredit,
     ModerationClaim,
@@ -60,7 +60,6 @@ __all__ = [
     "Idea",
     "IdeaTerm",
     "Job",
-    "JobSchedule",
     "Identity",
     "Invitation",
     "Membership",

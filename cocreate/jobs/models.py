@@ -65,16 +65,3 @@ class Job(SQLModel, table=True):
     progress: str | None = Field(default=None, max_length=500)
     message: str | None = Field(default=None, max_length=2000)  # the outcome, for people
     error: str | None = Field(default=None, max_length=2000)
-
-
-class JobSchedule(SQLModel, table=True):
-    """A periodic job's next due time (SQLite runner; procrastinate keeps its own on
-    PostgreSQL). Moving `next_run_at` forward with one compare-and-set UPDATE is how one
-    process, and only one, wins each period."""
-
-    __tablename__ = "job_schedules"
-
-    name: str = Field(primary_key=True, max_length=100)
-    next_run_at: datetime = Field(sa_type=UTCDateTime)
-    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_worker: str | None = Field(default=None, max_length=100)

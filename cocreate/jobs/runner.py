@@ -8,16 +8,23 @@ each claimed job to a thread, so the event loop never waits on the database or a
   job again (`store.claim`). Handlers are idempotent.
 - Never twice at once: the claim is one UPDATE under SQLite's writer lock; the lease is far
   longer than the heartbeat, so a live runner keeps its jobs.
-- Periodic jobs once per period: `store.claim_period` moves the schedule's next run forward
-  with a compare-and-set, which one process wins.
+- Periodic jobs once per period: one process at a time holds an exclusive `flock` on a
+  file beside the database and runs them, on period boundaries aligned on the epoch; when it
+  dies the system releases the lock and another process takes over from the next period
+  (it may miss the period the dead one was in, never run it twice). No database write is
+  made for the schedule: on SQLite any write ends other connections' read snapshots, and a
+  write every period made a reader that then writes fail with "database is locked".
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import time
 from datetime import datetime, timedelta
+from typing import IO
 
 from cocreate.jobs import execute, store
 from cocreate.jobs.models import Job
@@ -44,6 +51,30 @@ class Runner:
         self.worker = execute.worker_name()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._leader: IO[bytes] | None = None  # the schedule's lock file, while held
+        self._next: dict[str, datetime] = {}  # periodic job -> start of its next period
+
+    def _lock_path(self) -> str | None:
+        database = self.runtime.engine.url.database
+        return f"{database}.jobs-schedule.lock" if database and database != ":memory:" else None
+
+    def _lead(self) -> bool:
+        """Hold the schedule's lock (taking it when free); True while this process leads."""
+        if self._leader is not None:
+            return True
+        path = self._lock_path()
+        if path is None:
+            return True  # an in-memory database: one process only
+        handle = open(path, "ab")  # noqa: SIM115  (held open as long as this process leads)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._leader = handle
+        self._next.clear()  # start with the next period: the last leader may have run this one
+        log.info("process %s runs the periodic jobs", os.getpid())
+        return True
 
     def wake(self) -> None:
         """A job was queued in this process: look now rather than at the next poll."""
@@ -121,18 +152,16 @@ class Runner:
         return await asyncio.to_thread(execute.run, self.runtime, job, self.worker)
 
     async def _start_periods(self, periodic: dict[str, asyncio.Task[None]]) -> None:
-        for spec, every in scheduled(self.runtime.settings):
-            if spec.name in periodic:  # its last run in this process is still going
+        due = scheduled(self.runtime.settings)
+        if not due or not self._lead():
+            return
+        now = self.runtime.clock.now()
+        for spec, every in due:
+            start = store.period_start(now, every)
+            first = self._next.setdefault(spec.name, start + timedelta(seconds=every))
+            if now < first or spec.name in periodic:  # not yet, or its last run still going
                 continue
-            period = await asyncio.to_thread(
-                store.claim_period,
-                engine=self.runtime.engine,
-                name=spec.name,
-                now=self.runtime.clock.now(),
-                every=every,
-                worker=self.worker,
+            self._next[spec.name] = start + timedelta(seconds=every)
+            periodic[spec.name] = asyncio.create_task(
+                asyncio.to_thread(execute.run_period, self.runtime, spec.name, start)
             )
-            if period is not None:
-                periodic[spec.name] = asyncio.create_task(
-                    asyncio.to_thread(execute.run_period, self.runtime, spec.name, period)
-                )

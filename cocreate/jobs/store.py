@@ -1,4 +1,4 @@
-"""Every statement that writes `jobs` and `job_schedules`, and the reads the pages need.
+"""Every statement that writes `jobs`, and the reads the pages need.
 
 The writes a worker makes (claim, lease, progress, finish) each run in a short transaction
 of their own, never in the handler's: the page sees progress while the handler's own
@@ -13,16 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
-from cocreate.jobs.models import Job, JobSchedule, JobStatus
+from cocreate.jobs.models import Job, JobStatus
 
 JOBS = Job.__table__  # type: ignore[attr-defined]
-SCHEDULES = JobSchedule.__table__  # type: ignore[attr-defined]
 
 
 def create(
@@ -213,7 +210,7 @@ def waiting_since(*, engine: Engine, before: datetime, limit: int = 100) -> list
         return [int(row[0]) for row in rows]
 
 
-# --- Periodic jobs (SQLite runner) -----------------------------------------------------------
+# --- Periodic jobs (SQLite runner) ----------------------------------------------------------
 
 
 def period_start(now: datetime, every: float) -> datetime:
@@ -221,28 +218,3 @@ def period_start(now: datetime, every: float) -> datetime:
     so every process computes the same periods)."""
     start = math.floor(now.timestamp() / every) * every
     return datetime.fromtimestamp(start, UTC)
-
-
-def claim_period(
-    *, engine: Engine, name: str, now: datetime, every: float, worker: str
-) -> datetime | None:
-    """Win the current period of the periodic job `name`: the period's start if this call
-    won it, None if it was already run (by this process or another one)."""
-    start = period_start(now, every)
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    with engine.begin() as conn:
-        conn.execute(
-            insert(SCHEDULES)
-            .values(name=name, next_run_at=start)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        won = conn.execute(
-            update(SCHEDULES)
-            .where(SCHEDULES.c.name == name, SCHEDULES.c.next_run_at <= now)
-            .values(
-                next_run_at=datetime.fromtimestamp(start.timestamp() + every, UTC),
-                last_run_at=now,
-                last_worker=worker,
-            )
-        )
-    return start if won.rowcount else None

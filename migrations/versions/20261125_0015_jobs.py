@@ -1,4 +1,4 @@
-"""jobs: our jobs table on both databases; procrastinate's queue on PostgreSQL
+"""jobs: our jobs table on both databases (SQLite's queue); procrastinate's queue on PostgreSQL
 
 Revision ID: 0015
 Revises: 0014
@@ -60,14 +60,6 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_claim", ["status", "run_after"], unique=False)
         batch_op.create_index("ix_jobs_subject", ["subject", "id"], unique=False)
-    op.create_table(
-        "job_schedules",
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("next_run_at", cocreate.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_run_at", cocreate.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_worker", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-        sa.PrimaryKeyConstraint("name"),
-    )
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
@@ -84,7 +76,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP SCHEMA IF EXISTS {QUEUE_SCHEMA} CASCADE")
-    op.drop_table("job_schedules")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_subject")
         batch_op.drop_index("ix_jobs_claim")
