@@ -103,7 +103,15 @@ class Runner:
         return ran
 
     async def run(self) -> None:
-        """Until cancelled."""
+        """Until cancelled; then the schedule's lock goes to another process."""
+        try:
+            await self._run_forever()
+        finally:
+            if self._leader is not None:
+                self._leader.close()  # releases the flock
+                self._leader = None
+
+    async def _run_forever(self) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         jobs: dict[asyncio.Task[object], int] = {}
         periodic: dict[str, asyncio.Task[None]] = {}
