@@ -1,5 +1,5 @@
 """PostgreSQL: procrastinate is the queue (its schema lives in the `procrastinate` schema,
-installed by migration 0015).
+installed by migration 0016).
 
 What procrastinate gives, which we do not write ourselves:
 - a job is fetched by one worker only (`SELECT ... FOR UPDATE SKIP LOCKED` in its

@@ -1,7 +1,7 @@
 """jobs: our jobs table on both databases (SQLite's queue); procrastinate's queue on PostgreSQL
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-25 10:00:00
 
 On PostgreSQL, procrastinate's own schema (its tables, types, functions and triggers, as its
@@ -21,8 +21,8 @@ from alembic import op
 
 import cocreate.types
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
