@@ -6,6 +6,7 @@ import os
 import sys
 
 from benchmarks import (
+    certify_memory,
     fraud_cases,
     ideas_gallery,
     moderation_queue,
@@ -28,6 +29,7 @@ def main() -> int:
     failures += vote_load.main()
     failures += storm.main([])  # voters during 200 log-ins in 10 s (issue 17)
     failures += results_scale.main([])  # PostgreSQL only: 10 M votes
+    failures += certify_memory.main([])  # PostgreSQL: the certification job's peak memory
     failures += fraud_scan.main([])  # no database: the detectors on a generated log
     failures += fraud_cases.main([])  # PostgreSQL: loading 1 M votes and `cocreate fraud-scan`
     return 1 if failures else 0

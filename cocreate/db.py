@@ -577,11 +577,14 @@ class GroupCommit:
     Pieces queued while a batch runs make the next batch. A piece of work is plain
     synchronous code; a piece whose request went away before its batch began is dropped.
 
-    PostgreSQL: each piece runs alone in a request thread on a connection of its own
-    (`_run_alone`: its reads outside a transaction, its writes in a transaction of their
-    own). Its writers lock rows, not the database, so several workers' batches could deadlock
-    on each other's rows; batches kept apart by an advisory lock measured slower than a
-    transaction per vote (benchmarks/README.md).
+    PostgreSQL: the pieces queued by then run one after the other in one request thread,
+    each alone (`_run_alone`: its reads outside a transaction, its writes in a transaction of
+    their own, committed before the next piece begins). Its writers lock rows, not the
+    database, so several workers' shared transactions could deadlock on each other's rows;
+    batches kept apart by an advisory lock measured slower than a transaction per vote. One
+    thread hop per batch rather than per vote: with a hop and a thread each, up to 32 threads
+    per worker fought for the GIL and the vote fell to 41 % of its ceiling, p99 258 ms; with
+    a batch per hop it holds 65 %, p99 71 ms (benchmarks/README.md).
     """
 
     def __init__(self, engine: Engine, threads: RequestThreads) -> None:
@@ -597,8 +600,6 @@ class GroupCommit:
         it raised (its own writes then undone) or if the commit failed. On PostgreSQL `work`
         may be run twice, if its first round trip finds the connection dead (`_run_alone`):
         before that round trip it must change nothing but the transaction."""
-        if not self.batched:
-            return await self.threads.run(functools.partial(self._run_alone, work))
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         queue = self._queues.get(loop)
@@ -639,8 +640,9 @@ class GroupCommit:
                 queue.pieces = []
                 if not batch:
                     continue
+                run = self._run_batch if self.batched else self._run_each
                 try:
-                    outcomes = await self.threads.run(functools.partial(self._run_batch, batch))
+                    outcomes = await self.threads.run(functools.partial(run, batch))
                 except BaseException as exc:  # nothing of the batch was stored
                     for _work, future, _context in batch:
                         if not future.done():
@@ -659,6 +661,19 @@ class GroupCommit:
                         future.set_result(result)
         finally:
             queue.draining = False
+
+    def _run_each(self, batch: list[_Piece]) -> list[_Outcome]:
+        """PostgreSQL: the batch's pieces one after the other in this thread, each alone
+        (`_run_alone`: a transaction of its own, committed before the next begins)."""
+        outcomes: list[_Outcome] = []
+        for work, future, context in batch:
+            try:
+                result = context.run(self._run_alone, work)
+            except Exception as exc:
+                outcomes.append((future, None, exc))
+            else:
+                outcomes.append((future, result, None))
+        return outcomes
 
     def _run_batch(self, batch: list[_Piece]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []

@@ -21,6 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import NullPool, create_engine, text
@@ -202,6 +203,7 @@ def settings(database_url: str, smtp: tuple[str, Mailbox], tmp_path: Path) -> Se
         data_dir=tmp_path,
         smtp_url=smtp[0],
         outbox_interval_seconds=0,  # tests deliver explicitly with `deliver`
+        jobs_worker=False,  # tests run the queued jobs explicitly with `run_jobs`
     )
 
 
@@ -226,10 +228,17 @@ def deliver(app: Any, settings: Settings, clock: FrozenClock) -> Callable[[], in
     return run
 
 
+@pytest.fixture
+def run_jobs(app: Any) -> Callable[[], None]:
+    """Run every queued job now, through the app's real backend (SQLite's runner or a
+    procrastinate worker that stops once the queue is empty), with the test's clock."""
+    return app.state.jobs.run_pending  # type: ignore[no-any-return]
+
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def csrf_from(client: TestClient, path: str = "/login") -> str:
+def csrf_from(client: httpx2.Client, path: str = "/login") -> str:
     """The CSRF token of the client's session, read from a page's form as a browser would."""
     response = client.get(path)
     found = _CSRF.search(response.text)
@@ -238,7 +247,7 @@ def csrf_from(client: TestClient, path: str = "/login") -> str:
 
 
 def post_form(
-    client: TestClient,
+    client: httpx2.Client,
     path: str,
     data: dict[str, Any] | None = None,
     *,
@@ -275,7 +284,7 @@ def make_user(session: Session, clock: FrozenClock) -> Callable[..., User]:
     return make
 
 
-def log_in(client: TestClient, user: User, password: str = PASSWORD) -> None:
+def log_in(client: httpx2.Client, user: User, password: str = PASSWORD) -> None:
     response = post_form(client, "/login", {"email": user.email, "password": password})
     assert response.status_code == 303, response.text
 

@@ -1,7 +1,7 @@
 """db.GroupCommit, both databases: on SQLite the pieces of work queued before a batch starts
 (in a request thread) share one transaction and one COMMIT, each undone alone when it fails or
-rolls back, and none is answered before the COMMIT; on PostgreSQL each piece is a transaction
-of its own, in a request thread."""
+rolls back, and none is answered before the COMMIT; on PostgreSQL the pieces of a batch run
+one after the other in one request thread, each a transaction of its own."""
 
 from __future__ import annotations
 
@@ -64,10 +64,26 @@ def test_pieces_of_one_turn_share_one_commit(table: Engine) -> None:
     answers = run_async(run_all(group, [insert(key) for key in range(1, 21)]))
     assert answers == list(range(1, 21))
     assert stored(table) == list(range(1, 21))
-    if table.dialect.name == "sqlite":
-        assert (group.batches, group.pieces) == (1, 20)
-    else:  # a transaction each: batches of several workers could deadlock on rows
-        assert (group.batches, group.pieces) == (0, 0)
+    # One thread hop for the 20 (PostgreSQL too: there each piece commits on its own).
+    assert (group.batches, group.pieces) == (1, 20)
+
+
+def test_postgresql_commits_each_piece_before_the_next(table: Engine) -> None:
+    if table.dialect.name != "postgresql":
+        pytest.skip("SQLite commits the batch once")
+    seen_by_others: list[int] = []
+
+    def looks_from_another_connection(tx: Transaction) -> int:
+        with table.connect() as conn:
+            seen_by_others.append(int(conn.execute(COUNT).scalar_one()))
+        return 0
+
+    group = GroupCommit(table, RequestThreads(size=8, wait=5))
+    answers = run_async(run_all(group, [insert(1), insert(2), looks_from_another_connection]))
+    assert answers == [1, 2, 0]
+    assert group.batches == 1
+    # A transaction each: batches of several workers could deadlock on each other's rows.
+    assert seen_by_others == [2]
 
 
 def test_later_turns_make_later_batches(table: Engine) -> None:
@@ -78,7 +94,7 @@ def test_later_turns_make_later_batches(table: Engine) -> None:
 
     assert run_async(one_after_another()) == [1, 2, 3]
     assert stored(table) == [1, 2, 3]
-    assert group.batches == (3 if table.dialect.name == "sqlite" else 0)
+    assert group.batches == 3
 
 
 def test_a_failing_piece_is_undone_alone(table: Engine) -> None:
