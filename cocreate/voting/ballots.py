@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, update
+from sqlalchemy import and_, bindparam, exists, func
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,15 +24,15 @@ from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.integers import id_or_none
-from cocreate.moderation.service import votable
 from cocreate.types import UTCDateTime
+from cocreate.voting import store
+from cocreate.voting.entrants import first_round_condition, on_ballot
 from cocreate.voting.models import (
     Ballot,
     DeclaredCountry,
     IdeaTally,
     Method,
     Round,
-    RoundEntrant,
     Visibility,
     Vote,
     VoteStatus,
@@ -42,9 +42,7 @@ from cocreate.voting.service import (
     Outcome,
     Signals,
     VoteResult,
-    _allowance,
-    _ballot,
-    adjust_tally,
+    allowance,
     eligibility_problem,
     period_ends_at,
     period_of,
@@ -137,12 +135,7 @@ def _open_round_query(with_mailbox: bool = False) -> Any:
     Read every vote request, so the rows become objects through `attach_loaded` rather than
     the ORM's load path (which cost twice the query), and the campaign's long texts (brief,
     rules, prizes) stay in the database until something reads them."""
-    earlier = STAGES.alias("earlier")
-    first_round = ~exists().where(
-        earlier.c.campaign_id == STAGES.c.campaign_id,
-        earlier.c.kind == StageKind.VOTING.value,
-        earlier.c.position < STAGES.c.position,
-    )
+    first_round = first_round_condition()
     now = bindparam("now", type_=UTCDateTime())
     return (
         core_select(
@@ -288,12 +281,7 @@ def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
 
 def entrants(*, session: Session, round_: Round, first_round: bool) -> list[Idea]:
     """The ideas a voter can vote for in this round."""
-    query = select(Idea).where(Idea.campaign_id == round_.campaign_id, votable())
-    if not first_round:
-        query = query.join(
-            RoundEntrant,
-            and_(col(RoundEntrant.idea_id) == Idea.id, col(RoundEntrant.round_id) == round_.id),
-        )
+    query = select(Idea).where(on_ballot(round_, first_round=first_round))
     return list(session.exec(query.order_by(col(Idea.id))).all())
 
 
@@ -414,7 +402,7 @@ def ballot_state(
 ) -> BallotState:
     round_, campaign = open_round.round, open_round.campaign
     period = period_of(round_, campaign, now)
-    votes, points = _allowance(round_)
+    votes, points = allowance(round_)
     found = session.exec(
         select(Ballot).where(
             Ballot.round_id == round_.id, Ballot.voter_id == voter_id, Ballot.period == period
@@ -433,12 +421,12 @@ def ballot_state(
     renews = None
     if round_.frequency == "daily":
         renews = period_ends_at(round_, campaign, period, open_round.stage)
-    allowance = _allowance(round_)
+    fresh = allowance(round_)
     return BallotState(
         votes_left=votes,
         points_left=points,
-        max_votes=allowance[0],
-        points_budget=allowance[1],
+        max_votes=fresh[0],
+        points_budget=fresh[1],
         my_votes={idea_id: weight for idea_id, weight in mine},
         renews_at=renews,
     )
@@ -463,7 +451,7 @@ def my_weight(
 
 def state_after(round_: Round, result: VoteResult) -> BallotState:
     """The counter after a vote, from what `cast_vote` returned (no query)."""
-    max_votes, budget = _allowance(round_)
+    max_votes, budget = allowance(round_)
     return BallotState(
         votes_left=max_votes if result.votes_left is None else result.votes_left,
         points_left=budget if result.points_left is None else result.points_left,
@@ -594,65 +582,31 @@ def submit_ranking(
         if any(i not in allowed for i in idea_ids):
             session.rollback()
             return VoteResult(Outcome.NOT_ENTRANT)
-    old = session.exec(
-        select(Vote).where(
-            Vote.round_id == round_.id,
-            Vote.voter_id == voter.id,
-            Vote.period == period,
-            col(Vote.withdrawn_at).is_(None),
-        )
-    ).all()
-    if [v.idea_id for v in sorted(old, key=lambda v: v.weight)] == idea_ids:
-        session.rollback()
-        left = round_.max_votes - len(idea_ids)
-        return VoteResult(Outcome.ALREADY, left, 0)
-    if old:
-        session.execute(
-            update(Vote)
-            .where(col(Vote.id).in_([v.id for v in old]), col(Vote.withdrawn_at).is_(None))
-            .values(withdrawn_at=now)
-        )
-        for vote in old:
-            if vote.status == VoteStatus.COUNTED:
-                adjust_tally(
-                    session=session,
-                    round_id=round_.id,
-                    idea_id=vote.idea_id,
-                    votes=-1,
-                    points=-vote.weight,
-                )
     status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
-    for rank, idea_id in enumerate(idea_ids, start=1):
-        session.add(
-            Vote(
-                round_id=round_.id,
-                voter_id=voter.id,
-                idea_id=idea_id,
-                period=period,
-                weight=rank,
-                status=status,
-                cast_at=now,
-                ip_hash=signals.ip_hash,
-                ip_prefix_hash=signals.ip_prefix_hash,
-                device_id=signals.device_id,
-                user_agent=signals.user_agent,
-                risk_score=signals.risk_score,
-                risk_signals=signals.risk_signals,
-                status_reason=signals.status_reason,
-            )
-        )
-    session.flush()
-    if status == VoteStatus.COUNTED:
-        for rank, idea_id in enumerate(idea_ids, start=1):
-            adjust_tally(session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=rank)
-    ballot = _ballot(session=session, round_=round_, voter_id=voter.id, period=period)
-    session.execute(
-        update(Ballot)
-        .where(col(Ballot.id) == ballot.id)
-        .values(votes_left=round_.max_votes - len(idea_ids))
+    changed = store.replace_ranking(
+        session,
+        round_id=round_.id,
+        voter_id=voter.id,
+        period=period,
+        idea_ids=idea_ids,
+        votes_allowed=round_.max_votes,
+        vote={
+            "status": status.value,
+            "cast_at": now,
+            "ip_hash": signals.ip_hash,
+            "ip_prefix_hash": signals.ip_prefix_hash,
+            "device_id": signals.device_id,
+            "user_agent": signals.user_agent,
+            "risk_score": signals.risk_score,
+            "risk_signals": signals.risk_signals,
+            "status_reason": signals.status_reason,
+        },
     )
-    session.commit()
     left = round_.max_votes - len(idea_ids)
+    if not changed:
+        session.rollback()
+        return VoteResult(Outcome.ALREADY, left, 0)
+    session.commit()
     if not idea_ids:
         return VoteResult(Outcome.WITHDRAWN, left, 0)
     return VoteResult(Outcome.HELD if status == VoteStatus.HELD else Outcome.COUNTED, left, 0)
@@ -662,13 +616,6 @@ def entrants_among(
     *, session: Session, round_: Round, first_round: bool, ids: Sequence[int]
 ) -> list[Idea]:
     query = select(Idea).where(
-        col(Idea.id).in_(list(ids)),
-        Idea.campaign_id == round_.campaign_id,
-        votable(),
+        col(Idea.id).in_(list(ids)), on_ballot(round_, first_round=first_round)
     )
-    if not first_round:
-        query = query.join(
-            RoundEntrant,
-            and_(col(RoundEntrant.idea_id) == Idea.id, col(RoundEntrant.round_id) == round_.id),
-        )
     return list(session.exec(query).all())

@@ -39,6 +39,7 @@ from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.voting.entrants import in_round, is_first_round
 from cocreate.voting.methods import SchulzeResult, Standing, rank, schulze
 from cocreate.voting.models import (
     Advancement,
@@ -59,7 +60,6 @@ from cocreate.voting.results_models import (
     RoundResult,
     VoteLogKey,
 )
-from cocreate.voting.service import _takes_every_approved_idea
 
 PER_PAGE = 50
 MATRIX_IDEAS = 20  # the Schulze matrices kept for the page: the top 20 ideas of a ranked round
@@ -131,19 +131,13 @@ def _decisive(stages: Sequence[Stage]) -> list[Stage]:
 
 
 def _is_first_round(session: Session, round_: Round) -> bool:
-    """The campaign's first voting round takes every approved idea (as `is_entrant` says)."""
-    return _takes_every_approved_idea(session=session, round_=round_)
+    """The campaign's first voting round takes every approved idea."""
+    return is_first_round(session=session, round_=round_)
 
 
 def _entrant_condition(round_: Round, *, first: bool) -> Any:
-    """SQL condition on Idea for "takes part in this round" (as `is_entrant` decides it)."""
-    approved = and_(
-        col(Idea.campaign_id) == round_.campaign_id, col(Idea.status) == IdeaStatus.APPROVED
-    )
-    if first:
-        return approved
-    entrants = select(RoundEntrant.idea_id).where(RoundEntrant.round_id == round_.id)
-    return and_(approved, col(Idea.id).in_(entrants))
+    """SQL condition on Idea for "takes part in this round" (`entrants.takes_part`)."""
+    return in_round(round_, first_round=first)
 
 
 def entrant_ids(*, session: Session, round_: Round) -> list[int]:
