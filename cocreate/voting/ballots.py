@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -15,11 +15,12 @@ from sqlalchemy import and_, bindparam, exists, func
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
-from cocreate.db import Transaction, attach_loaded, begin_write, detached
+from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
@@ -46,7 +47,6 @@ from cocreate.voting.service import (
     eligibility_problem,
     period_ends_at,
     period_of,
-    transaction_of,
 )
 
 # --- Which round is open ---------------------------------------------------------------------
@@ -121,44 +121,34 @@ def _mailbox_siblings_column() -> Any:
 
 
 @cache
-def _mailbox_siblings_query() -> Any:
-    """`_mailbox_siblings` of the round bound as `round_id`."""
-    return _mailbox_siblings(bindparam("round_id"))
-
-
-@cache
 def _open_round_query(with_mailbox: bool = False) -> Any:
-    """Built once, in Core: the campaign by address, its open voting stage and that stage's
-    Round, and whether an earlier voting stage exists. Bound: `slug`, `now`; with
-    `with_mailbox`, also the voter's mailbox siblings (bound: `mailbox`, `voter`).
-
-    Read every vote request, so the rows become objects through `attach_loaded` rather than
-    the ORM's load path (which cost twice the query), and the campaign's long texts (brief,
-    rules, prizes) stay in the database until something reads them."""
-    first_round = first_round_condition()
+    """Built once: the campaign by address (without its long texts: brief, rules, prizes stay
+    in the database until something reads them), its open voting stage and that stage's
+    Round, and whether an earlier voting stage exists; with `with_mailbox`, also the voter's
+    mailbox siblings. Bound: `slug`, `now`, and `voter` with `with_mailbox`."""
     now = bindparam("now", type_=UTCDateTime())
     return (
         core_select(
-            *(CAMPAIGNS.c[name] for name in CAMPAIGN_COLUMNS),
-            *STAGES.c,
-            *ROUNDS.c,
-            first_round,
+            Campaign,
+            Stage,
+            Round,
+            first_round_condition(),
             *([_mailbox_siblings_column()] if with_mailbox else []),
         )
-        .select_from(
-            CAMPAIGNS.outerjoin(
-                STAGES,
-                and_(
-                    STAGES.c.campaign_id == CAMPAIGNS.c.id,
-                    STAGES.c.kind == StageKind.VOTING.value,
-                    STAGES.c.opens_at <= now,
-                    STAGES.c.closes_at > now,
-                ),
-            ).outerjoin(ROUNDS, ROUNDS.c.stage_id == STAGES.c.id)
+        .options(load_only(*(getattr(Campaign, name) for name in CAMPAIGN_COLUMNS)))
+        .outerjoin(
+            Stage,
+            and_(
+                col(Stage.campaign_id) == Campaign.id,
+                col(Stage.kind) == StageKind.VOTING.value,
+                col(Stage.opens_at) <= now,
+                col(Stage.closes_at) > now,
+            ),
         )
+        .outerjoin(Round, col(Round.stage_id) == Stage.id)
         .where(
-            CAMPAIGNS.c.slug == bindparam("slug"),
-            CAMPAIGNS.c.status == CampaignStatus.PUBLISHED.value,
+            col(Campaign.slug) == bindparam("slug"),
+            col(Campaign.status) == CampaignStatus.PUBLISHED.value,
         )
         .limit(1)
     )
@@ -172,104 +162,20 @@ def find_open_round(
     None when no published campaign has this address. With `voter`, the same query also
     counts the voter's mailbox siblings in the open round (`OpenRound.mailbox_siblings`).
     """
-    query = _open_round_query(voter is not None)
-    params = _open_round_params(slug, now, None if voter is None else voter.id)
-    row = session.connection().execute(query, params).first()
-    if row is None:
-        return None
-    found = _OpenRoundRow.split(tuple(row), with_mailbox=voter is not None)
-    campaign = attach_loaded(session, Campaign, found.campaign)
-    if found.stage["id"] is None:
-        return CampaignRound(campaign, None)
-    stage = attach_loaded(session, Stage, found.stage)
-    if found.round["id"] is None:
-        round_ = round_for_stage(session=session, stage=stage)
-    else:
-        round_ = attach_loaded(session, Round, found.round)
-    opened = OpenRound(campaign, stage, round_, found.first_round, found.mailbox_siblings)
-    return CampaignRound(campaign, opened)
-
-
-def open_round_read(
-    *, slug: str, now: datetime, voter_id: int, memo: dict[Any, Any]
-) -> tuple[Any, dict[str, Any]]:
-    """`find_open_round` with the voter, for the vote's fast path: the statement and its
-    values (read with the signed-in check, see `open_round_found`).
-
-    When an earlier vote on the same transaction found the open round (kept in the
-    transaction's `memo`: on SQLite, the votes of one batch), only the voter's mailbox
-    siblings are read, and the round found then is used again. Its stage was open at that
-    vote's time: a vote whose own time is past the stage's close is refused as closed by
-    `cast_vote` and `withdraw_vote`, as when the stage closes during a vote."""
-    known = _known_open_round(memo, slug)
-    if known is not None:
-        return _mailbox_siblings_query(), {"round_id": known.round.id, "voter": voter_id}
-    return _open_round_query(True), _open_round_params(slug, now, voter_id)
-
-
-def open_round_found(
-    row: tuple[Any, ...] | None, *, slug: str, memo: dict[Any, Any]
-) -> OpenRound | None:
-    """What `open_round_read` found, with objects in no session (read-only: the votes of a
-    batch share them). None also when the open stage has no round row yet (the usual path
-    makes it)."""
-    known = _known_open_round(memo, slug)
-    if known is not None:
-        assert row is not None  # a count: always one row
-        return replace(known, mailbox_siblings=int(row[0]))
-    if row is None:
-        return None
-    found = _OpenRoundRow.split(row, with_mailbox=True)
-    if found.stage["id"] is None or found.round["id"] is None:
-        return None
-    opened = OpenRound(
-        detached(Campaign, found.campaign),
-        detached(Stage, found.stage),
-        detached(Round, found.round),
-        found.first_round,
-        found.mailbox_siblings,
-    )
-    memo[OpenRound, slug] = opened  # the key `_known_open_round` reads
-    return opened
-
-
-def _known_open_round(memo: dict[Any, Any], slug: str) -> OpenRound | None:
-    """The open round an earlier vote on the same transaction found (`open_round_found`)."""
-    known: OpenRound | None = memo.get((OpenRound, slug))
-    return known
-
-
-def _open_round_params(slug: str, now: datetime, voter_id: int | None) -> dict[str, Any]:
     params: dict[str, Any] = {"slug": slug, "now": now}
-    if voter_id is not None:
-        params["voter"] = voter_id
-    return params
-
-
-@dataclass(frozen=True)
-class _OpenRoundRow:
-    campaign: dict[str, Any]
-    stage: dict[str, Any]
-    round: dict[str, Any]
-    first_round: bool
-    mailbox_siblings: int | None
-
-    @classmethod
-    def split(cls, values: tuple[Any, ...], *, with_mailbox: bool) -> _OpenRoundRow:
-        siblings: int | None = None
-        if with_mailbox:
-            # 0 when no round row exists yet (made by find_open_round): no vote can name it.
-            siblings = int(values[-1])
-            values = values[:-1]
-        at = len(CAMPAIGN_COLUMNS)
-        stage_end = at + len(STAGES.c)
-        return cls(
-            campaign=dict(zip(CAMPAIGN_COLUMNS, values[:at], strict=True)),
-            stage=dict(zip(STAGES.c.keys(), values[at:stage_end], strict=True)),
-            round=dict(zip(ROUNDS.c.keys(), values[stage_end:-1], strict=True)),
-            first_round=bool(values[-1]),
-            mailbox_siblings=siblings,
-        )
+    if voter is not None:
+        params["voter"] = voter.id
+    row = session.execute(_open_round_query(voter is not None), params).first()
+    if row is None:
+        return None
+    campaign, stage, round_, first_round = row[:4]
+    siblings = int(row[4]) if voter is not None else None
+    if stage is None:
+        return CampaignRound(campaign, None)
+    if round_ is None:  # no one opened its settings yet: made with the defaults
+        round_ = round_for_stage(session=session, stage=stage)
+        siblings = 0 if voter is not None else None  # no vote can name a round just made
+    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(first_round), siblings))
 
 
 def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
@@ -348,20 +254,24 @@ def shown_count(round_: Round, tally: dict[int, tuple[int, int]], idea_id: int) 
     return points if round_.method == Method.POINTS else votes
 
 
-def idea_title(*, session: Session | Transaction, round_: Round, idea_id: int) -> str | None:
+def idea_title(*, session: Session, round_: Round, idea_id: int) -> str | None:
     """The title of an idea of the round's campaign (for the answer to an unvote)."""
-    row = transaction_of(session).first(
-        _idea_title_query(), {"idea_id": idea_id, "campaign_id": round_.campaign_id}
+    row = (
+        session.connection()
+        .execute(_idea_title_query(), {"idea_id": idea_id, "campaign_id": round_.campaign_id})
+        .first()
     )
     return None if row is None else str(row[0])
 
 
-def idea_count(*, session: Session | Transaction, round_: Round, idea_id: int) -> int | None:
+def idea_count(*, session: Session, round_: Round, idea_id: int) -> int | None:
     """One idea's shown count (after a vote); None unless the round shows live counts."""
     if round_.visibility != Visibility.LIVE:
         return None
-    row = transaction_of(session).first(
-        _idea_tally_query(), {"round_id": round_.id, "idea_id": idea_id}
+    row = (
+        session.connection()
+        .execute(_idea_tally_query(), {"round_id": round_.id, "idea_id": idea_id})
+        .first()
     )
     return shown_count(round_, {idea_id: (int(row[0]), int(row[1]))} if row else {}, idea_id)
 

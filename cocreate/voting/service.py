@@ -21,7 +21,6 @@ from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, Stage
-from cocreate.db import SessionTransaction, Transaction
 from cocreate.voting import store
 from cocreate.voting.entrants import is_first_round
 from cocreate.voting.models import Frequency, IdeaTally, Method, Round, Vote, VoteStatus
@@ -113,29 +112,22 @@ def points_spent(method: str, weight: int) -> int:
     return weight if method == Method.POINTS else 0
 
 
-def transaction_of(session: Session | Transaction) -> Transaction:
-    """The vote path runs on a request's session, or on a transaction without one (the vote
-    endpoint's fast path: `security.access.route`'s `fast`, run by `db.GroupCommit`)."""
-    return SessionTransaction(session) if isinstance(session, Session) else session
-
-
-def _first_round(tx: Transaction, round_: Round, first_round: bool | None) -> bool:
+def _first_round(session: Session, round_: Round, first_round: bool | None) -> bool:
     if first_round is not None:
         return first_round
-    assert isinstance(tx, SessionTransaction), "without a session, say whether it is the first"
-    return is_first_round(session=tx.session, round_=round_)
+    return is_first_round(session=session, round_=round_)
 
 
-def _left(tx: Transaction, round_: Round, voter_id: int, period: int) -> tuple[int, int]:
+def _left(session: Session, round_: Round, voter_id: int, period: int) -> tuple[int, int]:
     """What the voter has left in this period (the whole allowance before any vote)."""
     assert round_.id is not None
-    found = store.left(tx, round_id=round_.id, voter_id=voter_id, period=period)
+    found = store.left(session, round_id=round_.id, voter_id=voter_id, period=period)
     return allowance(round_) if found is None else found
 
 
 def cast_vote(
     *,
-    session: Session | Transaction,
+    session: Session,
     round_: Round,
     campaign: Campaign,
     stage: Stage,
@@ -154,7 +146,6 @@ def cast_vote(
     idea's tally, all or nothing (`store.cast`).
     """
     assert round_.id is not None and voter.id is not None
-    tx = transaction_of(session)
     signals = signals or Signals()
     if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
         return VoteResult(Outcome.CLOSED)
@@ -165,7 +156,7 @@ def cast_vote(
         weight = 1
     period = period_of(round_, campaign, now)
     if weight < 1:
-        return VoteResult(Outcome.NO_VOTES_LEFT, *_left(tx, round_, voter.id, period))
+        return VoteResult(Outcome.NO_VOTES_LEFT, *_left(session, round_, voter.id, period))
     votes_allowed, budget = allowance(round_)
     spent = points_spent(round_.method, weight)
     status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
@@ -185,23 +176,23 @@ def cast_vote(
         "risk_signals": signals.risk_signals,
         "status_reason": signals.status_reason,
         "campaign_id": round_.campaign_id,
-        "first_round": _first_round(tx, round_, first_round),
+        "first_round": _first_round(session, round_, first_round),
         "votes_left": votes_allowed - 1,
         "points_left": budget - spent,
         "spent": spent,
         "counted": status == VoteStatus.COUNTED,
     }
-    row = store.cast(tx, values)
+    row = store.cast(session, values)
     if row.conflict:  # only a constraint nothing here foresaw; nothing was stored
-        return VoteResult(Outcome.ALREADY, *_left(tx, round_, voter.id, period))
+        return VoteResult(Outcome.ALREADY, *_left(session, round_, voter.id, period))
     if row.overspent:
-        left = _left(tx, round_, voter.id, period)
-        title = row.title or store.entrant_title(tx, values)
+        left = _left(session, round_, voter.id, period)
+        title = row.title or store.entrant_title(session, values)
         return VoteResult(Outcome.NO_VOTES_LEFT, *left, idea_title=title)
     if row.title is None:
         return VoteResult(Outcome.NOT_ENTRANT)
     if not row.inserted:  # a live vote for this idea exists: a retry or a double click
-        left = _left(tx, round_, voter.id, period)
+        left = _left(session, round_, voter.id, period)
         return VoteResult(Outcome.ALREADY, *left, idea_title=row.title)
     assert row.left is not None
     outcome = Outcome.COUNTED if status == VoteStatus.COUNTED else Outcome.HELD
@@ -210,7 +201,7 @@ def cast_vote(
 
 def withdraw_vote(
     *,
-    session: Session | Transaction,
+    session: Session,
     round_: Round,
     campaign: Campaign,
     stage: Stage,
@@ -220,22 +211,20 @@ def withdraw_vote(
 ) -> VoteResult:
     """Take back today's (or this round's) vote for an idea; the row stays, marked withdrawn."""
     assert round_.id is not None and voter.id is not None
-    tx = transaction_of(session)
     if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
         return VoteResult(Outcome.CLOSED)
     period = period_of(round_, campaign, now)
-    method = round_.method
     done = store.withdraw(
-        tx,
+        session,
         round_id=round_.id,
         voter_id=voter.id,
         idea_id=idea_id,
         period=period,
         now=now,
-        refund=lambda weight: points_spent(method, weight),
+        points_per_weight=points_spent(round_.method, 1),
     )
     if done is None:
-        return VoteResult(Outcome.NOT_FOUND, *_left(tx, round_, voter.id, period))
+        return VoteResult(Outcome.NOT_FOUND, *_left(session, round_, voter.id, period))
     left, tally = done
     return VoteResult(Outcome.WITHDRAWN, *left, tally=tally)
 

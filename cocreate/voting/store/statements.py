@@ -4,13 +4,15 @@ Building a statement and its cache key costs more than running it on SQLite; the
 hottest path of a campaign, so its statements are built once (`statements`) and reused, with
 bound parameters. The idea's test is `entrants.votable`, the one rule.
 
-PostgreSQL casts a vote in one statement of data-modifying CTEs (`cast_all`), each step
+PostgreSQL casts a vote in one statement of data-modifying CTEs (`cast_all`; a withdrawal
+likewise, `withdraw_all`), each step
 feeding the next: the idea, found by its key alone, if it may take the vote; the vote, unless
 a live vote exists; the ballot's spend; the tally. A step that finds nothing to do yields no
 row, so the steps after it do nothing either, and the caller reads which step stopped. A
 ballot that cannot pay breaks its CHECK (votes_left, points_left >= 0): the statement fails
-whole, the vote with it. SQLite has no data-modifying CTE: three statements in one
-transaction (`insert_vote`, `spend`, `add_tally`).
+whole, the vote with it. One statement also commits alone: the vote routes run on
+PostgreSQL in autocommit (`group_commit`). SQLite has no data-modifying CTE: three
+statements in one transaction (`insert_vote`, `spend`, `add_tally`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cocreate.ideas.models import Idea
 from cocreate.voting.entrants import votable
-from cocreate.voting.models import Ballot, IdeaTally, RoundEntrant, Vote
+from cocreate.voting.models import Ballot, IdeaTally, RoundEntrant, Vote, VoteStatus
 
 VOTES = Vote.__table__  # type: ignore[attr-defined]
 BALLOTS = Ballot.__table__  # type: ignore[attr-defined]
@@ -82,6 +84,7 @@ class Statements:
     give_back: Any  # the ballot's update; returns what is left
     left: Any  # what is left on a ballot
     cast_all: Any  # PostgreSQL: the whole vote in one statement (None on SQLite)
+    withdraw_all: Any  # PostgreSQL: the whole withdrawal in one statement (None on SQLite)
 
 
 def _bound(table: Any, name: str) -> Any:
@@ -178,6 +181,66 @@ def _cast_all() -> Any:
         core_select(func.count()).select_from(vote).scalar_subquery(),
         core_select(spend.c.votes_left).scalar_subquery(),
         core_select(spend.c.points_left).scalar_subquery(),
+        core_select(tally.c.votes).scalar_subquery(),
+        core_select(tally.c.points).scalar_subquery(),
+    )
+
+
+def _withdraw_all() -> Any:
+    """PostgreSQL: a withdrawal in one statement, as `_cast_all` casts: the live vote marked
+    withdrawn, its ballot given back the vote and `points_per_weight` x its weight in points,
+    a counted vote taken off its idea's tally. UPDATE reserves the column names for SET
+    values: the keys go as "k_<column>"."""
+    taken = (
+        update(VOTES)
+        .where(
+            VOTES.c.round_id == bindparam("k_round_id"),
+            VOTES.c.voter_id == bindparam("k_voter_id"),
+            VOTES.c.idea_id == bindparam("k_idea_id"),
+            VOTES.c.period == bindparam("k_period"),
+            VOTES.c.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=bindparam("now", type_=VOTES.c.withdrawn_at.type))
+        .returning(
+            VOTES.c.round_id,
+            VOTES.c.voter_id,
+            VOTES.c.idea_id,
+            VOTES.c.period,
+            VOTES.c.weight,
+            VOTES.c.status,
+        )
+        .cte("taken")
+    )
+    back = (
+        update(BALLOTS)
+        .where(
+            BALLOTS.c.round_id == taken.c.round_id,
+            BALLOTS.c.voter_id == taken.c.voter_id,
+            BALLOTS.c.period == taken.c.period,
+        )
+        .values(
+            votes_left=BALLOTS.c.votes_left + 1,
+            points_left=BALLOTS.c.points_left
+            + taken.c.weight * bindparam("points_per_weight", type_=Integer()),
+        )
+        .returning(BALLOTS.c.votes_left, BALLOTS.c.points_left)
+        .cte("back")
+    )
+    tally = (
+        update(TALLIES)
+        .where(
+            TALLIES.c.round_id == taken.c.round_id,
+            TALLIES.c.idea_id == taken.c.idea_id,
+            taken.c.status == VoteStatus.COUNTED.value,
+        )
+        .values(votes=TALLIES.c.votes - 1, points=TALLIES.c.points - taken.c.weight)
+        .returning(TALLIES.c.votes, TALLIES.c.points)
+        .cte("tally")
+    )
+    return core_select(
+        core_select(taken.c.weight).scalar_subquery(),
+        core_select(back.c.votes_left).scalar_subquery(),
+        core_select(back.c.points_left).scalar_subquery(),
         core_select(tally.c.votes).scalar_subquery(),
         core_select(tally.c.points).scalar_subquery(),
     )
@@ -280,4 +343,5 @@ def statements(dialect: str) -> Statements:
             BALLOTS.c.period == bindparam("period"),
         ),
         cast_all=_cast_all() if dialect == "postgresql" else None,
+        withdraw_all=_withdraw_all() if dialect == "postgresql" else None,
     )
