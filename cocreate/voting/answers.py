@@ -20,7 +20,6 @@ from cocreate.fraud import challenge
 from cocreate.i18n import gettext as _
 from cocreate.security.csrf import csrf_token
 from cocreate.voting import display
-from cocreate.voting.ballots import OpenRound
 from cocreate.voting.cast import (
     RANKING,
     Answer,
@@ -33,6 +32,7 @@ from cocreate.voting.cast import (
     Withdrawn,
 )
 from cocreate.voting.models import Method
+from cocreate.voting.open_round import OpenRound
 from cocreate.voting.signals import remember_device
 from cocreate.web import add_flash, is_htmx_fragment_request, redirect, render
 

@@ -11,34 +11,34 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
-from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
+from cocreate.campaigns.models import Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.integers import id_or_none
-from cocreate.types import UTCDateTime
 from cocreate.voting import store
-from cocreate.voting.entrants import first_round_condition, on_ballot
+from cocreate.voting.entrants import on_ballot
 from cocreate.voting.models import (
     Ballot,
     DeclaredCountry,
     IdeaTally,
     Method,
-    Round,
     Visibility,
     Vote,
     VoteStatus,
 )
-from cocreate.voting.rounds import round_for_stage
+from cocreate.voting.open_round import CampaignRound as CampaignRound
+from cocreate.voting.open_round import OpenRound as OpenRound
+from cocreate.voting.open_round import RoundLike
+from cocreate.voting.open_round import find_open_round as find_open_round
 from cocreate.voting.service import (
     Outcome,
     Signals,
@@ -49,133 +49,8 @@ from cocreate.voting.service import (
     period_of,
 )
 
-# --- Which round is open ---------------------------------------------------------------------
-
-
-CAMPAIGN_COLUMNS = ("id", "brand_id", "slug", "title", "status", "timezone", "primary_color")
-
-
-@dataclass(frozen=True)
-class OpenRound:
-    campaign: Campaign
-    stage: Stage
-    round: Round
-    first_round: bool  # the campaign's first voting stage: every approved idea takes part
-    # Read with the round when `find_open_round` was given the voter (the vote path): other
-    # accounts of the voter's canonical mailbox with a live vote in the round. None: not read.
-    mailbox_siblings: int | None = None
-
-
-@dataclass(frozen=True)
-class CampaignRound:
-    """A public campaign and its open voting round, if one is open now."""
-
-    campaign: Campaign
-    open: OpenRound | None
-
-
-CAMPAIGNS = Campaign.__table__  # type: ignore[attr-defined]
-STAGES = Stage.__table__  # type: ignore[attr-defined]
-ROUNDS = Round.__table__  # type: ignore[attr-defined]
-USERS = User.__table__  # type: ignore[attr-defined]
-VOTES = Vote.__table__  # type: ignore[attr-defined]
 IDEAS = Idea.__table__  # type: ignore[attr-defined]
 TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
-
-
-def _mailbox_siblings(round_id: Any) -> Any:
-    """The fraud screen's mailbox query (`fraud.screen.MAILBOX_SIBLINGS`): other accounts of
-    the voter's canonical mailbox with a live vote in the round `round_id`. Bound: `voter`
-    (the account id: its mailbox is read here, so the query needs nothing read before it and
-    goes with the signed-in check)."""
-    sibling = USERS.alias("sibling")
-    live = VOTES.alias("live")
-    voted = (
-        exists()
-        .where(
-            live.c.round_id == round_id,
-            live.c.voter_id == sibling.c.id,
-            live.c.withdrawn_at.is_(None),
-        )
-        .correlate(ROUNDS, sibling)  # `rounds`: see `_mailbox_siblings_column`
-    )
-    voter = USERS.alias("voter")
-    mailbox = (
-        core_select(voter.c.canonical_mailbox)
-        .where(voter.c.id == bindparam("voter"))
-        .scalar_subquery()
-    )
-    return (
-        core_select(func.count())
-        .select_from(sibling)
-        .where(sibling.c.canonical_mailbox == mailbox, sibling.c.id != bindparam("voter"), voted)
-    )
-
-
-def _mailbox_siblings_column() -> Any:
-    """`_mailbox_siblings` as a column of the open-round query, correlated on the round: one
-    statement (and, on PostgreSQL, one round trip) less per vote."""
-    # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
-    # correlation stops at the nearest enclosing select and would add `rounds` to the FROM.
-    return _mailbox_siblings(ROUNDS.c.id).correlate(ROUNDS).scalar_subquery()
-
-
-@cache
-def _open_round_query(with_mailbox: bool = False) -> Any:
-    """Built once: the campaign by address (without its long texts: brief, rules, prizes stay
-    in the database until something reads them), its open voting stage and that stage's
-    Round, and whether an earlier voting stage exists; with `with_mailbox`, also the voter's
-    mailbox siblings. Bound: `slug`, `now`, and `voter` with `with_mailbox`."""
-    now = bindparam("now", type_=UTCDateTime())
-    return (
-        core_select(
-            Campaign,
-            Stage,
-            Round,
-            first_round_condition(),
-            *([_mailbox_siblings_column()] if with_mailbox else []),
-        )
-        .options(load_only(*(getattr(Campaign, name) for name in CAMPAIGN_COLUMNS)))
-        .outerjoin(
-            Stage,
-            and_(
-                col(Stage.campaign_id) == Campaign.id,
-                col(Stage.kind) == StageKind.VOTING.value,
-                col(Stage.opens_at) <= now,
-                col(Stage.closes_at) > now,
-            ),
-        )
-        .outerjoin(Round, col(Round.stage_id) == Stage.id)
-        .where(
-            col(Campaign.slug) == bindparam("slug"),
-            col(Campaign.status) == CampaignStatus.PUBLISHED.value,
-        )
-        .limit(1)
-    )
-
-
-def find_open_round(
-    *, session: Session, slug: str, now: datetime, voter: User | None = None
-) -> CampaignRound | None:
-    """The published campaign at /c/{slug} and its open voting round, in one query.
-
-    None when no published campaign has this address. With `voter`, the same query also
-    counts the voter's mailbox siblings in the open round (`OpenRound.mailbox_siblings`).
-    """
-    params: dict[str, Any] = {"slug": slug, "now": now}
-    if voter is not None:
-        params["voter"] = voter.id
-    row = session.execute(_open_round_query(voter is not None), params).first()
-    if row is None:
-        return None
-    campaign, stage, round_, first_round = row[:4]
-    siblings = int(row[4]) if voter is not None else None
-    if stage is None:
-        return CampaignRound(campaign, None)
-    if round_ is None:  # no one opened its settings yet: made with the defaults
-        round_ = round_for_stage(session=session, stage=stage)
-        siblings = 0 if voter is not None else None  # no vote can name a round just made
-    return CampaignRound(campaign, OpenRound(campaign, stage, round_, bool(first_round), siblings))
 
 
 def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
@@ -185,7 +60,7 @@ def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
 # --- Entrants and what the voter sees of the counts ------------------------------------------
 
 
-def entrants(*, session: Session, round_: Round, first_round: bool) -> list[Idea]:
+def entrants(*, session: Session, round_: RoundLike, first_round: bool) -> list[Idea]:
     """The ideas a voter can vote for in this round."""
     query = select(Idea).where(on_ballot(round_, first_round=first_round))
     return list(session.exec(query.order_by(col(Idea.id))).all())
@@ -212,7 +87,7 @@ def _shuffle_key(seed: str, idea_id: int) -> bytes:
 def order_entrants(
     ideas: Sequence[Idea],
     *,
-    round_: Round,
+    round_: RoundLike,
     tally: dict[int, tuple[int, int]],
     seed: str,
 ) -> list[tuple[Idea, int | None]]:
@@ -247,14 +122,14 @@ def tally_of(*, session: Session, round_id: int) -> dict[int, tuple[int, int]]:
     return {t.idea_id: (t.votes, t.points) for t in rows}
 
 
-def shown_count(round_: Round, tally: dict[int, tuple[int, int]], idea_id: int) -> int | None:
+def shown_count(round_: RoundLike, tally: dict[int, tuple[int, int]], idea_id: int) -> int | None:
     if round_.visibility != Visibility.LIVE:
         return None
     votes, points = tally.get(idea_id, (0, 0))
     return points if round_.method == Method.POINTS else votes
 
 
-def idea_title(*, session: Session, round_: Round, idea_id: int) -> str | None:
+def idea_title(*, session: Session, round_: RoundLike, idea_id: int) -> str | None:
     """The title of an idea of the round's campaign (for the answer to an unvote)."""
     row = (
         session.connection()
@@ -264,7 +139,7 @@ def idea_title(*, session: Session, round_: Round, idea_id: int) -> str | None:
     return None if row is None else str(row[0])
 
 
-def idea_count(*, session: Session, round_: Round, idea_id: int) -> int | None:
+def idea_count(*, session: Session, round_: RoundLike, idea_id: int) -> int | None:
     """One idea's shown count (after a vote); None unless the round shows live counts."""
     if round_.visibility != Visibility.LIVE:
         return None
@@ -359,7 +234,7 @@ def my_weight(
     return found
 
 
-def state_after(round_: Round, result: VoteResult) -> BallotState:
+def state_after(round_: RoundLike, result: VoteResult) -> BallotState:
     """The counter after a vote, from what `cast_vote` returned (no query)."""
     max_votes, budget = allowance(round_)
     return BallotState(
@@ -396,7 +271,7 @@ def declare_country(
 
 
 def voter_problem(
-    *, session: Session, round_: Round, voter: User, now: datetime
+    *, session: Session, round_: RoundLike, voter: User, now: datetime
 ) -> tuple[str | None, str | None]:
     """(the first eligibility rule the voter does not meet, their declared country).
 
@@ -415,7 +290,7 @@ def voter_problem(
     return problem, country
 
 
-def old_enough_at(round_: Round, voter: User) -> datetime:
+def old_enough_at(round_: RoundLike, voter: User) -> datetime:
     return voter.created_at + timedelta(days=round_.min_account_age_days)
 
 
@@ -523,7 +398,7 @@ def submit_ranking(
 
 
 def entrants_among(
-    *, session: Session, round_: Round, first_round: bool, ids: Sequence[int]
+    *, session: Session, round_: RoundLike, first_round: bool, ids: Sequence[int]
 ) -> list[Idea]:
     query = select(Idea).where(
         col(Idea.id).in_(list(ids)), on_ballot(round_, first_round=first_round)

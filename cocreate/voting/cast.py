@@ -19,19 +19,22 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from cocreate.accounts.models import User
 from cocreate.fraud import challenge
 from cocreate.fraud.challenge import Check
 from cocreate.fraud.policy import Decision
 from cocreate.fraud.screen import Screening, apply, log_refusal, screen_vote
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.voting import ballots
-from cocreate.voting.ballots import BallotState, EntrantView, OpenRound
-from cocreate.voting.models import Method, Round
+from cocreate.voting.ballots import BallotState, EntrantView
+from cocreate.voting.models import Method
+from cocreate.voting.open_round import OpenRound, RoundLike, find_open_round
+
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import Voter
 from cocreate.voting.service import Outcome, Signals, VoteResult, cast_vote, withdraw_vote
 
 RANKING = 0  # the "idea" a ranked ballot's challenge binding names
@@ -57,7 +60,7 @@ class Attempt:
 
     slug: str
     idea_id: int
-    voter: User
+    voter: Voter
     now: datetime
     points: int | None = None  # the points given (a points round); None: none or not a number
     solution: str | None = None  # a proof of work the browser solved for this vote
@@ -187,11 +190,9 @@ def withdraw(*, session: Session, attempt: Attempt) -> Answer:
 
 
 def _open_round(
-    session: Session, attempt: Attempt, voter: User | None
+    session: Session, attempt: Attempt, voter: Voter | None
 ) -> tuple[OpenRound | None, Refused]:
-    found = ballots.find_open_round(
-        session=session, slug=attempt.slug, now=attempt.now, voter=voter
-    )
+    found = find_open_round(session=session, slug=attempt.slug, now=attempt.now, voter=voter)
     if found is None:
         return None, Refused(Reason.NO_CAMPAIGN)
     return found.open, Refused(Reason.NOT_OPEN)
@@ -322,7 +323,7 @@ def _block(
     return VoteBlock(entrant, state, result)
 
 
-def _my_weight(round_: Round, result: VoteResult, weight: int | None) -> int | None:
+def _my_weight(round_: RoundLike, result: VoteResult, weight: int | None) -> int | None:
     """The voter's vote for the idea after this attempt, when the outcome tells it."""
     if result.outcome in (Outcome.COUNTED, Outcome.HELD):
         return weight if round_.method == Method.POINTS else 1

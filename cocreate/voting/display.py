@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cocreate.campaigns.display import local_time
 from cocreate.i18n import gettext as _
@@ -11,11 +12,14 @@ from cocreate.voting.ballots import BallotState
 from cocreate.voting.forms import country_name
 
 __all__ = ["country_name"]  # the ballot pages name countries too
-from cocreate.voting.models import Frequency, Method, Round, Visibility
+from cocreate.voting.models import Frequency, Method, Visibility
 from cocreate.voting.service import Outcome, VoteResult
 
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import RoundLike
 
-def method_explained(round_: Round) -> str:
+
+def method_explained(round_: RoundLike) -> str:
     if round_.method == Method.SINGLE:
         return _("Vote for the one idea you like best.")
     if round_.method == Method.POINTS:
@@ -37,7 +41,7 @@ def method_explained(round_: Round) -> str:
     ) % {"num": round_.max_votes}
 
 
-def frequency_explained(round_: Round, renews_at: datetime | None, timezone: str) -> str:
+def frequency_explained(round_: RoundLike, renews_at: datetime | None, timezone: str) -> str:
     if round_.frequency == Frequency.DAILY:
         if renews_at is not None:
             return _("You get new votes every day. Your next votes: %(time)s.") % {
@@ -47,7 +51,7 @@ def frequency_explained(round_: Round, renews_at: datetime | None, timezone: str
     return _("You vote once in this round.")
 
 
-def visibility_explained(round_: Round) -> str:
+def visibility_explained(round_: RoundLike) -> str:
     if round_.visibility == Visibility.LIVE:
         return _("Counts are live: you see the votes as they come in.")
     if round_.visibility == Visibility.RANKS:
@@ -57,7 +61,7 @@ def visibility_explained(round_: Round) -> str:
     return _("Counts stay hidden until the results. The ideas are listed in an order of your own.")
 
 
-def counter_text(round_: Round, state: BallotState) -> str:
+def counter_text(round_: RoundLike, state: BallotState) -> str:
     """ "Votes left: 3 of 5", "Points left: 7 of 10", "You have used your vote"."""
     daily = round_.frequency == Frequency.DAILY
     if round_.method == Method.SINGLE:
@@ -77,7 +81,7 @@ def counter_text(round_: Round, state: BallotState) -> str:
     return _("Votes left: %(num)d of %(total)d") % values
 
 
-def outcome_message(round_: Round, result: VoteResult, title: str) -> str:
+def outcome_message(round_: RoundLike, result: VoteResult, title: str) -> str:
     """What a vote or unvote did, for the flash (no JS) or the inline message (htmx)."""
     outcome = result.outcome
     if outcome == Outcome.COUNTED:
@@ -103,7 +107,7 @@ def outcome_message(round_: Round, result: VoteResult, title: str) -> str:
     return _("This voting round is not open, so votes are not accepted.")
 
 
-def no_votes_left_message(round_: Round, result: VoteResult) -> str:
+def no_votes_left_message(round_: RoundLike, result: VoteResult) -> str:
     daily = round_.frequency == Frequency.DAILY
     if round_.method == Method.POINTS and result.votes_left:
         return ngettext(

@@ -13,7 +13,7 @@ columns (the vote statement's `keyed` CTE), so the rule is written once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, true
 from sqlalchemy import select as core_select
@@ -21,7 +21,10 @@ from sqlmodel import Session
 
 from cocreate.campaigns.models import Stage, StageKind
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.voting.models import Round, RoundEntrant
+from cocreate.voting.models import RoundEntrant
+
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import RoundLike
 
 IDEAS = Idea.__table__  # type: ignore[attr-defined]
 ENTRANTS = RoundEntrant.__table__  # type: ignore[attr-defined]
@@ -65,7 +68,7 @@ def votable(
     )
 
 
-def in_round(round_: Round, *, first_round: bool) -> ColumnElement[bool]:
+def in_round(round_: RoundLike, *, first_round: bool) -> ColumnElement[bool]:
     """`takes_part` for the rows of `ideas` in a query (results, certification)."""
     return takes_part(
         IDEAS,
@@ -76,7 +79,7 @@ def in_round(round_: Round, *, first_round: bool) -> ColumnElement[bool]:
     )
 
 
-def on_ballot(round_: Round, *, first_round: bool) -> ColumnElement[bool]:
+def on_ballot(round_: RoundLike, *, first_round: bool) -> ColumnElement[bool]:
     """`votable` for the rows of `ideas` in a query (the ballot)."""
     return votable(
         IDEAS,
@@ -99,7 +102,7 @@ def first_round_condition(stages: Any = STAGES) -> ColumnElement[bool]:
     )
 
 
-def is_first_round(*, session: Session, round_: Round) -> bool:
+def is_first_round(*, session: Session, round_: RoundLike) -> bool:
     """Whether the round is its campaign's first voting round (`first_round_condition`)."""
     found = session.execute(
         core_select(func.count())

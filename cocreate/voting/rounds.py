@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,8 +29,11 @@ from cocreate.voting.forms import (
 )
 from cocreate.voting.models import Method, Round, Visibility
 
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import StageRef
 
-def round_for_stage(*, session: Session, stage: Stage) -> Round:
+
+def round_for_stage(*, session: Session, stage: Stage | StageRef) -> Round:
     """The Round of a voting stage, created with the default settings when missing.
 
     Race-safe: two first visitors insert with ON CONFLICT DO NOTHING and both read the one row.

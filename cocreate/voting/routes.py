@@ -31,12 +31,13 @@ from cocreate.security.access import (
     PUBLIC,
     SIGNED_IN,
     brand_role,
+    current_account,
     current_user,
     db,
     route,
 )
 from cocreate.voting import answers, ballots, cast, display, rounds
-from cocreate.voting.ballots import BallotState, EntrantView, OpenRound
+from cocreate.voting.ballots import BallotState, EntrantView
 from cocreate.voting.forms import (
     FRAUD_FIELDS,
     RANKED_MAX,
@@ -52,6 +53,7 @@ from cocreate.voting.forms import (
     visibility_choices,
 )
 from cocreate.voting.models import Method, Round, Visibility
+from cocreate.voting.open_round import CampaignRef, CampaignRound, OpenRound, find_open_round
 from cocreate.voting.service import Outcome, Signals, VoteResult
 from cocreate.voting.signals import device_id, remember_device, vote_signals
 from cocreate.web import redirect, render
@@ -172,8 +174,8 @@ def round_settings(request: Request) -> Response:
 # --- The ballot page ---------------------------------------------------------------------------
 
 
-def _find(request: Request, voter: User | None = None) -> ballots.CampaignRound:
-    found = ballots.find_open_round(
+def _find(request: Request, voter: User | None = None) -> CampaignRound:
+    found = find_open_round(
         session=db(request), slug=request.path_params["slug"], now=_now(request), voter=voter
     )
     if found is None:
@@ -181,7 +183,7 @@ def _find(request: Request, voter: User | None = None) -> ballots.CampaignRound:
     return found
 
 
-def _no_open_round(request: Request, campaign: Campaign) -> Response:
+def _no_open_round(request: Request, campaign: CampaignRef) -> Response:
     assert campaign.id is not None
     now = _now(request)
     stages = ballots.voting_stages(
@@ -250,7 +252,7 @@ def _ballot_page(
     context: dict[str, Any] = {
         "campaign": campaign,
         "stage": opened.stage,
-        "stage_name": stage_name(opened.stage),
+        "stage_name": stage_name(opened.stage.as_stage()),
         "closes": local_time(opened.stage.closes_at, campaign.timezone),
         "round": round_,
         "entrants": views,
@@ -298,7 +300,7 @@ def points_given(form: FormData) -> int | None:
 
 
 def _attempt(request: Request) -> cast.Attempt:
-    user = current_user(request)
+    user = current_account(request)  # a batched route: the account read with Core
     assert user is not None  # SIGNED_IN
     form = form_read(request)
     solution = form.get("altcha")

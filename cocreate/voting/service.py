@@ -13,17 +13,18 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from cocreate.accounts.models import User
-from cocreate.campaigns.models import Campaign, Stage
 from cocreate.voting import store
 from cocreate.voting.entrants import is_first_round
-from cocreate.voting.models import Frequency, IdeaTally, Method, Round, Vote, VoteStatus
+from cocreate.voting.models import Frequency, IdeaTally, Method, Vote, VoteStatus
+
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import CampaignLike, RoundLike, StageLike, Voter
 
 EPOCH = date(1970, 1, 1)
 
@@ -65,14 +66,16 @@ class VoteResult:
     tally: tuple[int, int] | None = None  # the idea's (votes, points) after a counted change
 
 
-def period_of(round_: Round, campaign: Campaign, now: datetime) -> int:
+def period_of(round_: RoundLike, campaign: CampaignLike, now: datetime) -> int:
     """0 for a once-per-round ballot; else the day number in the campaign's time zone."""
     if round_.frequency != Frequency.DAILY:
         return 0
     return (now.astimezone(ZoneInfo(campaign.timezone)).date() - EPOCH).days
 
 
-def period_ends_at(round_: Round, campaign: Campaign, period: int, stage: Stage) -> datetime:
+def period_ends_at(
+    round_: RoundLike, campaign: CampaignLike, period: int, stage: StageLike
+) -> datetime:
     """When the ballot of `period` stops being the current one (for "votes again in ...")."""
     if round_.frequency != Frequency.DAILY:
         return stage.closes_at
@@ -82,7 +85,7 @@ def period_ends_at(round_: Round, campaign: Campaign, period: int, stage: Stage)
 
 
 def eligibility_problem(
-    round_: Round, voter: User, now: datetime, country: str | None
+    round_: RoundLike, voter: Voter, now: datetime, country: str | None
 ) -> str | None:
     """The first rule the voter does not meet (a code), or None."""
     if not voter.is_active:
@@ -98,7 +101,7 @@ def eligibility_problem(
     return None
 
 
-def allowance(round_: Round) -> tuple[int, int]:
+def allowance(round_: RoundLike) -> tuple[int, int]:
     """(votes, points) of a fresh ballot of the round."""
     if round_.method == Method.SINGLE:
         return 1, 0
@@ -112,13 +115,13 @@ def points_spent(method: str, weight: int) -> int:
     return weight if method == Method.POINTS else 0
 
 
-def _first_round(session: Session, round_: Round, first_round: bool | None) -> bool:
+def _first_round(session: Session, round_: RoundLike, first_round: bool | None) -> bool:
     if first_round is not None:
         return first_round
     return is_first_round(session=session, round_=round_)
 
 
-def _left(session: Session, round_: Round, voter_id: int, period: int) -> tuple[int, int]:
+def _left(session: Session, round_: RoundLike, voter_id: int, period: int) -> tuple[int, int]:
     """What the voter has left in this period (the whole allowance before any vote)."""
     assert round_.id is not None
     found = store.left(session, round_id=round_.id, voter_id=voter_id, period=period)
@@ -128,10 +131,10 @@ def _left(session: Session, round_: Round, voter_id: int, period: int) -> tuple[
 def cast_vote(
     *,
     session: Session,
-    round_: Round,
-    campaign: Campaign,
-    stage: Stage,
-    voter: User,
+    round_: RoundLike,
+    campaign: CampaignLike,
+    stage: StageLike,
+    voter: Voter,
     idea_id: int,
     now: datetime,
     weight: int = 1,
@@ -202,10 +205,10 @@ def cast_vote(
 def withdraw_vote(
     *,
     session: Session,
-    round_: Round,
-    campaign: Campaign,
-    stage: Stage,
-    voter: User,
+    round_: RoundLike,
+    campaign: CampaignLike,
+    stage: StageLike,
+    voter: Voter,
     idea_id: int,
     now: datetime,
 ) -> VoteResult:
@@ -252,7 +255,7 @@ def live_tally(*, session: Session, round_id: int) -> dict[int, tuple[int, int]]
 
 
 def my_votes(
-    *, session: Session, round_: Round, campaign: Campaign, voter_id: int, now: datetime
+    *, session: Session, round_: RoundLike, campaign: CampaignLike, voter_id: int, now: datetime
 ) -> Sequence[Vote]:
     period = period_of(round_, campaign, now)
     return session.exec(
