@@ -8,6 +8,7 @@ reverse map kept for the evidence (`RoundLog.value`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,12 @@ from cocreate.accounts.models import User
 from cocreate.db import stream_rows
 from cocreate.fraud.log import MISSING, Accounts, VoteLog, canonical_mailbox, mailbox_pattern
 from cocreate.fraud.risk import is_disposable
-from cocreate.voting.models import Vote, VoteStatus
+from cocreate.voting.models import Round, Vote, VoteStatus
 
 VOTES = Vote.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
+ROUNDS = Round.__table__  # type: ignore[attr-defined]
+ID_BATCH = 5_000  # ids per IN (...) list
 
 SIGNALS = ("ip", "ip_prefix", "device", "user_agent")
 ACCOUNT_SIGNALS = ("mailbox", "mailbox_pattern", "email_domain")
@@ -233,10 +236,10 @@ def _votes_streamed(session: Session, round_id: int, codes: dict[str, _Codes]) -
     )
 
 
-def _voters(session: Session, round_id: int, log: VoteLog) -> Iterable[Sequence[Any]]:
+def _voters(session: Session, log: VoteLog) -> Iterable[Sequence[Any]]:
     """(id, created_at in epoch seconds, verified, email) of the log's voters, in batches."""
+    voter_ids = np.unique(log.voter).tolist()
     if session.get_bind().dialect.name == "postgresql":
-        # The voters are known from the log already: no second pass over the votes.
         dbapi = session.connection().connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
@@ -244,37 +247,57 @@ def _voters(session: Session, round_id: int, log: VoteLog) -> Iterable[Sequence[
             cursor.execute(
                 "SELECT id, extract(epoch FROM created_at)::float8, "
                 "email_verified_at IS NOT NULL, email FROM users WHERE id = ANY(%s) ORDER BY id",
-                (np.unique(log.voter).tolist(),),
+                (voter_ids,),
             )
             yield cursor.fetchall()
         finally:
             cursor.close()
         return
-    voting = core_select(VOTES.c.voter_id).where(_live_votes(round_id)).distinct()
-    yield from stream_rows(
-        session,
-        core_select(
-            USERS.c.id,
-            epoch_seconds(session, USERS.c.created_at),
-            USERS.c.email_verified_at.is_not(None),
-            USERS.c.email,
-        )
-        .where(USERS.c.id.in_(voting))
-        .order_by(USERS.c.id),
-        "fraud_accounts",
-    )
+    for start in range(0, len(voter_ids), ID_BATCH):
+        yield session.execute(
+            core_select(
+                USERS.c.id,
+                epoch_seconds(session, USERS.c.created_at),
+                USERS.c.email_verified_at.is_not(None),
+                USERS.c.email,
+            )
+            .where(USERS.c.id.in_(voter_ids[start : start + ID_BATCH]))
+            .order_by(USERS.c.id)
+        ).all()
+
+
+@dataclass(frozen=True)
+class LoadedVotes:
+    """A round's log as the detectors read it, and the way back from a signal's code to its
+    value: `values` when the loader kept them all, else `fetch(signal, code)`."""
+
+    log: VoteLog
+    values: dict[str, list[str]]
+    fetch: Callable[[str, int], str | None] | None = None
+
+
+def load_votes(session: Session, round_id: int) -> LoadedVotes:
+    """The round's live votes (counted or held, not withdrawn) from the votes table, in id
+    order: the log of the methods whose ballot is votes on ideas (`VotingMethod.fraud_log`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        log, fetch = _votes_postgresql(session, round_id)
+        return LoadedVotes(log, {}, fetch)
+    codes = {name: _Codes() for name in SIGNALS}
+    log = _votes_streamed(session, round_id, codes)
+    return LoadedVotes(log, {name: codes[name].values for name in SIGNALS})
 
 
 def read_round_log(*, session: Session, round_id: int) -> RoundLog:
-    """The round's live votes (counted or held, not withdrawn), in id order, and their voters."""
-    codes = {name: _Codes() for name in (*SIGNALS, *ACCOUNT_SIGNALS)}
-    fetch = None
-    vote_values: dict[str, list[str]] = {}
-    if session.get_bind().dialect.name == "postgresql":
-        log, fetch = _votes_postgresql(session, round_id)
-    else:
-        log = _votes_streamed(session, round_id, codes)
-        vote_values = {name: codes[name].values for name in SIGNALS}
+    """The round's log as its voting method keeps it (`VotingMethod.fraud_log`: for votes on
+    ideas, the live votes in id order), and its voters."""
+    from cocreate.voting.methods import method_named
+
+    method = session.execute(
+        core_select(ROUNDS.c.method).where(ROUNDS.c.id == round_id)
+    ).scalar_one()
+    votes = method_named(method).fraud_log(session, round_id)
+    log = votes.log
+    codes = {name: _Codes() for name in ACCOUNT_SIGNALS}
     user_ids: list[int] = []
     created: list[float] = []
     verified: list[bool] = []
@@ -282,7 +305,7 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
     patterns: list[str | None] = []
     domains: list[str | None] = []
     disposable: list[bool] = []
-    for rows in _voters(session, round_id, log):
+    for rows in _voters(session, log):
         for user_id, created_at, is_verified, email in rows:
             user_ids.append(user_id)
             created.append(float(created_at))
@@ -302,7 +325,7 @@ def read_round_log(*, session: Session, round_id: int) -> RoundLog:
         mailbox_pattern=np.asarray(codes["mailbox_pattern"].encode(patterns), dtype=np.int64),
     )
     values = {name: codes[name].values for name in ACCOUNT_SIGNALS}
-    return RoundLog(log, accounts, {**vote_values, **values}, fetch)
+    return RoundLog(log, accounts, {**votes.values, **values}, votes.fetch)
 
 
 def load_round_log(*, session: Session, round_id: int) -> tuple[VoteLog, Accounts]:

@@ -25,16 +25,27 @@ from cocreate.voting.cast import (
     Answer,
     Challenged,
     Counted,
+    Guard,
     Held,
     Reason,
     Refused,
     VoteBlock,
     Withdrawn,
 )
-from cocreate.voting.models import Method
+from cocreate.voting.methods import method_of
 from cocreate.voting.open_round import OpenRound
 from cocreate.voting.signals import remember_device
 from cocreate.web import add_flash, is_htmx_fragment_request, redirect, render
+
+
+def guard_of(request: Request) -> Guard:
+    """What the fraud screen needs of the platform."""
+    settings = request.app.state.settings
+    return Guard(
+        limiter=request.app.state.rate_limiter,
+        secret_key=settings.secret_key,
+        pow_max_number=settings.pow_max_number,
+    )
 
 
 def ballot_url(slug: str) -> str:
@@ -71,8 +82,8 @@ def answer(request: Request, outcome: Answer) -> Response:
             raise HTTPException(404)
         case Refused(Reason.NOT_OPEN):
             return reload(request, slug, not_open_message())
-        case Refused(Reason.RANKED):
-            return reload(request, slug, _("This round is a ranked vote: order the ideas below."))
+        case Refused(Reason.OTHER_BALLOT, opened) if opened is not None:
+            return reload(request, slug, method_of(opened.round).other_ballot_message())
         case Refused(Reason.NOT_ENTRANT):
             return reload(request, slug, _("This idea is not part of this voting round."))
         case Refused(Reason.RISK):
@@ -160,7 +171,7 @@ def challenge_answer(request: Request, outcome: Challenged) -> Response:
         "campaign": opened.campaign,
         "round": opened.round,
         "idea_id": outcome.idea_id,
-        "points": outcome.points if opened.round.method == Method.POINTS else None,
+        "points": outcome.points if method_of(opened.round).gives_points else None,
         "challenge_json": json.dumps(outcome.challenge),
         "message": challenge_failed_message(outcome.failed) if outcome.failed else None,
         "ballot_url": ballot_url(opened.campaign.slug),

@@ -20,28 +20,21 @@ from sqlmodel import Session, col, select
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Stage, StageKind
 from cocreate.db import begin_write
-from cocreate.forms import ValidationFailed
-from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
-from cocreate.integers import id_or_none
-from cocreate.voting import store
 from cocreate.voting.entrants import on_ballot
+from cocreate.voting.methods import method_of
 from cocreate.voting.models import (
     Ballot,
     DeclaredCountry,
     IdeaTally,
-    Method,
     Visibility,
     Vote,
-    VoteStatus,
 )
 from cocreate.voting.open_round import CampaignRound as CampaignRound
 from cocreate.voting.open_round import OpenRound as OpenRound
 from cocreate.voting.open_round import RoundLike
 from cocreate.voting.open_round import find_open_round as find_open_round
 from cocreate.voting.service import (
-    Outcome,
-    Signals,
     VoteResult,
     allowance,
     eligibility_problem,
@@ -99,10 +92,10 @@ def order_entrants(
     """
     if round_.visibility == Visibility.HIDDEN:
         return [(i, None) for i in sorted(ideas, key=lambda i: _shuffle_key(seed, i.id or 0))]
-    index = 1 if round_.method == Method.POINTS else 0
+    method = method_of(round_)
 
     def score(idea: Idea) -> int:
-        return tally.get(idea.id or 0, (0, 0))[index]
+        return method.score(*tally.get(idea.id or 0, (0, 0)))
 
     ordered = sorted(
         ideas,
@@ -126,7 +119,7 @@ def shown_count(round_: RoundLike, tally: dict[int, tuple[int, int]], idea_id: i
     if round_.visibility != Visibility.LIVE:
         return None
     votes, points = tally.get(idea_id, (0, 0))
-    return points if round_.method == Method.POINTS else votes
+    return method_of(round_).score(votes, points)
 
 
 def idea_title(*, session: Session, round_: RoundLike, idea_id: int) -> str | None:
@@ -292,109 +285,6 @@ def voter_problem(
 
 def old_enough_at(round_: RoundLike, voter: User) -> datetime:
     return voter.created_at + timedelta(days=round_.min_account_age_days)
-
-
-# --- The ranked ballot --------------------------------------------------------------------------
-
-
-def duplicate_message() -> str:
-    return _("An idea appears at more than one position: choose each idea once.")
-
-
-def read_ranking(values: Sequence[str], *, max_positions: int) -> list[int]:
-    """The ideas chosen for positions 1..N, in order, blanks skipped; duplicates refused."""
-    chosen: list[int] = []
-    positions: dict[int, list[int]] = {}
-    for position, raw in enumerate(values[:max_positions], start=1):
-        if not raw:
-            continue
-        idea_id = id_or_none(raw)
-        if idea_id is None:
-            raise ValidationFailed({"": _("Choose the ideas from the lists.")})
-        positions.setdefault(idea_id, []).append(position)
-        if len(positions[idea_id]) == 1:
-            chosen.append(idea_id)
-    repeated = {idea: where for idea, where in positions.items() if len(where) > 1}
-    if repeated:
-        errors = {
-            f"rank-{where[-1]}": _(
-                "This idea is already at position %(first)d. Each idea can take one position."
-            )
-            % {"first": where[0]}
-            for where in repeated.values()
-        }
-        errors[""] = duplicate_message()
-        raise ValidationFailed(errors)
-    return chosen
-
-
-def submit_ranking(
-    *,
-    session: Session,
-    open_round: OpenRound,
-    voter: User,
-    idea_ids: list[int],
-    now: datetime,
-    country: str | None = None,
-    signals: Signals | None = None,
-) -> VoteResult:
-    """Replace the voter's ranked ballot in one transaction: the old ranked votes are
-    withdrawn (kept as history), the new ones inserted with weight = rank (1 = first).
-
-    An empty ranking withdraws the ballot. The same ranking again changes nothing (ALREADY).
-    """
-    round_, campaign, stage = open_round.round, open_round.campaign, open_round.stage
-    assert round_.id is not None and voter.id is not None
-    signals = signals or Signals()
-    if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
-        return VoteResult(Outcome.CLOSED)
-    problem = eligibility_problem(round_, voter, now, country)
-    if problem is not None:
-        return VoteResult(Outcome.INELIGIBLE, reason=problem)
-    if len(set(idea_ids)) != len(idea_ids):
-        raise ValidationFailed({"": duplicate_message()})
-    if len(idea_ids) > round_.max_votes:
-        raise ValidationFailed({"": _("Rank at most %(n)d ideas.") % {"n": round_.max_votes}})
-    period = period_of(round_, campaign, now)
-    begin_write(session)
-    if idea_ids:
-        allowed = {
-            i.id
-            for i in entrants_among(
-                session=session, round_=round_, first_round=open_round.first_round, ids=idea_ids
-            )
-        }
-        if any(i not in allowed for i in idea_ids):
-            session.rollback()
-            return VoteResult(Outcome.NOT_ENTRANT)
-    status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
-    changed = store.replace_ranking(
-        session,
-        round_id=round_.id,
-        voter_id=voter.id,
-        period=period,
-        idea_ids=idea_ids,
-        votes_allowed=round_.max_votes,
-        vote={
-            "status": status.value,
-            "cast_at": now,
-            "ip_hash": signals.ip_hash,
-            "ip_prefix_hash": signals.ip_prefix_hash,
-            "device_id": signals.device_id,
-            "user_agent": signals.user_agent,
-            "risk_score": signals.risk_score,
-            "risk_signals": signals.risk_signals,
-            "status_reason": signals.status_reason,
-        },
-    )
-    left = round_.max_votes - len(idea_ids)
-    if not changed:
-        session.rollback()
-        return VoteResult(Outcome.ALREADY, left, 0)
-    session.commit()
-    if not idea_ids:
-        return VoteResult(Outcome.WITHDRAWN, left, 0)
-    return VoteResult(Outcome.HELD if status == VoteStatus.HELD else Outcome.COUNTED, left, 0)
 
 
 def entrants_among(

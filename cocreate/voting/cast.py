@@ -30,7 +30,7 @@ from cocreate.fraud.screen import Screening, apply, log_refusal, screen_vote
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.voting import ballots
 from cocreate.voting.ballots import BallotState, EntrantView
-from cocreate.voting.models import Method
+from cocreate.voting.methods import method_of
 from cocreate.voting.open_round import OpenRound, RoundLike, find_open_round
 
 if TYPE_CHECKING:
@@ -43,11 +43,11 @@ RANKING = 0  # the "idea" a ranked ballot's challenge binding names
 class Reason(enum.StrEnum):
     NO_CAMPAIGN = "no_campaign"  # no published campaign at this address
     NOT_OPEN = "not_open"  # no voting round is open, or it closed meanwhile
-    RANKED = "ranked"  # the round takes whole rankings, not single votes
+    OTHER_BALLOT = "other_ballot"  # the round's method takes its ballot otherwise (ranked)
     NOT_ENTRANT = "not_entrant"  # the idea is not part of the round
     RISK = "risk"  # the fraud policy refused the attempt
     # With the idea's vote block:
-    POINTS = "points"  # the points given are not a whole number from 1
+    POINTS = "points"  # the points given are not a whole number from 1 (a points round)
     ALREADY = "already"  # this vote exists already (a double click, a retry)
     NO_VOTES_LEFT = "no_votes_left"
     INELIGIBLE = "ineligible"  # `block.result.reason` says which rule
@@ -131,9 +131,10 @@ def cast(*, session: Session, attempt: Attempt, guard: Guard) -> Answer:
     if opened is None:
         return refused
     round_ = opened.round
-    if round_.method == Method.RANKED:
-        return Refused(Reason.RANKED, opened)
-    weight = attempt.points if round_.method == Method.POINTS else 1
+    method = method_of(round_)
+    if not method.votes_on_ideas:
+        return Refused(Reason.OTHER_BALLOT, opened)
+    weight = method.weight(attempt.points)
     if weight is None:
         result = VoteResult(Outcome.NO_VOTES_LEFT)
         return _answered(session, opened, attempt, result, weight, Reason.POINTS)
@@ -148,7 +149,7 @@ def cast(*, session: Session, attempt: Attempt, guard: Guard) -> Answer:
         attempt=attempt,
         guard=guard,
         idea_id=attempt.idea_id,
-        points=weight if round_.method == Method.POINTS else None,
+        points=weight if method.gives_points else None,
     )
     if not isinstance(screened, Signals):
         return screened
@@ -175,8 +176,8 @@ def withdraw(*, session: Session, attempt: Attempt) -> Answer:
     opened, refused = _open_round(session, attempt, None)
     if opened is None:
         return refused
-    if opened.round.method == Method.RANKED:
-        return Refused(Reason.RANKED, opened)
+    if not method_of(opened.round).votes_on_ideas:
+        return Refused(Reason.OTHER_BALLOT, opened)
     result = withdraw_vote(
         session=session,
         round_=opened.round,
@@ -326,9 +327,9 @@ def _block(
 def _my_weight(round_: RoundLike, result: VoteResult, weight: int | None) -> int | None:
     """The voter's vote for the idea after this attempt, when the outcome tells it."""
     if result.outcome in (Outcome.COUNTED, Outcome.HELD):
-        return weight if round_.method == Method.POINTS else 1
+        return weight if method_of(round_).gives_points else 1
     if result.outcome in (Outcome.WITHDRAWN, Outcome.NOT_FOUND):
         return None
-    if result.outcome == Outcome.ALREADY and round_.method != Method.POINTS:
+    if result.outcome == Outcome.ALREADY and not method_of(round_).gives_points:
         return 1
     return None  # refused, or ALREADY with points: look it up

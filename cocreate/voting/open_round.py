@@ -26,6 +26,7 @@ from cocreate.voting.rounds import round_for_stage
 
 if TYPE_CHECKING:
     from cocreate.security.access import Account
+    from cocreate.voting.methods import VotingMethod
 
     Voter: TypeAlias = User | Account  # who votes: the ORM's account, or its Core row
 
@@ -90,6 +91,13 @@ class RoundRules:
     @classmethod
     def of(cls, round_: Round) -> RoundRules:
         return cls(**{f.name: getattr(round_, f.name) for f in fields(cls)})
+
+    @property
+    def voting_method(self) -> VotingMethod:
+        """The round's voting method (templates ask it what to show)."""
+        from cocreate.voting.methods import method_named
+
+        return method_named(self.method)
 
 
 RoundLike = Round | RoundRules

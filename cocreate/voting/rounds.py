@@ -20,14 +20,9 @@ from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
-from cocreate.voting.forms import (
-    FRAUD_FIELDS,
-    RULE_FIELDS,
-    RoundInput,
-    ranked_visibility_message,
-    round_values,
-)
-from cocreate.voting.models import Method, Round, Visibility
+from cocreate.voting.forms import FRAUD_FIELDS, RULE_FIELDS, RoundInput, round_values
+from cocreate.voting.methods import method_named
+from cocreate.voting.models import Round, Visibility
 
 if TYPE_CHECKING:
     from cocreate.voting.open_round import StageRef
@@ -86,8 +81,9 @@ def save_round(
                 )
             }
         )
-    if data.method == Method.RANKED and data.visibility != Visibility.HIDDEN:
-        raise ValidationFailed({"visibility": ranked_visibility_message()})
+    problems = method_named(data.method).settings_problems(data)
+    if problems:
+        raise ValidationFailed(problems)
     if round_.certified_at is not None and changed:
         raise ValidationFailed({"": _("The results of this round are certified: nothing changes.")})
     if not changed:

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns import service as campaigns
-from cocreate.campaigns.display import local_time, timeline_rows
+from cocreate.campaigns.display import timeline_rows
 from cocreate.campaigns.models import Campaign, Stage, StageKind
-from cocreate.campaigns.timeline import stage_name
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import gettext as _
 from cocreate.integers import int_or_none
@@ -36,12 +33,10 @@ from cocreate.security.access import (
     db,
     route,
 )
-from cocreate.voting import answers, ballots, cast, display, rounds
-from cocreate.voting.ballots import BallotState, EntrantView
+from cocreate.voting import answers, ballots, cast, display, methods, rounds
+from cocreate.voting.ballot_page import ballot, find_or_404, no_open_round
 from cocreate.voting.forms import (
     FRAUD_FIELDS,
-    RANKED_MAX,
-    country_choices,
     country_codes,
     form_values,
     input_values,
@@ -52,10 +47,8 @@ from cocreate.voting.forms import (
     round_values,
     visibility_choices,
 )
-from cocreate.voting.models import Method, Round, Visibility
-from cocreate.voting.open_round import CampaignRef, CampaignRound, OpenRound, find_open_round
-from cocreate.voting.service import Outcome, Signals, VoteResult
-from cocreate.voting.signals import device_id, remember_device, vote_signals
+from cocreate.voting.models import Round
+from cocreate.voting.signals import vote_signals
 from cocreate.web import redirect, render
 
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
@@ -115,7 +108,11 @@ def _round_page(
             "errors": errors,
             "visibility_choices": visibility_choices(),
             "middle_choices": middle_choices(),
-            "ranked_max": RANKED_MAX,
+            "method": methods.method_of(round_),
+            "method_choices": [(m.name, m.choice()) for m in methods.registry],
+            "max_votes_hint": " ".join(
+                filter(None, (m.max_votes_hint() for m in methods.registry))
+            ),
             "countries_text": display.countries_text(round_.countries),
         },
         status_code=status_code,
@@ -174,120 +171,11 @@ def round_settings(request: Request) -> Response:
 # --- The ballot page ---------------------------------------------------------------------------
 
 
-def _find(request: Request, voter: User | None = None) -> CampaignRound:
-    found = find_open_round(
-        session=db(request), slug=request.path_params["slug"], now=_now(request), voter=voter
-    )
-    if found is None:
-        raise HTTPException(404)
-    return found
-
-
-def _no_open_round(request: Request, campaign: CampaignRef) -> Response:
-    assert campaign.id is not None
-    now = _now(request)
-    stages = ballots.voting_stages(
-        campaigns.stages_of(session=db(request), campaign_id=campaign.id)
-    )
-    upcoming = next((s for s in stages if s.opens_at > now), None)
-    return render(
-        request,
-        "voting/none_open.html",
-        {
-            "campaign": campaign,
-            "upcoming": upcoming,
-            "upcoming_name": stage_name(upcoming) if upcoming else "",
-            "upcoming_opens": local_time(upcoming.opens_at, campaign.timezone) if upcoming else "",
-            "ended": bool(stages) and upcoming is None,
-        },
-    )
-
-
-def _ballot_page(
-    request: Request,
-    opened: OpenRound,
-    *,
-    errors: dict[str, str] | None = None,
-    ranking: list[str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    session = db(request)
-    now = _now(request)
-    user = current_user(request)
-    round_, campaign = opened.round, opened.campaign
-    assert round_.id is not None
-    ideas = ballots.entrants(session=session, round_=round_, first_round=opened.first_round)
-    tally = (
-        ballots.tally_of(session=session, round_id=round_.id)
-        if round_.visibility != Visibility.HIDDEN
-        else {}
-    )
-    # Each voter's own order (the same on every visit) when counts are hidden.
-    seed = f"{round_.id}:{user.id if user else 'anonymous'}"
-    ordered = ballots.order_entrants(ideas, round_=round_, tally=tally, seed=seed)
-    state: BallotState | None = None
-    problem: str | None = None
-    country: str | None = None
-    if user is not None:
-        assert user.id is not None
-        state = ballots.ballot_state(session=session, open_round=opened, voter_id=user.id, now=now)
-        problem, country = ballots.voter_problem(
-            session=session, round_=round_, voter=user, now=now
-        )
-        device_id(request)  # the device cookie is set before the first vote
-    views = [
-        EntrantView(
-            idea_id=idea.id or 0,
-            title=idea.title,
-            description=idea.description,
-            my_weight=state.my_votes.get(idea.id or 0) if state else None,
-            count=ballots.shown_count(round_, tally, idea.id or 0),
-            rank=rank,
-        )
-        for idea, rank in ordered
-    ]
-    if ranking is None and state is not None and round_.method == Method.RANKED:
-        by_rank = sorted(state.my_votes.items(), key=lambda pair: pair[1])
-        ranking = [str(idea_id) for idea_id, _weight in by_rank]
-    context: dict[str, Any] = {
-        "campaign": campaign,
-        "stage": opened.stage,
-        "stage_name": stage_name(opened.stage.as_stage()),
-        "closes": local_time(opened.stage.closes_at, campaign.timezone),
-        "round": round_,
-        "entrants": views,
-        "ideas_by_title": sorted(ideas, key=lambda i: i.title.casefold()),
-        "state": state,
-        "counter": display.counter_text(round_, state) if state else "",
-        "can_vote": user is not None and problem is None,
-        "problem": problem,
-        "country": country,
-        "country_name": display.country_name(country) if country else "",
-        "countries_text": display.countries_text(round_.countries),
-        "country_choices": country_choices(),
-        "old_enough_at": (
-            local_time(ballots.old_enough_at(round_, user), campaign.timezone)
-            if user is not None
-            else ""
-        ),
-        "method_text": display.method_explained(round_),
-        "frequency_text": display.frequency_explained(
-            round_, state.renews_at if state else None, campaign.timezone
-        ),
-        "visibility_text": display.visibility_explained(round_),
-        "ranking": (ranking or []) + [""] * (round_.max_votes - len(ranking or [])),
-        "errors": errors or {},
-        "login_url": "/login?next=" + answers.ballot_url(campaign.slug),
-    }
-    response = render(request, "voting/ballot.html", context, status_code=status_code)
-    return remember_device(request, response)
-
-
 def ballot_page(request: Request) -> Response:
-    found = _find(request)
+    found = find_or_404(request)
     if found.open is None:
-        return _no_open_round(request, found.campaign)
-    return _ballot_page(request, found.open)
+        return no_open_round(request, found.campaign)
+    return ballot(request, found.open)
 
 
 # --- Vote and unvote ---------------------------------------------------------------------------
@@ -315,17 +203,10 @@ def _attempt(request: Request) -> cast.Attempt:
     )
 
 
-def _guard(request: Request) -> cast.Guard:
-    settings = request.app.state.settings
-    return cast.Guard(
-        limiter=request.app.state.rate_limiter,
-        secret_key=settings.secret_key,
-        pow_max_number=settings.pow_max_number,
-    )
-
-
 def vote(request: Request) -> Response:
-    outcome = cast.cast(session=db(request), attempt=_attempt(request), guard=_guard(request))
+    outcome = cast.cast(
+        session=db(request), attempt=_attempt(request), guard=answers.guard_of(request)
+    )
     return answers.answer(request, outcome)
 
 
@@ -336,76 +217,8 @@ def unvote(request: Request) -> Response:
 # --- The ranked ballot and the declared country ------------------------------------------------
 
 
-def ranking(request: Request) -> Response:
-    found = _find(request)
-    slug = found.campaign.slug
-    opened = found.open
-    if opened is None:
-        return answers.reload(request, slug, answers.not_open_message())
-    round_ = opened.round
-    if round_.method != Method.RANKED:
-        return answers.reload(request, slug, _("This round is not a ranked vote."))
-    user = current_user(request)
-    assert user is not None and user.id is not None
-    session = db(request)
-    form = Form(form_read(request))
-    values = [form.raw(f"rank-{n}")[:12] for n in range(1, round_.max_votes + 1)]
-    country = None
-    if round_.countries:
-        country = ballots.declared_country(
-            session=session, campaign_id=round_.campaign_id, voter_id=user.id
-        )
-    screened = cast.screen(
-        session=session,
-        opened=opened,
-        attempt=_attempt_of_ranking(request, user),
-        guard=_guard(request),
-        idea_id=cast.RANKING,
-    )
-    if isinstance(screened, cast.Refused):
-        return answers.refused(request, slug, cast.RANKING)
-    assert isinstance(screened, Signals)  # a ranked ballot is held, never challenged
-    try:
-        idea_ids = ballots.read_ranking(values, max_positions=round_.max_votes)
-        result = ballots.submit_ranking(
-            session=session,
-            open_round=opened,
-            voter=user,
-            idea_ids=idea_ids,
-            now=_now(request),
-            country=country,
-            signals=screened,
-        )
-    except ValidationFailed as exc:
-        session.rollback()
-        return _ballot_page(request, opened, errors=exc.errors, ranking=values, status_code=400)
-    messages = {
-        Outcome.COUNTED: _("Your ranking is saved."),
-        Outcome.ALREADY: _("Your ranking is saved. It has not changed."),
-        Outcome.WITHDRAWN: _("Your ranking is cleared."),
-        Outcome.HELD: _("Your ranking is recorded. It will be checked before it counts."),
-    }
-    if result.reason == "country" and country is None:
-        result = VoteResult(Outcome.INELIGIBLE, reason="no_country")
-    message = messages.get(result.outcome) or display.outcome_message(round_, result, "")
-    response = redirect(answers.ballot_url(slug), flash=message, request=request)
-    return remember_device(request, response)
-
-
-def _attempt_of_ranking(request: Request, user: User) -> cast.Attempt:
-    solution = form_read(request).get("altcha")
-    return cast.Attempt(
-        slug=request.path_params["slug"],
-        idea_id=cast.RANKING,
-        voter=user,
-        now=_now(request),
-        solution=solution if isinstance(solution, str) and solution else None,
-        signals=functools.partial(vote_signals, request),
-    )
-
-
 def country(request: Request) -> Response:
-    found = _find(request)
+    found = find_or_404(request)
     campaign = found.campaign
     assert campaign.id is not None
     user = current_user(request)
@@ -418,7 +231,7 @@ def country(request: Request) -> Response:
         errors = {"country": _("Choose the country you live in from the list.")}
         if found.open is None:
             return answers.reload(request, campaign.slug, errors["country"])
-        return _ballot_page(request, found.open, errors=errors, status_code=400)
+        return ballot(request, found.open, errors=errors, status_code=400)
     kept = ballots.declare_country(
         session=db(request),
         campaign_id=campaign.id,
@@ -446,6 +259,6 @@ routes = [
     route(
         "/c/{slug}/unvote/{idea_id:id}", unvote, access=SIGNED_IN, methods=["POST"], batched=True
     ),
-    route("/c/{slug}/ranking", ranking, access=SIGNED_IN, methods=["POST"]),
+    *methods.routes(),  # a ranked ballot's submission, ...
     route("/c/{slug}/country", country, access=SIGNED_IN, methods=["POST"]),
 ]

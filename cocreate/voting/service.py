@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from cocreate.voting import store
 from cocreate.voting.entrants import is_first_round
-from cocreate.voting.models import Frequency, IdeaTally, Method, Vote, VoteStatus
+from cocreate.voting.methods import method_named, method_of
+from cocreate.voting.models import Frequency, IdeaTally, Vote, VoteStatus
 
 if TYPE_CHECKING:
     from cocreate.voting.open_round import CampaignLike, RoundLike, StageLike, Voter
@@ -102,17 +103,13 @@ def eligibility_problem(
 
 
 def allowance(round_: RoundLike) -> tuple[int, int]:
-    """(votes, points) of a fresh ballot of the round."""
-    if round_.method == Method.SINGLE:
-        return 1, 0
-    if round_.method == Method.POINTS:
-        return round_.max_votes, round_.points_budget
-    return round_.max_votes, 0
+    """(votes, points) of a fresh ballot of the round (its method says)."""
+    return method_of(round_).allowance(round_)
 
 
 def points_spent(method: str, weight: int) -> int:
     """The points a vote of `weight` takes from its ballot (and a withdrawal gives back)."""
-    return weight if method == Method.POINTS else 0
+    return method_named(method).points_spent(weight)
 
 
 def _first_round(session: Session, round_: RoundLike, first_round: bool | None) -> bool:
@@ -142,7 +139,8 @@ def cast_vote(
     signals: Signals | None = None,
     first_round: bool | None = None,
 ) -> VoteResult:
-    """Cast one vote (approval, single, or points with `weight` points). Idempotent.
+    """Cast one vote on one idea (`weight`: the points given, when the round's method takes
+    points; other methods record what they record). Idempotent.
 
     The store inserts the vote if the idea may take it and unless a live vote exists (a
     double click stores nothing), spends the allowance (CHECK >= 0 backs it) and adds to the
@@ -155,8 +153,7 @@ def cast_vote(
     problem = eligibility_problem(round_, voter, now, country)
     if problem is not None:
         return VoteResult(Outcome.INELIGIBLE, reason=problem)
-    if round_.method != Method.POINTS:
-        weight = 1
+    weight = method_of(round_).weight(weight) or 0  # what one vote of its method records
     period = period_of(round_, campaign, now)
     if weight < 1:
         return VoteResult(Outcome.NO_VOTES_LEFT, *_left(session, round_, voter.id, period))

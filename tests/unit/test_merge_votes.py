@@ -21,10 +21,10 @@ from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.moderation import service
 from cocreate.moderation.models import Action, Report
+from cocreate.voting.methods import Method
 from cocreate.voting.models import (
     Ballot,
     IdeaTally,
-    Method,
     Round,
     RoundEntrant,
     Vote,

@@ -19,7 +19,8 @@ from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.voting.models import Frequency, Method, Round, Vote
+from cocreate.voting.methods import Method
+from cocreate.voting.models import Frequency, Round, Vote
 from cocreate.voting.service import (
     Outcome,
     Signals,
