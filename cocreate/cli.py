@@ -229,7 +229,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
-        "serve", help="serve the web application (uvicorn; gunicorn's arbiter for several workers)"
+        "serve", help="serve the web application (gunicorn's arbiter with uvicorn workers)"
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -237,7 +237,7 @@ def parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (default 1); more than one runs under gunicorn, each worker "
+        help="worker processes (default 1), supervised by gunicorn's arbiter, each worker "
         "with its own SO_REUSEPORT socket on Linux",
     )
     serve.add_argument(
@@ -245,7 +245,7 @@ def parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=WORKER_TIMEOUT,
         metavar="SECONDS",
-        help="with several workers, replace a worker whose event loop has not turned for this "
+        help="replace a worker whose event loop has not turned for this "
         f"long (default {WORKER_TIMEOUT})",
     )
     serve.add_argument(

@@ -1,7 +1,8 @@
-"""Serving the application: uvicorn alone for one process, gunicorn with uvicorn's worker for
-several.
+"""Serving the application: gunicorn's arbiter with uvicorn's worker (uvicorn alone on
+Windows, where gunicorn does not run).
 
-`cocreate serve --workers N` (N > 1) runs gunicorn's arbiter with N `uvicorn_worker` workers.
+`cocreate serve --workers N` runs gunicorn's arbiter with N `uvicorn_worker` workers, one
+included: a single worker needs a supervisor as much as several do.
 The arbiter replaces a worker that dies, and one whose event loop is stuck: uvicorn calls the
 worker's heartbeat from its loop (every half timeout), so a worker blocked in a synchronous
 call stops beating and is killed after `worker_timeout` seconds (gunicorn's `--timeout`),
@@ -46,9 +47,9 @@ def serve(
     access_log: bool,
     worker_timeout: int = WORKER_TIMEOUT,
 ) -> None:
-    """Serve `app` ("module:attribute"): uvicorn for one process, gunicorn with `workers`
-    uvicorn workers otherwise (the module docstring says why)."""
-    if workers <= 1 or sys.platform == "win32":  # gunicorn runs on POSIX systems only
+    """Serve `app` ("module:attribute"): gunicorn with `workers` uvicorn workers, uvicorn
+    alone on Windows (the module docstring says why)."""
+    if sys.platform == "win32":  # gunicorn runs on POSIX systems only
         import uvicorn
 
         uvicorn.run(

@@ -21,6 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import NullPool, create_engine, text
@@ -229,7 +230,7 @@ def deliver(app: Any, settings: Settings, clock: FrozenClock) -> Callable[[], in
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def csrf_from(client: TestClient, path: str = "/login") -> str:
+def csrf_from(client: httpx2.Client, path: str = "/login") -> str:
     """The CSRF token of the client's session, read from a page's form as a browser would."""
     response = client.get(path)
     found = _CSRF.search(response.text)
@@ -238,7 +239,7 @@ def csrf_from(client: TestClient, path: str = "/login") -> str:
 
 
 def post_form(
-    client: TestClient,
+    client: httpx2.Client,
     path: str,
     data: dict[str, Any] | None = None,
     *,
@@ -275,7 +276,7 @@ def make_user(session: Session, clock: FrozenClock) -> Callable[..., User]:
     return make
 
 
-def log_in(client: TestClient, user: User, password: str = PASSWORD) -> None:
+def log_in(client: httpx2.Client, user: User, password: str = PASSWORD) -> None:
     response = post_form(client, "/login", {"email": user.email, "password": password})
     assert response.status_code == 303, response.text
 

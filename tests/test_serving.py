@@ -36,10 +36,15 @@ WORKER_TIMEOUT = 3  # seconds; `cocreate serve --worker-timeout`
 
 @contextmanager
 def serve_pid_app(
-    port: int, tmp_path: Path, *options: str, trusted_proxies: str | None = None
+    port: int,
+    tmp_path: Path,
+    *options: str,
+    trusted_proxies: str | None = None,
+    workers: int = WORKERS,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`cocreate serve --workers 2` on tests/pid_app.py, once every worker listens (each
-    binds its socket as it starts, so the first answer does not mean they all do)."""
+    """`cocreate serve --workers 2` (or `workers`) on tests/pid_app.py, once every worker
+    listens (each binds its socket as it starts, so the first answer does not mean they all
+    do)."""
     command = [
         sys.executable,
         "-m",
@@ -50,7 +55,7 @@ def serve_pid_app(
         "--port",
         str(port),
         "--workers",
-        str(WORKERS),
+        str(workers),
         "--log-level",
         "warning",
         *options,
@@ -64,7 +69,7 @@ def serve_pid_app(
         command, env=env, ready_url=f"http://127.0.0.1:{port}/", log_path=log_path
     ) as process:
         deadline = time.monotonic() + 30
-        while listening_sockets(port) < WORKERS:
+        while listening_sockets(port) < workers:
             assert time.monotonic() < deadline, log_path.read_text(errors="replace")
             time.sleep(0.05)
         yield process
@@ -225,6 +230,28 @@ def test_a_worker_whose_event_loop_is_stuck_is_replaced(port: int, tmp_path: Pat
         while serving != {other, *replacements} and time.monotonic() < deadline + 15:
             serving |= set(workers_serving(port, 16))
         assert serving == {other, *replacements}, serving
+
+
+def test_a_single_worker_whose_event_loop_is_stuck_is_replaced(port: int, tmp_path: Path) -> None:
+    # `cocreate serve` with its default single worker is supervised too: the arbiter starts a
+    # new worker, and the site answers again, a few seconds after the only loop got stuck.
+    with serve_pid_app(port, tmp_path, "--worker-timeout", str(WORKER_TIMEOUT), workers=1):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+            stuck = worker_pid(stalled)
+            stalled.sendall(b"GET /stall HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            stalled_at = time.monotonic()
+            answered = None
+            deadline = stalled_at + WORKER_TIMEOUT + 15
+            while answered is None and time.monotonic() < deadline:
+                answered = answering_worker(port, timeout=0.5)
+                time.sleep(0.05)
+            replaced_after = time.monotonic() - stalled_at
+        assert answered is not None, f"nothing answered {replaced_after:.0f} s after the stall"
+        assert answered != stuck
+        assert replaced_after < WORKER_TIMEOUT + 10, replaced_after
+        while Path(f"/proc/{stuck}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{stuck}").exists(), f"stuck worker {stuck} still runs"
 
 
 @pytest.mark.parametrize(

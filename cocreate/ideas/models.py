@@ -31,6 +31,8 @@ class Idea(SQLModel, table=True):
         Index("ix_ideas_gallery_votes", "campaign_id", "status", "vote_count", "id"),
         Index("ix_ideas_gallery_random", "campaign_id", "status", "random_key", "id"),
         Index("ix_ideas_author", "author_id", "campaign_id"),
+        # Who may fetch an image's files is looked up by its key on every media request.
+        Index("ix_ideas_image_key", "image_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -35,7 +35,10 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = request_header(scope, b"content-length") or b""
-        too_large = declared.isdigit() and int(declared) > self.max_bytes
+        # A length of more digits than any limit has is too large, without int() on it.
+        too_large = declared.isdigit() and (
+            len(declared) > len(str(self.max_bytes)) or int(declared) > self.max_bytes
+        )
         received = 0
 
         async def limited_receive() -> Message:

@@ -3,21 +3,19 @@ filled in with the keyboard alone."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.voting.models import Vote
-from tests.conftest import PASSWORD, free_port
+from tests.browser.inprocess import served
+from tests.conftest import PASSWORD
 from tests.voting_support import make_voting_world
 
 pytestmark = pytest.mark.browser
@@ -26,20 +24,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def server(app: Any, clock: FrozenClock) -> Iterator[str]:
     clock.at = datetime.now(UTC).replace(microsecond=0)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def watch(page: Any) -> list[str]:

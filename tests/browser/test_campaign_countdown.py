@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlmodel import Session
 
 from cocreate.campaigns.models import CampaignStatus, StageKind
 from cocreate.clock import FrozenClock
+from tests.browser.inprocess import served
 from tests.campaigns_support import add_stages, make_brand, make_campaign
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def server(app: Any) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def test_the_countdown_keeps_time_and_says_when_the_timeline_moves_on(
