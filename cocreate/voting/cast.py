@@ -31,7 +31,7 @@ from cocreate.security.ratelimit import RateLimiter
 from cocreate.voting import ballots
 from cocreate.voting.ballots import BallotState, EntrantView
 from cocreate.voting.methods import method_of
-from cocreate.voting.open_round import OpenRound, RoundLike, find_open_round
+from cocreate.voting.open_round import CampaignRound, OpenRound, RoundLike
 
 if TYPE_CHECKING:
     from cocreate.voting.open_round import Voter
@@ -122,14 +122,19 @@ class Refused:
 Answer = Counted | Held | Withdrawn | Challenged | Refused  # what an attempt did
 
 
-def cast(*, session: Session, attempt: Attempt, guard: Guard) -> Answer:
-    """One vote attempt, start to end. Idempotent: the same vote again is `Refused(ALREADY)`."""
+def cast(
+    *, session: Session, attempt: Attempt, guard: Guard, found: CampaignRound | None
+) -> Answer:
+    """One vote attempt, start to end. Idempotent: the same vote again is `Refused(ALREADY)`.
+    `found`: the campaign and its open round, read with the voter's mailbox siblings (for the
+    fraud screen) and with the signed-in check (`open_round.read_for_vote`)."""
     voter = attempt.voter
     assert voter.id is not None
-    # With the voter: the round comes with their mailbox siblings, for the fraud screen.
-    opened, refused = _open_round(session, attempt, voter)
+    if found is None:
+        return Refused(Reason.NO_CAMPAIGN)
+    opened = found.open
     if opened is None:
-        return refused
+        return Refused(Reason.NOT_OPEN)
     round_ = opened.round
     method = method_of(round_)
     if not method.votes_on_ideas:
@@ -171,11 +176,13 @@ def cast(*, session: Session, attempt: Attempt, guard: Guard) -> Answer:
     return _answered(session, opened, attempt, result, weight)
 
 
-def withdraw(*, session: Session, attempt: Attempt) -> Answer:
+def withdraw(*, session: Session, attempt: Attempt, found: CampaignRound | None) -> Answer:
     """Take back the voter's vote for the idea (the row stays, marked withdrawn)."""
-    opened, refused = _open_round(session, attempt, None)
+    if found is None:
+        return Refused(Reason.NO_CAMPAIGN)
+    opened = found.open
     if opened is None:
-        return refused
+        return Refused(Reason.NOT_OPEN)
     if not method_of(opened.round).votes_on_ideas:
         return Refused(Reason.OTHER_BALLOT, opened)
     result = withdraw_vote(
@@ -188,15 +195,6 @@ def withdraw(*, session: Session, attempt: Attempt) -> Answer:
         now=attempt.now,
     )
     return _answered(session, opened, attempt, result, 1)
-
-
-def _open_round(
-    session: Session, attempt: Attempt, voter: Voter | None
-) -> tuple[OpenRound | None, Refused]:
-    found = find_open_round(session=session, slug=attempt.slug, now=attempt.now, voter=voter)
-    if found is None:
-        return None, Refused(Reason.NO_CAMPAIGN)
-    return found.open, Refused(Reason.NOT_OPEN)
 
 
 def screen(

@@ -13,19 +13,19 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import and_, bindparam, exists, func
+from sqlalchemy import and_, bindparam, exists, func, literal_column
 from sqlalchemy import select as core_select
 from sqlmodel import Session
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
+from cocreate.security.access import Account, account_columns
 from cocreate.types import UTCDateTime
 from cocreate.voting.entrants import first_round_condition
 from cocreate.voting.models import Round, Vote
 from cocreate.voting.rounds import round_for_stage
 
 if TYPE_CHECKING:
-    from cocreate.security.access import Account
     from cocreate.voting.methods import VotingMethod
 
     Voter: TypeAlias = User | Account  # who votes: the ORM's account, or its Core row
@@ -161,36 +161,58 @@ _STAGE = [f.name for f in fields(StageRef)]
 _ROUND = [f.name for f in fields(RoundRules)]
 
 
+def _campaign_round(campaigns: Any) -> Any:
+    """The campaign (`campaigns`: the joined campaigns, or a join that ends with it) with its
+    open voting stage and that stage's round, outer-joined."""
+    now = bindparam("now", type_=UTCDateTime())
+    return campaigns.outerjoin(
+        STAGES,
+        and_(
+            STAGES.c.campaign_id == CAMPAIGNS.c.id,
+            STAGES.c.kind == StageKind.VOTING.value,
+            STAGES.c.opens_at <= now,
+            STAGES.c.closes_at > now,
+        ),
+    ).outerjoin(ROUNDS, ROUNDS.c.stage_id == STAGES.c.id)
+
+
+def _columns(with_mailbox: bool) -> list[Any]:
+    return [
+        *(CAMPAIGNS.c[name] for name in _CAMPAIGN),
+        *(STAGES.c[name] for name in _STAGE),
+        *(ROUNDS.c[name] for name in _ROUND),
+        first_round_condition(),
+        *([_mailbox_siblings_column()] if with_mailbox else []),
+    ]
+
+
+_PUBLISHED = and_(
+    CAMPAIGNS.c.slug == bindparam("slug"),
+    CAMPAIGNS.c.status == CampaignStatus.PUBLISHED.value,
+)
+
+
 @cache
 def _query(with_mailbox: bool) -> Any:
     """Built once: the published campaign by address, its open voting stage and that stage's
     round, and whether an earlier voting stage exists; with `with_mailbox`, the voter's
     mailbox siblings. Bound: `slug`, `now`, and `voter` with `with_mailbox`."""
-    now = bindparam("now", type_=UTCDateTime())
     return (
-        core_select(
-            *(CAMPAIGNS.c[name] for name in _CAMPAIGN),
-            *(STAGES.c[name] for name in _STAGE),
-            *(ROUNDS.c[name] for name in _ROUND),
-            first_round_condition(),
-            *([_mailbox_siblings_column()] if with_mailbox else []),
-        )
-        .select_from(
-            CAMPAIGNS.outerjoin(
-                STAGES,
-                and_(
-                    STAGES.c.campaign_id == CAMPAIGNS.c.id,
-                    STAGES.c.kind == StageKind.VOTING.value,
-                    STAGES.c.opens_at <= now,
-                    STAGES.c.closes_at > now,
-                ),
-            ).outerjoin(ROUNDS, ROUNDS.c.stage_id == STAGES.c.id)
-        )
-        .where(
-            CAMPAIGNS.c.slug == bindparam("slug"),
-            CAMPAIGNS.c.status == CampaignStatus.PUBLISHED.value,
-        )
+        core_select(*_columns(with_mailbox))
+        .select_from(_campaign_round(CAMPAIGNS))
+        .where(_PUBLISHED)
         .limit(1)
+    )
+
+
+@cache
+def _query_with_account(with_mailbox: bool) -> Any:
+    """`_query` with the account `voter` names (the vote's signed-in check), in one row
+    whatever exists: one statement, one round trip, where there were two."""
+    one = core_select(literal_column("1").label("one")).subquery("one")
+    account = one.outerjoin(USERS, USERS.c.id == bindparam("voter"))
+    return core_select(*account_columns(), *_columns(with_mailbox)).select_from(
+        _campaign_round(account.outerjoin(CAMPAIGNS, _PUBLISHED))
     )
 
 
@@ -207,8 +229,34 @@ def find_open_round(
     if voter_id is not None:
         params["voter"] = voter_id
     row = session.connection().execute(_query(voter_id is not None), params).first()
-    if row is None:
-        return None
+    return None if row is None else _found(session, tuple(row), voter_id is not None)
+
+
+@dataclass(frozen=True)
+class VoteContext:
+    """What a vote reads first, in one query: who votes, and the campaign's open round."""
+
+    account: Account | None  # the account the session names, not yet checked (`access.admit`)
+    found: CampaignRound | None  # None: no published campaign at this address
+
+
+def read_for_vote(
+    *, session: Session, slug: str, now: datetime, voter_id: int | None, with_mailbox: bool
+) -> VoteContext:
+    """The account `voter_id` names and `find_open_round`'s answer (with the voter's mailbox
+    siblings when `with_mailbox`), in one statement."""
+    params = {"slug": slug, "now": now, "voter": voter_id}
+    row = tuple(session.connection().execute(_query_with_account(with_mailbox), params).one())
+    width = len(account_columns())
+    account = Account(*row[:width]) if row[0] is not None else None
+    rest = row[width:]
+    if rest[0] is None:
+        return VoteContext(account, None)
+    return VoteContext(account, _found(session, rest, with_mailbox))
+
+
+def _found(session: Session, row: tuple[Any, ...], with_mailbox: bool) -> CampaignRound:
+    """The campaign, stage and round of a row of `_columns`."""
     at = len(_CAMPAIGN)
     campaign = CampaignRef(*row[:at])
     stage_values = row[at : at + len(_STAGE)]
@@ -216,14 +264,14 @@ def find_open_round(
     round_values = row[at : at + len(_ROUND)]
     at += len(_ROUND)
     first_round = bool(row[at])
-    siblings = int(row[at + 1]) if voter_id is not None else None
+    siblings = int(row[at + 1]) if with_mailbox else None
     if stage_values[0] is None:
         return CampaignRound(campaign, None)
     stage = StageRef(*stage_values)
     if round_values[0] is None:  # nobody opened its settings yet: made with the defaults
         made = round_for_stage(session=session, stage=stage)
         rules = RoundRules.of(made)
-        siblings = 0 if voter_id is not None else None  # no vote can name a round just made
+        siblings = 0 if with_mailbox else None  # no vote can name a round just made
     else:
         rules = RoundRules(*round_values)
     return CampaignRound(campaign, OpenRound(campaign, stage, rules, first_round, siblings))

@@ -27,8 +27,10 @@ from cocreate.integers import int_or_none
 from cocreate.security.access import (
     PUBLIC,
     SIGNED_IN,
+    Account,
+    admit,
     brand_role,
-    current_account,
+    claimed_account_id,
     current_user,
     db,
     route,
@@ -48,6 +50,7 @@ from cocreate.voting.forms import (
     visibility_choices,
 )
 from cocreate.voting.models import Round
+from cocreate.voting.open_round import VoteContext, read_for_vote
 from cocreate.voting.signals import vote_signals
 from cocreate.web import redirect, render
 
@@ -187,15 +190,26 @@ def points_given(form: FormData) -> int | None:
     return int_or_none(raw.strip(), minimum=1, maximum=999_999) if isinstance(raw, str) else None
 
 
-def _attempt(request: Request) -> cast.Attempt:
-    user = current_account(request)  # a batched route: the account read with Core
-    assert user is not None  # SIGNED_IN
+def _read(request: Request, *, mailbox: bool) -> tuple[VoteContext, Response | None]:
+    """Who votes and the open round, in one query; then the access check (`admit`: the vote
+    routes are batched, their endpoints check the account they read)."""
+    context = read_for_vote(
+        session=db(request),
+        slug=request.path_params["slug"],
+        now=_now(request),
+        voter_id=claimed_account_id(request),
+        with_mailbox=mailbox,
+    )
+    return context, admit(request, context.account)
+
+
+def _attempt(request: Request, voter: Account) -> cast.Attempt:
     form = form_read(request)
     solution = form.get("altcha")
     return cast.Attempt(
         slug=request.path_params["slug"],
         idea_id=request.path_params["idea_id"],
-        voter=user,
+        voter=voter,
         now=_now(request),
         points=points_given(form),
         solution=solution if isinstance(solution, str) and solution else None,
@@ -204,14 +218,28 @@ def _attempt(request: Request) -> cast.Attempt:
 
 
 def vote(request: Request) -> Response:
+    context, refused = _read(request, mailbox=True)  # the voter's mailbox: the fraud screen's
+    if refused is not None:
+        return refused
+    assert context.account is not None
     outcome = cast.cast(
-        session=db(request), attempt=_attempt(request), guard=answers.guard_of(request)
+        session=db(request),
+        attempt=_attempt(request, context.account),
+        guard=answers.guard_of(request),
+        found=context.found,
     )
     return answers.answer(request, outcome)
 
 
 def unvote(request: Request) -> Response:
-    return answers.answer(request, cast.withdraw(session=db(request), attempt=_attempt(request)))
+    context, refused = _read(request, mailbox=False)
+    if refused is not None:
+        return refused
+    assert context.account is not None
+    attempt = _attempt(request, context.account)
+    return answers.answer(
+        request, cast.withdraw(session=db(request), attempt=attempt, found=context.found)
+    )
 
 
 # --- The ranked ballot and the declared country ------------------------------------------------

@@ -90,12 +90,12 @@ def signed_in(app: Any, voter: User, world: VotingWorld) -> Iterator[tuple[TestC
         yield client, token(client, world.ballot_url)
 
 
-def test_a_usual_vote_is_three_statements_on_postgresql(
+def test_a_usual_vote_is_two_statements_on_postgresql(
     app: Any, engine: Any, session: Session, make_user: Callable[..., User]
 ) -> None:
-    """PostgreSQL: the signed-in check, the open round (with the voter's mailbox siblings)
-    and the vote itself, one statement that commits alone; the unvote likewise, then the
-    idea's title for its answer. No BEGIN and
+    """PostgreSQL: the signed-in account with the open round (and the voter's mailbox
+    siblings), one statement; then the vote itself, one statement that commits alone; the
+    unvote likewise, then the idea's title for its answer. No BEGIN and
     no COMMIT: the vote routes run in autocommit (group_commit). A double click reads what
     the ballot has left and the count it shows besides. SQLite: the same, in the batch's
     savepoints."""
@@ -117,9 +117,9 @@ def test_a_usual_vote_is_three_statements_on_postgresql(
         by_unvote = list(seen)
     writes = [sql for sql in by_vote if not sql.lstrip().upper().startswith(("SELECT", "WITH"))]
     if engine.dialect.name == "postgresql":
-        assert len(by_vote) == 3 and writes == [], by_vote
-        assert len(by_repeat) == 5, by_repeat
-        assert len(by_unvote) == 4, by_unvote
+        assert len(by_vote) == 2 and writes == [], by_vote
+        assert len(by_repeat) == 4, by_repeat
+        assert len(by_unvote) == 3, by_unvote
     else:  # savepoints, and three writes: the vote, the ballot, the tally
         assert len([sql for sql in by_vote if "INSERT" in sql]) == 3, by_vote
 
@@ -457,3 +457,23 @@ def test_a_vote_of_a_batch_made_after_the_round_closed_is_not_stored(
     assert live_tally(session=session, round_id=round_id) == recount(
         session=session, round_id=round_id
     )
+
+
+def test_a_batched_endpoint_that_does_not_admit_the_account_fails(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    """A batched route's endpoint checks the account itself (`access.admit`): the route
+    wrapper fails one that did not, rather than answer a visitor nobody checked."""
+    world = make_voting_world(session, make_user("owner@example.com"))
+
+    def forgets(request: Any) -> Any:
+        from starlette.responses import Response
+
+        return Response("answered")
+
+    app.router.routes.insert(
+        0, route("/c/{slug}/forgets", forgets, access=SIGNED_IN, methods=["POST"], batched=True)
+    )
+    with signed_in(app, make_user("voter@example.com"), world) as (client, csrf):
+        with pytest.raises(RuntimeError, match="must call admit"):
+            htmx_post(client, f"/c/{world.campaign.slug}/forgets", csrf)
