@@ -6,7 +6,7 @@ they move far less with the machine's load than `vote_load`'s. Same data as `vot
 On PostgreSQL each line also gives the server's CPU per request (every `postgres` process
 of this machine, read from /proc: use a server nothing else is using).
 The last line sends the votes 16 at a time on one event loop, as a loaded worker receives
-them (on SQLite they then share a commit: db.GroupCommit).
+them (they then make batches: cocreate/group_commit.py).
 
 Usage: python -m benchmarks.vote_inprocess [--backend sqlite|postgresql] [--requests 2000]
     [--profile]   (with pyinstrument installed: a profile of the vote requests)
@@ -154,7 +154,7 @@ async def timed_together(
     expect: bytes,
 ) -> float:
     """`n` requests sent `together` at a time (one event loop, as a worker under load, where
-    SQLite's votes then share a commit: db.GroupCommit): the time per request."""
+    the votes then make batches: cocreate/group_commit.py): the time per request."""
     starts = range(0, n - together + 1, together)
     if len(starts) < 2:
         raise SystemExit(f"{label}: give --requests of at least {2 * together}")

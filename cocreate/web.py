@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import FunctionType
 from typing import Any, TypeVar, overload
 
 from jinja2 import Environment, FileSystemLoader
-from jinja2.runtime import Context
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
@@ -70,74 +67,8 @@ def _context(request: Request) -> dict[str, Any]:
     }
 
 
-class _Context(Context):
-    """Jinja's context, calling a plain function straight away.
-
-    A template calls every function (`_()`, `csrf_token()`) through `Context.call`, which
-    first looks on the function and on its `__call__` for a `pass_context`-style marker, then
-    cleans up its keyword arguments: about 1 µs, more than our gettext itself. A plain Python
-    function without the marker gets exactly what `Context.call` would give it; anything else
-    (a macro, a marked function, a method, a callable object) goes through `Context.call`.
-    """
-
-    def call(
-        __self,  # Jinja's own names: `self` and `obj` stay free for keyword arguments
-        __obj: Callable[..., Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        if type(__obj) is not FunctionType or "jinja_pass_arg" in __obj.__dict__:
-            return super().call(__obj, *args, **kwargs)
-        if kwargs:  # what Jinja passes for `pass_context` functions only
-            kwargs.pop("_block_vars", None)
-            kwargs.pop("_loop_vars", None)
-        try:
-            return __obj(*args, **kwargs)
-        except StopIteration:  # as Context.call does
-            return __self.environment.undefined(
-                "value was undefined because a callable raised a StopIteration exception"
-            )
-
-
-class _Environment(Environment):
-    """Jinja's environment, with each template's globals a plain dict, and `_Context`.
-
-    Jinja gives every template a ChainMap of its own globals over the environment's, and
-    copies it into a new context on every render and every include through ChainMap's
-    Python-level methods: about 7 µs each time, which made most of the cost of an htmx vote
-    answer (four contexts) and 9,000 copies on a ballot of 3,000 ideas. A dict made when the
-    template loads is copied by C code. The one difference: a global added to the environment
-    after a template has loaded does not reach that template, which Jinja's documentation
-    already warns against; ours are all set in `make_templates`, before any template loads.
-    """
-
-    context_class = _Context
-
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        return {**self.globals, **(d or {})}
-
-
-def _markup(text: str, variables: dict[str, Any]) -> Markup:
-    """`Markup(text) % variables`: the translation is markup, each variable is escaped. When
-    every variable is an int (or there is none), which escaping leaves unchanged, one `%` of
-    the plain string gives the same text without Markup's escaping wrapper around each."""
-    for value in variables.values():
-        if type(value) is not int:
-            return Markup(text) % variables
-    return Markup(text % variables)
-
-
-def _gettext(message: str, /, **variables: Any) -> Markup:
-    return _markup(i18n.gettext(message), variables)
-
-
-def _ngettext(singular: str, plural: str, num: int, /, **variables: Any) -> Markup:
-    variables.setdefault("num", num)
-    return _markup(i18n.ngettext(singular, plural, num), variables)
-
-
 def make_templates() -> Jinja2Templates:
-    env = _Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         # Every template escapes (a plain True: no function call for each new context).
         autoescape=True,
@@ -148,15 +79,10 @@ def make_templates() -> Jinja2Templates:
         # with a new release, and a new release restarts the server.
         auto_reload=False,
     )
+    # Newstyle: a translation is always a format string, its variables escaped.
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
     )
-    # The same results as Jinja's newstyle `_`, `gettext` and `ngettext` (always a format
-    # string, the translation marked safe, the variables escaped), in one plain call each:
-    # Jinja's `_` resolves `gettext` and calls it through the context, which calls ours
-    # through the context again, to learn whether the template escapes, which ours all do.
-    # About 2 µs less per string, three to six strings per idea on a ballot.
-    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
     return Jinja2Templates(env=env, context_processors=[_context])
 
 

@@ -18,10 +18,10 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.voting.methods import Method
 from cocreate.voting.models import (
     Advancement,
     IdeaTally,
-    Method,
     Round,
     TieBreak,
     Visibility,

@@ -9,7 +9,8 @@ moderator decides it here:
 - void: `held` → `void`, kept in the log.
 
 Decisions are per voter (all of the voter's live held votes in the round) or for several
-voters at once. Each is one conditional UPDATE `WHERE status = 'held'` with RETURNING, so two
+voters at once, made by the vote store (`store.release`, `store.void`): each is one
+conditional UPDATE `WHERE status = 'held'` with RETURNING, so two
 moderators deciding the same votes at once give exactly one decision per vote; a voter
 withdrawing a held vote at the same moment is either decided here or skipped here. The round
 row is share-locked as for fraud cases: a certified round's votes never change.
@@ -23,31 +24,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
 from cocreate.audit.service import record
 from cocreate.db import begin_write
-from cocreate.fraud.cases import (
-    VOTES,
-    Refused,
-    _adjust_tallies,
-    _batches,
-    _optional,
-    _reason,
-    lock_round,
-)
+from cocreate.fraud.cases import Refused, _optional, _reason, lock_round
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.integers import id_or_none, int_or_none
-from cocreate.voting.models import VoteStatus
+from cocreate.voting import store
+from cocreate.voting.models import Vote, VoteStatus
 
 PAGE_SIZE = 50  # voters per page
 MAX_VOTERS_PER_DECISION = 500  # voters ticked in one bulk decision
 
 ACTIONS = ("count", "void")
+VOTES = Vote.__table__  # type: ignore[attr-defined]
 
 
 def _held(round_id: int) -> Any:
@@ -268,19 +263,15 @@ def decide_held(
             if note
             else _("Released by review")
         )
-        to_status = VoteStatus.COUNTED.value
+        changed = store.release(session, round_id=round_id, voter_ids=voters, reason=status_reason)
     else:
         status_reason = _("Voided by review: %(reason)s") % {"reason": note}
-        to_status = VoteStatus.VOID.value
-    changed: list[Any] = []
-    for batch in _batches(voters):
-        changed.extend(
-            session.execute(
-                update(VOTES)
-                .where(_held(round_id), VOTES.c.voter_id.in_(batch))
-                .values(status=to_status, status_reason=status_reason[:300])
-                .returning(VOTES.c.id, VOTES.c.voter_id, VOTES.c.idea_id, VOTES.c.weight)
-            ).all()
+        changed = store.void(
+            session,
+            round_id=round_id,
+            from_status=VoteStatus.HELD,
+            reason=status_reason,
+            voter_ids=voters,
         )
     if not changed:
         session.rollback()
@@ -290,13 +281,7 @@ def decide_held(
                 "Here is the list now."
             )
         )
-    if action == "count":
-        deltas: dict[int, tuple[int, int]] = {}
-        for _vote, _voter, idea, weight in changed:
-            votes, points = deltas.get(idea, (0, 0))
-            deltas[idea] = (votes + 1, points + weight)
-        _adjust_tallies(session, round_id, deltas)
-    decided_voters = sorted({int(r[1]) for r in changed})
+    decided_voters = sorted({vote.voter_id for vote in changed})
     record(
         session=session,
         actor_id=actor_id,
@@ -305,7 +290,7 @@ def decide_held(
         subject_id=round_id,
         round_id=round_id,
         user_ids=decided_voters,
-        vote_ids=sorted(int(r[0]) for r in changed),
+        vote_ids=sorted(vote.vote_id for vote in changed),
         reason=note,
         at=now.isoformat(),
     )

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-from cocreate.accounts.models import User
 from cocreate.fraud.policy import Decision, FraudPolicy
 from cocreate.fraud.risk import (
     DEVICE_WINDOW,
@@ -30,8 +30,10 @@ from cocreate.fraud.risk import (
 )
 from cocreate.security.ratelimit import RateLimiter
 from cocreate.security.windows import Window
-from cocreate.voting.models import Round
 from cocreate.voting.service import Signals
+
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import RoundLike, Voter
 
 log = logging.getLogger("cocreate.fraud")
 
@@ -66,7 +68,7 @@ class Screening:
         return f"counted: risk {score}"
 
 
-def mailbox_siblings(*, session: Session, voter: User, round_id: int) -> int:
+def mailbox_siblings(*, session: Session, voter: Voter, round_id: int) -> int:
     if not voter.canonical_mailbox:
         return 0
     row = (
@@ -80,7 +82,7 @@ def mailbox_siblings(*, session: Session, voter: User, round_id: int) -> int:
     return int(row[0])
 
 
-def _siblings(session: Session | None, voter: User, round_id: int) -> int:
+def _siblings(session: Session | None, voter: Voter, round_id: int) -> int:
     assert session is not None, "without a session, give the siblings read with the round"
     return mailbox_siblings(session=session, voter=voter, round_id=round_id)
 
@@ -89,8 +91,8 @@ def screen_vote(
     *,
     session: Session | None,
     limiter: RateLimiter,
-    round_: Round,
-    voter: User,
+    round_: RoundLike,
+    voter: Voter,
     signals: Signals,
     now: datetime,
     solved: bool = False,
@@ -140,7 +142,7 @@ def apply(signals: Signals, screening: Screening, *, solved: bool) -> Signals:
     )
 
 
-def log_refusal(*, round_: Round, voter: User, screening: Screening) -> None:
+def log_refusal(*, round_: RoundLike, voter: Voter, screening: Screening) -> None:
     """A refused vote is not stored; its trace is one log line (no IP, not even hashed)."""
     log.warning(
         "vote refused: round=%s voter=%s risk=%.2f signals=%s",

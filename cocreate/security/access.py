@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,8 +24,8 @@ from starlette.routing import Route
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
 from cocreate.concurrency import RequestThreads
-from cocreate.db import GroupCommit, Transaction, attach_loaded, begin_write, detached
 from cocreate.forms import read_form
+from cocreate.group_commit import GroupCommit, session_on
 from cocreate.i18n import LOCALES, negotiate, set_locale
 from cocreate.integers import IdConvertor  # noqa: F401  (registers `{name:id}` for route paths)
 from cocreate.security.csrf import CSRFError, verify_csrf
@@ -34,21 +33,6 @@ from cocreate.security.csrf import CSRFError, verify_csrf
 Endpoint = Callable[[Request], Response]  # plain code, run in a request thread
 AsyncEndpoint = Callable[[Request], Awaitable[Response]]  # waits on another server
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class FastPath:
-    """A route's fast path (the vote); see `route`."""
-
-    # What it needs read with the signed-in check (on PostgreSQL in the same round trip),
-    # from the request, the account id the session names and the transaction (its `memo`):
-    # a statement and its values.
-    read: Callable[[Request, int, Transaction], tuple[Any, Mapping[str, Any]]]
-    # Its answer, from the signed-in account, the row `read` found and the transaction; or
-    # None, having changed nothing, to let the route's endpoint answer. Plain synchronous
-    # code: on SQLite it runs inside a group commit (`db.GroupCommit`), with the form already
-    # read.
-    answer: Callable[[Request, User, tuple[Any, ...] | None, Transaction], Response | None]
 
 
 @dataclass(frozen=True)
@@ -109,39 +93,61 @@ def close_db(request: Request) -> None:
         del request.state.db_session
 
 
-USERS = User.__table__  # type: ignore[attr-defined]
-
-
-@cache
-def _user_by_id() -> Any:
-    """Built once: building a statement and its cache key costs more than running it."""
-    return core_select(*USERS.c).where(USERS.c.id == bindparam("uid"))
-
-
 def current_user(request: Request) -> User | None:
     """The signed-in account, checked against the database on every request: a disabled or
     deleted account, or a bumped `session_version` (password reset, "sign out everywhere"),
-    is refused at once, whatever the signed cookie says.
-
-    The check is one prepared Core query on the request's own session and connection (the
-    handler reuses both), not `session.get`: the ORM's load path cost more than the query.
-    The account is then attached to the session as if loaded, so that handlers can change
-    it and commit, and `session.get(User, id)` returns this same object.
-    """
+    is refused at once, whatever the signed cookie says. One query on the request's own
+    session (the handler reuses it, and may change the account and commit)."""
     if hasattr(request.state, "user"):
         user: User | None = request.state.user
         return user
     user = None
     uid = _claimed_uid(request)
     if uid is not None:
-        session = db(request)
-        row = session.connection().execute(_user_by_id(), {"uid": uid}).first()
-        if row is not None and _still_signed_in(request, row._mapping):
-            user = attach_loaded(session, User, row._mapping)
+        found = db(request).get(User, uid)
+        if found is not None and _still_signed_in(request, found):
+            user = found
         else:
             _sign_out(request)
     request.state.user = user
     return user
+
+
+@dataclass(frozen=True)
+class Account:
+    """The signed-in account as one row read with SQLAlchemy Core: for routes that only read
+    who is signed in (the vote), without the ORM's load. `current_user` gives the `User`."""
+
+    id: int
+    email: str | None
+    display_name: str
+    locale: str | None
+    is_admin: bool
+    disabled: bool
+    deleted_at: datetime | None
+    session_version: int
+    email_verified_at: datetime | None
+    created_at: datetime
+    canonical_mailbox: str | None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def is_active(self) -> bool:
+        return not self.disabled and self.deleted_at is None
+
+
+def account_columns() -> list[Any]:
+    """The columns of `users` an `Account` is made of, in order (`Account(*row)`)."""
+    users = User.__table__  # type: ignore[attr-defined]
+    return [users.c[field.name] for field in fields(Account)]
+
+
+def claimed_account_id(request: Request) -> int | None:
+    """The account id the signed session cookie names (not yet checked)."""
+    return _claimed_uid(request)
 
 
 def _claimed_uid(request: Request) -> int | None:
@@ -149,11 +155,11 @@ def _claimed_uid(request: Request) -> int | None:
     return uid if isinstance(uid, int) and not isinstance(uid, bool) else None
 
 
-def _still_signed_in(request: Request, account: Mapping[Any, Any]) -> bool:
+def _still_signed_in(request: Request, account: User | Account) -> bool:
     return (
-        not account["disabled"]
-        and account["deleted_at"] is None
-        and request.session.get("sv") == account["session_version"]
+        not account.disabled
+        and account.deleted_at is None
+        and request.session.get("sv") == account.session_version
     )
 
 
@@ -162,22 +168,7 @@ def _sign_out(request: Request) -> None:
     request.session.pop("sv", None)
 
 
-def _signed_in_with(
-    request: Request, uid: int, tx: Transaction, fast: FastPath
-) -> tuple[User | None, tuple[Any, ...] | None]:
-    """`current_user` for a fast path, on its transaction and with what it reads: the same
-    rule, and the account as an object in no session (the fast path only reads it). None:
-    not signed in (the route's endpoint then answers, as for anyone else)."""
-    account_row, found = tx.first_each([(_user_by_id(), {"uid": uid}), fast.read(request, uid, tx)])
-    if account_row is None:
-        return None, None
-    account = dict(zip(USERS.c.keys(), account_row, strict=True))
-    if not _still_signed_in(request, account):
-        return None, None
-    return detached(User, account), found
-
-
-def choose_locale(request: Request, user: User | None) -> str:
+def choose_locale(request: Request, user: User | Account | None) -> str:
     chosen = request.session.get("locale")
     if isinstance(chosen, str) and chosen in LOCALES:
         return chosen
@@ -193,8 +184,7 @@ def route(
     access: Access,
     methods: Sequence[str] = ("GET",),
     name: str | None = None,
-    writes: bool = False,
-    fast: FastPath | None = None,
+    batched: bool = False,
     costly: bool = False,
 ) -> Route:
     """A route whose endpoint runs behind the checks every request passes, in the request
@@ -206,32 +196,23 @@ def route(
     An `async def` endpoint (one that waits on another server: an identity provider) runs on
     the event loop after the checks, and does its database work through `blocking`.
 
-    `writes`: every POST of this route writes (a vote). On SQLite its transaction then
-    begins as the writer before the signed-in user is read, instead of beginning as a reader
-    that `begin_write` must end midway: two statements fewer on the hottest path.
+    `batched`: a POST of this route (the vote) runs in a group commit (`group_commit`): with
+    the other POSTs of batched routes that arrive meanwhile, in one request thread, on one
+    connection (on SQLite one transaction, committed before any of them is answered). Only
+    for routes open to every signed-in account, whose endpoint reads the account with its
+    own first query (`account_columns`, one round trip less) and checks it with `admit`
+    before anything else (the wrapper fails a batched POST that did not).
 
     `costly`: a POST of this route hashes a password or decodes an image; it waits for one of
     a few places for such requests on the event loop before it takes a thread
     (`RequestThreads.costly`), so a storm of them cannot take every thread.
-
-    `fast`: a POST is first offered to this fast path, once it passed the checks every request
-    passes (a usable path, a readable body, the CSRF token) and the account is signed in,
-    with that account and a transaction on a pooled connection, without a session
-    (`db.GroupCommit`: on SQLite a savepoint in a transaction shared with the other votes of
-    the same batch, already the writer). It answers, or returns None having changed nothing,
-    and `endpoint` answers as usual. Only for routes open to every signed-in account: the
-    fast path is given no other rule to check.
     """
-    assert fast is None or access is SIGNED_IN, "a fast path checks only that one is signed in"
+    assert not batched or access is SIGNED_IN, "a batched route reads only who is signed in"
     waits = inspect.iscoroutinefunction(endpoint)
 
     async def guarded(request: Request) -> Response:
         try:
             await _checked_on_loop(request)
-            if fast is not None and request.method == "POST":
-                answered = await _try_fast_path(request, fast)
-                if answered is not None:
-                    return answered
             threads: RequestThreads = request.app.state.threads
             if waits:
                 refused = await threads.run(functools.partial(_refusal, request, access))
@@ -241,7 +222,11 @@ def route(
                 waiting: AsyncEndpoint = endpoint  # type: ignore[assignment]
                 return await waiting(request)
             sync_endpoint: Endpoint = endpoint  # type: ignore[assignment]
-            answer = functools.partial(_answer, request, sync_endpoint, access, writes)
+            if batched and request.method == "POST":
+                group: GroupCommit = request.app.state.db.group_commit
+                answer = functools.partial(_answer, request, sync_endpoint, access, True)
+                return await group.run(functools.partial(_answer_on, answer, request))
+            answer = functools.partial(_answer, request, sync_endpoint, access)
             if costly and request.method == "POST":
                 async with threads.costly():
                     return await threads.run(answer)
@@ -304,34 +289,25 @@ async def _checked_on_loop(request: Request) -> None:
             raise HTTPException(403, "csrf") from exc
 
 
-async def _try_fast_path(request: Request, fast: FastPath) -> Response | None:
-    """The fast path's answer, or None when the account is not signed in or the fast path
-    declines (the route's endpoint then answers as for anyone else)."""
-    uid = _claimed_uid(request)
-    if uid is None:
-        return None
-
-    def answer(tx: Transaction) -> Response | None:
-        user, found = _signed_in_with(request, uid, tx, fast)
-        if user is None:
-            return None
-        locale = choose_locale(request, user)
-        request.state.locale = locale
-        set_locale(locale)
-        answered = fast.answer(request, user, found, tx)
-        if answered is not None:
-            request.state.user = user  # for whatever runs after (an error page)
-        return answered
-
-    group: GroupCommit = request.app.state.db.group_commit
-    return await group.run(answer)
+def _answer_on(
+    answer: Callable[[], Response], request: Request, connection: Connection
+) -> Response:
+    """`answer` with the request's session on a group commit's connection."""
+    request.state.db_session = session_on(connection)
+    return answer()
 
 
-def _answer(request: Request, endpoint: Endpoint, access: Access, writes: bool) -> Response:
-    """In a request thread: the access check, then the endpoint's answer."""
+def _answer(
+    request: Request, endpoint: Endpoint, access: Access, batched: bool = False
+) -> Response:
+    """In a request thread: the access check, then the endpoint's answer. A batched route's
+    endpoint checks access itself (`admit`), on the account read with its first query."""
     try:
-        if writes and request.method == "POST":
-            begin_write(db(request))
+        if batched:
+            answered = endpoint(request)
+            if not hasattr(request.state, "account"):
+                raise RuntimeError(f"{endpoint.__name__}: a batched route must call admit()")
+            return answered
         refused = _refusal(request, access)
         if refused is not None:
             return refused
@@ -340,14 +316,34 @@ def _answer(request: Request, endpoint: Endpoint, access: Access, writes: bool) 
         close_db(request)
 
 
+def admit(request: Request, account: Account | None) -> Response | None:
+    """A batched route's access check (SIGNED_IN), on the account its endpoint read with its
+    first query (`account_columns`; None when the session names none, or no such account):
+    the same rule as `current_user`, the same answers as the route wrapper's check, the
+    language fixed. None: go on; else the answer (the log-in page)."""
+    uid = _claimed_uid(request)
+    if account is not None and (account.id != uid or not _still_signed_in(request, account)):
+        account = None
+    if account is None and uid is not None:
+        _sign_out(request)
+    request.state.account = account
+    return _decided(request, SIGNED_IN, account, allowed=account is not None)
+
+
 def _refusal(request: Request, access: Access) -> Response | None:
     """Read the signed-in account and fix the language; a redirect to the log-in page for
     an anonymous visitor where one is needed; a 403 for a refused account; else None."""
     user = current_user(request)
+    return _decided(request, access, user, allowed=access.allows(request, user, db(request)))
+
+
+def _decided(
+    request: Request, access: Access, user: User | Account | None, *, allowed: bool
+) -> Response | None:
     locale = choose_locale(request, user)
     request.state.locale = locale
     set_locale(locale)
-    if access.allows(request, user, db(request)):
+    if allowed:
         return None
     if user is None and access.login_required:
         # After login, come back to the page; a refused POST is not replayed, so go home.

@@ -6,277 +6,44 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, update
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from cocreate.accounts.models import User
-from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
-from cocreate.db import Transaction, attach_loaded, begin_write, detached
-from cocreate.forms import ValidationFailed
-from cocreate.i18n import gettext as _
+from cocreate.campaigns.models import Stage, StageKind
+from cocreate.db import begin_write
 from cocreate.ideas.models import Idea
-from cocreate.integers import id_or_none
-from cocreate.moderation.service import votable
-from cocreate.types import UTCDateTime
+from cocreate.voting.entrants import on_ballot
+from cocreate.voting.methods import method_of
 from cocreate.voting.models import (
     Ballot,
     DeclaredCountry,
     IdeaTally,
-    Method,
-    Round,
-    RoundEntrant,
     Visibility,
     Vote,
-    VoteStatus,
 )
-from cocreate.voting.rounds import round_for_stage
+from cocreate.voting.open_round import CampaignRound as CampaignRound
+from cocreate.voting.open_round import OpenRound as OpenRound
+from cocreate.voting.open_round import RoundLike
+from cocreate.voting.open_round import find_open_round as find_open_round
 from cocreate.voting.service import (
-    Outcome,
-    Signals,
     VoteResult,
-    _allowance,
-    _ballot,
-    adjust_tally,
+    allowance,
     eligibility_problem,
     period_ends_at,
     period_of,
-    transaction_of,
 )
 
-# --- Which round is open ---------------------------------------------------------------------
-
-
-CAMPAIGN_COLUMNS = ("id", "brand_id", "slug", "title", "status", "timezone", "primary_color")
-
-
-@dataclass(frozen=True)
-class OpenRound:
-    campaign: Campaign
-    stage: Stage
-    round: Round
-    first_round: bool  # the campaign's first voting stage: every approved idea takes part
-    # Read with the round when `find_open_round` was given the voter (the vote path): other
-    # accounts of the voter's canonical mailbox with a live vote in the round. None: not read.
-    mailbox_siblings: int | None = None
-
-
-@dataclass(frozen=True)
-class CampaignRound:
-    """A public campaign and its open voting round, if one is open now."""
-
-    campaign: Campaign
-    open: OpenRound | None
-
-
-CAMPAIGNS = Campaign.__table__  # type: ignore[attr-defined]
-STAGES = Stage.__table__  # type: ignore[attr-defined]
-ROUNDS = Round.__table__  # type: ignore[attr-defined]
-USERS = User.__table__  # type: ignore[attr-defined]
-VOTES = Vote.__table__  # type: ignore[attr-defined]
 IDEAS = Idea.__table__  # type: ignore[attr-defined]
 TALLIES = IdeaTally.__table__  # type: ignore[attr-defined]
-
-
-def _mailbox_siblings(round_id: Any) -> Any:
-    """The fraud screen's mailbox query (`fraud.screen.MAILBOX_SIBLINGS`): other accounts of
-    the voter's canonical mailbox with a live vote in the round `round_id`. Bound: `voter`
-    (the account id: its mailbox is read here, so the query needs nothing read before it and
-    goes with the signed-in check)."""
-    sibling = USERS.alias("sibling")
-    live = VOTES.alias("live")
-    voted = (
-        exists()
-        .where(
-            live.c.round_id == round_id,
-            live.c.voter_id == sibling.c.id,
-            live.c.withdrawn_at.is_(None),
-        )
-        .correlate(ROUNDS, sibling)  # `rounds`: see `_mailbox_siblings_column`
-    )
-    voter = USERS.alias("voter")
-    mailbox = (
-        core_select(voter.c.canonical_mailbox)
-        .where(voter.c.id == bindparam("voter"))
-        .scalar_subquery()
-    )
-    return (
-        core_select(func.count())
-        .select_from(sibling)
-        .where(sibling.c.canonical_mailbox == mailbox, sibling.c.id != bindparam("voter"), voted)
-    )
-
-
-def _mailbox_siblings_column() -> Any:
-    """`_mailbox_siblings` as a column of the open-round query, correlated on the round: one
-    statement (and, on PostgreSQL, one round trip) less per vote."""
-    # `rounds` is the outer query's (the open round): correlated explicitly, as automatic
-    # correlation stops at the nearest enclosing select and would add `rounds` to the FROM.
-    return _mailbox_siblings(ROUNDS.c.id).correlate(ROUNDS).scalar_subquery()
-
-
-@cache
-def _mailbox_siblings_query() -> Any:
-    """`_mailbox_siblings` of the round bound as `round_id`."""
-    return _mailbox_siblings(bindparam("round_id"))
-
-
-@cache
-def _open_round_query(with_mailbox: bool = False) -> Any:
-    """Built once, in Core: the campaign by address, its open voting stage and that stage's
-    Round, and whether an earlier voting stage exists. Bound: `slug`, `now`; with
-    `with_mailbox`, also the voter's mailbox siblings (bound: `mailbox`, `voter`).
-
-    Read every vote request, so the rows become objects through `attach_loaded` rather than
-    the ORM's load path (which cost twice the query), and the campaign's long texts (brief,
-    rules, prizes) stay in the database until something reads them."""
-    earlier = STAGES.alias("earlier")
-    first_round = ~exists().where(
-        earlier.c.campaign_id == STAGES.c.campaign_id,
-        earlier.c.kind == StageKind.VOTING.value,
-        earlier.c.position < STAGES.c.position,
-    )
-    now = bindparam("now", type_=UTCDateTime())
-    return (
-        core_select(
-            *(CAMPAIGNS.c[name] for name in CAMPAIGN_COLUMNS),
-            *STAGES.c,
-            *ROUNDS.c,
-            first_round,
-            *([_mailbox_siblings_column()] if with_mailbox else []),
-        )
-        .select_from(
-            CAMPAIGNS.outerjoin(
-                STAGES,
-                and_(
-                    STAGES.c.campaign_id == CAMPAIGNS.c.id,
-                    STAGES.c.kind == StageKind.VOTING.value,
-                    STAGES.c.opens_at <= now,
-                    STAGES.c.closes_at > now,
-                ),
-            ).outerjoin(ROUNDS, ROUNDS.c.stage_id == STAGES.c.id)
-        )
-        .where(
-            CAMPAIGNS.c.slug == bindparam("slug"),
-            CAMPAIGNS.c.status == CampaignStatus.PUBLISHED.value,
-        )
-        .limit(1)
-    )
-
-
-def find_open_round(
-    *, session: Session, slug: str, now: datetime, voter: User | None = None
-) -> CampaignRound | None:
-    """The published campaign at /c/{slug} and its open voting round, in one query.
-
-    None when no published campaign has this address. With `voter`, the same query also
-    counts the voter's mailbox siblings in the open round (`OpenRound.mailbox_siblings`).
-    """
-    query = _open_round_query(voter is not None)
-    params = _open_round_params(slug, now, None if voter is None else voter.id)
-    row = session.connection().execute(query, params).first()
-    if row is None:
-        return None
-    found = _OpenRoundRow.split(tuple(row), with_mailbox=voter is not None)
-    campaign = attach_loaded(session, Campaign, found.campaign)
-    if found.stage["id"] is None:
-        return CampaignRound(campaign, None)
-    stage = attach_loaded(session, Stage, found.stage)
-    if found.round["id"] is None:
-        round_ = round_for_stage(session=session, stage=stage)
-    else:
-        round_ = attach_loaded(session, Round, found.round)
-    opened = OpenRound(campaign, stage, round_, found.first_round, found.mailbox_siblings)
-    return CampaignRound(campaign, opened)
-
-
-def open_round_read(
-    *, slug: str, now: datetime, voter_id: int, memo: dict[Any, Any]
-) -> tuple[Any, dict[str, Any]]:
-    """`find_open_round` with the voter, for the vote's fast path: the statement and its
-    values (read with the signed-in check, see `open_round_found`).
-
-    When an earlier vote on the same transaction found the open round (kept in the
-    transaction's `memo`: on SQLite, the votes of one batch), only the voter's mailbox
-    siblings are read, and the round found then is used again. Its stage was open at that
-    vote's time: a vote whose own time is past the stage's close is refused as closed by
-    `cast_vote` and `withdraw_vote`, as when the stage closes during a vote."""
-    known = _known_open_round(memo, slug)
-    if known is not None:
-        return _mailbox_siblings_query(), {"round_id": known.round.id, "voter": voter_id}
-    return _open_round_query(True), _open_round_params(slug, now, voter_id)
-
-
-def open_round_found(
-    row: tuple[Any, ...] | None, *, slug: str, memo: dict[Any, Any]
-) -> OpenRound | None:
-    """What `open_round_read` found, with objects in no session (read-only: the votes of a
-    batch share them). None also when the open stage has no round row yet (the usual path
-    makes it)."""
-    known = _known_open_round(memo, slug)
-    if known is not None:
-        assert row is not None  # a count: always one row
-        return replace(known, mailbox_siblings=int(row[0]))
-    if row is None:
-        return None
-    found = _OpenRoundRow.split(row, with_mailbox=True)
-    if found.stage["id"] is None or found.round["id"] is None:
-        return None
-    opened = OpenRound(
-        detached(Campaign, found.campaign),
-        detached(Stage, found.stage),
-        detached(Round, found.round),
-        found.first_round,
-        found.mailbox_siblings,
-    )
-    memo[OpenRound, slug] = opened  # the key `_known_open_round` reads
-    return opened
-
-
-def _known_open_round(memo: dict[Any, Any], slug: str) -> OpenRound | None:
-    """The open round an earlier vote on the same transaction found (`open_round_found`)."""
-    known: OpenRound | None = memo.get((OpenRound, slug))
-    return known
-
-
-def _open_round_params(slug: str, now: datetime, voter_id: int | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"slug": slug, "now": now}
-    if voter_id is not None:
-        params["voter"] = voter_id
-    return params
-
-
-@dataclass(frozen=True)
-class _OpenRoundRow:
-    campaign: dict[str, Any]
-    stage: dict[str, Any]
-    round: dict[str, Any]
-    first_round: bool
-    mailbox_siblings: int | None
-
-    @classmethod
-    def split(cls, values: tuple[Any, ...], *, with_mailbox: bool) -> _OpenRoundRow:
-        siblings: int | None = None
-        if with_mailbox:
-            # 0 when no round row exists yet (made by find_open_round): no vote can name it.
-            siblings = int(values[-1])
-            values = values[:-1]
-        at = len(CAMPAIGN_COLUMNS)
-        stage_end = at + len(STAGES.c)
-        return cls(
-            campaign=dict(zip(CAMPAIGN_COLUMNS, values[:at], strict=True)),
-            stage=dict(zip(STAGES.c.keys(), values[at:stage_end], strict=True)),
-            round=dict(zip(ROUNDS.c.keys(), values[stage_end:-1], strict=True)),
-            first_round=bool(values[-1]),
-            mailbox_siblings=siblings,
-        )
 
 
 def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
@@ -286,14 +53,9 @@ def voting_stages(stages: Sequence[Stage]) -> list[Stage]:
 # --- Entrants and what the voter sees of the counts ------------------------------------------
 
 
-def entrants(*, session: Session, round_: Round, first_round: bool) -> list[Idea]:
+def entrants(*, session: Session, round_: RoundLike, first_round: bool) -> list[Idea]:
     """The ideas a voter can vote for in this round."""
-    query = select(Idea).where(Idea.campaign_id == round_.campaign_id, votable())
-    if not first_round:
-        query = query.join(
-            RoundEntrant,
-            and_(col(RoundEntrant.idea_id) == Idea.id, col(RoundEntrant.round_id) == round_.id),
-        )
+    query = select(Idea).where(on_ballot(round_, first_round=first_round))
     return list(session.exec(query.order_by(col(Idea.id))).all())
 
 
@@ -318,7 +80,7 @@ def _shuffle_key(seed: str, idea_id: int) -> bytes:
 def order_entrants(
     ideas: Sequence[Idea],
     *,
-    round_: Round,
+    round_: RoundLike,
     tally: dict[int, tuple[int, int]],
     seed: str,
 ) -> list[tuple[Idea, int | None]]:
@@ -330,10 +92,10 @@ def order_entrants(
     """
     if round_.visibility == Visibility.HIDDEN:
         return [(i, None) for i in sorted(ideas, key=lambda i: _shuffle_key(seed, i.id or 0))]
-    index = 1 if round_.method == Method.POINTS else 0
+    method = method_of(round_)
 
     def score(idea: Idea) -> int:
-        return tally.get(idea.id or 0, (0, 0))[index]
+        return method.score(*tally.get(idea.id or 0, (0, 0)))
 
     ordered = sorted(
         ideas,
@@ -353,27 +115,31 @@ def tally_of(*, session: Session, round_id: int) -> dict[int, tuple[int, int]]:
     return {t.idea_id: (t.votes, t.points) for t in rows}
 
 
-def shown_count(round_: Round, tally: dict[int, tuple[int, int]], idea_id: int) -> int | None:
+def shown_count(round_: RoundLike, tally: dict[int, tuple[int, int]], idea_id: int) -> int | None:
     if round_.visibility != Visibility.LIVE:
         return None
     votes, points = tally.get(idea_id, (0, 0))
-    return points if round_.method == Method.POINTS else votes
+    return method_of(round_).score(votes, points)
 
 
-def idea_title(*, session: Session | Transaction, round_: Round, idea_id: int) -> str | None:
+def idea_title(*, session: Session, round_: RoundLike, idea_id: int) -> str | None:
     """The title of an idea of the round's campaign (for the answer to an unvote)."""
-    row = transaction_of(session).first(
-        _idea_title_query(), {"idea_id": idea_id, "campaign_id": round_.campaign_id}
+    row = (
+        session.connection()
+        .execute(_idea_title_query(), {"idea_id": idea_id, "campaign_id": round_.campaign_id})
+        .first()
     )
     return None if row is None else str(row[0])
 
 
-def idea_count(*, session: Session | Transaction, round_: Round, idea_id: int) -> int | None:
+def idea_count(*, session: Session, round_: RoundLike, idea_id: int) -> int | None:
     """One idea's shown count (after a vote); None unless the round shows live counts."""
     if round_.visibility != Visibility.LIVE:
         return None
-    row = transaction_of(session).first(
-        _idea_tally_query(), {"round_id": round_.id, "idea_id": idea_id}
+    row = (
+        session.connection()
+        .execute(_idea_tally_query(), {"round_id": round_.id, "idea_id": idea_id})
+        .first()
     )
     return shown_count(round_, {idea_id: (int(row[0]), int(row[1]))} if row else {}, idea_id)
 
@@ -414,7 +180,7 @@ def ballot_state(
 ) -> BallotState:
     round_, campaign = open_round.round, open_round.campaign
     period = period_of(round_, campaign, now)
-    votes, points = _allowance(round_)
+    votes, points = allowance(round_)
     found = session.exec(
         select(Ballot).where(
             Ballot.round_id == round_.id, Ballot.voter_id == voter_id, Ballot.period == period
@@ -433,12 +199,12 @@ def ballot_state(
     renews = None
     if round_.frequency == "daily":
         renews = period_ends_at(round_, campaign, period, open_round.stage)
-    allowance = _allowance(round_)
+    fresh = allowance(round_)
     return BallotState(
         votes_left=votes,
         points_left=points,
-        max_votes=allowance[0],
-        points_budget=allowance[1],
+        max_votes=fresh[0],
+        points_budget=fresh[1],
         my_votes={idea_id: weight for idea_id, weight in mine},
         renews_at=renews,
     )
@@ -461,9 +227,9 @@ def my_weight(
     return found
 
 
-def state_after(round_: Round, result: VoteResult) -> BallotState:
+def state_after(round_: RoundLike, result: VoteResult) -> BallotState:
     """The counter after a vote, from what `cast_vote` returned (no query)."""
-    max_votes, budget = _allowance(round_)
+    max_votes, budget = allowance(round_)
     return BallotState(
         votes_left=max_votes if result.votes_left is None else result.votes_left,
         points_left=budget if result.points_left is None else result.points_left,
@@ -498,7 +264,7 @@ def declare_country(
 
 
 def voter_problem(
-    *, session: Session, round_: Round, voter: User, now: datetime
+    *, session: Session, round_: RoundLike, voter: User, now: datetime
 ) -> tuple[str | None, str | None]:
     """(the first eligibility rule the voter does not meet, their declared country).
 
@@ -517,158 +283,14 @@ def voter_problem(
     return problem, country
 
 
-def old_enough_at(round_: Round, voter: User) -> datetime:
+def old_enough_at(round_: RoundLike, voter: User) -> datetime:
     return voter.created_at + timedelta(days=round_.min_account_age_days)
 
 
-# --- The ranked ballot --------------------------------------------------------------------------
-
-
-def duplicate_message() -> str:
-    return _("An idea appears at more than one position: choose each idea once.")
-
-
-def read_ranking(values: Sequence[str], *, max_positions: int) -> list[int]:
-    """The ideas chosen for positions 1..N, in order, blanks skipped; duplicates refused."""
-    chosen: list[int] = []
-    positions: dict[int, list[int]] = {}
-    for position, raw in enumerate(values[:max_positions], start=1):
-        if not raw:
-            continue
-        idea_id = id_or_none(raw)
-        if idea_id is None:
-            raise ValidationFailed({"": _("Choose the ideas from the lists.")})
-        positions.setdefault(idea_id, []).append(position)
-        if len(positions[idea_id]) == 1:
-            chosen.append(idea_id)
-    repeated = {idea: where for idea, where in positions.items() if len(where) > 1}
-    if repeated:
-        errors = {
-            f"rank-{where[-1]}": _(
-                "This idea is already at position %(first)d. Each idea can take one position."
-            )
-            % {"first": where[0]}
-            for where in repeated.values()
-        }
-        errors[""] = duplicate_message()
-        raise ValidationFailed(errors)
-    return chosen
-
-
-def submit_ranking(
-    *,
-    session: Session,
-    open_round: OpenRound,
-    voter: User,
-    idea_ids: list[int],
-    now: datetime,
-    country: str | None = None,
-    signals: Signals | None = None,
-) -> VoteResult:
-    """Replace the voter's ranked ballot in one transaction: the old ranked votes are
-    withdrawn (kept as history), the new ones inserted with weight = rank (1 = first).
-
-    An empty ranking withdraws the ballot. The same ranking again changes nothing (ALREADY).
-    """
-    round_, campaign, stage = open_round.round, open_round.campaign, open_round.stage
-    assert round_.id is not None and voter.id is not None
-    signals = signals or Signals()
-    if not (stage.opens_at <= now < stage.closes_at) or round_.certified_at is not None:
-        return VoteResult(Outcome.CLOSED)
-    problem = eligibility_problem(round_, voter, now, country)
-    if problem is not None:
-        return VoteResult(Outcome.INELIGIBLE, reason=problem)
-    if len(set(idea_ids)) != len(idea_ids):
-        raise ValidationFailed({"": duplicate_message()})
-    if len(idea_ids) > round_.max_votes:
-        raise ValidationFailed({"": _("Rank at most %(n)d ideas.") % {"n": round_.max_votes}})
-    period = period_of(round_, campaign, now)
-    begin_write(session)
-    if idea_ids:
-        allowed = {
-            i.id
-            for i in entrants_among(
-                session=session, round_=round_, first_round=open_round.first_round, ids=idea_ids
-            )
-        }
-        if any(i not in allowed for i in idea_ids):
-            session.rollback()
-            return VoteResult(Outcome.NOT_ENTRANT)
-    old = session.exec(
-        select(Vote).where(
-            Vote.round_id == round_.id,
-            Vote.voter_id == voter.id,
-            Vote.period == period,
-            col(Vote.withdrawn_at).is_(None),
-        )
-    ).all()
-    if [v.idea_id for v in sorted(old, key=lambda v: v.weight)] == idea_ids:
-        session.rollback()
-        left = round_.max_votes - len(idea_ids)
-        return VoteResult(Outcome.ALREADY, left, 0)
-    if old:
-        session.execute(
-            update(Vote)
-            .where(col(Vote.id).in_([v.id for v in old]), col(Vote.withdrawn_at).is_(None))
-            .values(withdrawn_at=now)
-        )
-        for vote in old:
-            if vote.status == VoteStatus.COUNTED:
-                adjust_tally(
-                    session=session,
-                    round_id=round_.id,
-                    idea_id=vote.idea_id,
-                    votes=-1,
-                    points=-vote.weight,
-                )
-    status = VoteStatus.HELD if signals.hold else VoteStatus.COUNTED
-    for rank, idea_id in enumerate(idea_ids, start=1):
-        session.add(
-            Vote(
-                round_id=round_.id,
-                voter_id=voter.id,
-                idea_id=idea_id,
-                period=period,
-                weight=rank,
-                status=status,
-                cast_at=now,
-                ip_hash=signals.ip_hash,
-                ip_prefix_hash=signals.ip_prefix_hash,
-                device_id=signals.device_id,
-                user_agent=signals.user_agent,
-                risk_score=signals.risk_score,
-                risk_signals=signals.risk_signals,
-                status_reason=signals.status_reason,
-            )
-        )
-    session.flush()
-    if status == VoteStatus.COUNTED:
-        for rank, idea_id in enumerate(idea_ids, start=1):
-            adjust_tally(session=session, round_id=round_.id, idea_id=idea_id, votes=1, points=rank)
-    ballot = _ballot(session=session, round_=round_, voter_id=voter.id, period=period)
-    session.execute(
-        update(Ballot)
-        .where(col(Ballot.id) == ballot.id)
-        .values(votes_left=round_.max_votes - len(idea_ids))
-    )
-    session.commit()
-    left = round_.max_votes - len(idea_ids)
-    if not idea_ids:
-        return VoteResult(Outcome.WITHDRAWN, left, 0)
-    return VoteResult(Outcome.HELD if status == VoteStatus.HELD else Outcome.COUNTED, left, 0)
-
-
 def entrants_among(
-    *, session: Session, round_: Round, first_round: bool, ids: Sequence[int]
+    *, session: Session, round_: RoundLike, first_round: bool, ids: Sequence[int]
 ) -> list[Idea]:
     query = select(Idea).where(
-        col(Idea.id).in_(list(ids)),
-        Idea.campaign_id == round_.campaign_id,
-        votable(),
+        col(Idea.id).in_(list(ids)), on_ballot(round_, first_round=first_round)
     )
-    if not first_round:
-        query = query.join(
-            RoundEntrant,
-            and_(col(RoundEntrant.idea_id) == Idea.id, col(RoundEntrant.round_id) == round_.id),
-        )
     return list(session.exec(query).all())

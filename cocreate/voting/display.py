@@ -3,41 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cocreate.campaigns.display import local_time
 from cocreate.i18n import gettext as _
-from cocreate.i18n import ngettext
 from cocreate.voting.ballots import BallotState
 from cocreate.voting.forms import country_name
 
 __all__ = ["country_name"]  # the ballot pages name countries too
-from cocreate.voting.models import Frequency, Method, Round, Visibility
+from cocreate.voting.methods import method_of
+from cocreate.voting.models import Frequency, Visibility
 from cocreate.voting.service import Outcome, VoteResult
 
-
-def method_explained(round_: Round) -> str:
-    if round_.method == Method.SINGLE:
-        return _("Vote for the one idea you like best.")
-    if round_.method == Method.POINTS:
-        return ngettext(
-            "Share %(num)d point between the ideas you like.",
-            "Share %(num)d points between the ideas you like.",
-            round_.points_budget,
-        ) % {"num": round_.points_budget}
-    if round_.method == Method.RANKED:
-        return ngettext(
-            "Put up to %(num)d idea in your order of preference.",
-            "Put up to %(num)d ideas in your order of preference.",
-            round_.max_votes,
-        ) % {"num": round_.max_votes}
-    return ngettext(
-        "Vote for up to %(num)d idea you like.",
-        "Vote for up to %(num)d ideas you like.",
-        round_.max_votes,
-    ) % {"num": round_.max_votes}
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import RoundLike
 
 
-def frequency_explained(round_: Round, renews_at: datetime | None, timezone: str) -> str:
+def method_explained(round_: RoundLike) -> str:
+    return method_of(round_).explain(round_)
+
+
+def frequency_explained(round_: RoundLike, renews_at: datetime | None, timezone: str) -> str:
     if round_.frequency == Frequency.DAILY:
         if renews_at is not None:
             return _("You get new votes every day. Your next votes: %(time)s.") % {
@@ -47,7 +33,7 @@ def frequency_explained(round_: Round, renews_at: datetime | None, timezone: str
     return _("You vote once in this round.")
 
 
-def visibility_explained(round_: Round) -> str:
+def visibility_explained(round_: RoundLike) -> str:
     if round_.visibility == Visibility.LIVE:
         return _("Counts are live: you see the votes as they come in.")
     if round_.visibility == Visibility.RANKS:
@@ -57,33 +43,16 @@ def visibility_explained(round_: Round) -> str:
     return _("Counts stay hidden until the results. The ideas are listed in an order of your own.")
 
 
-def counter_text(round_: Round, state: BallotState) -> str:
+def counter_text(round_: RoundLike, state: BallotState) -> str:
     """ "Votes left: 3 of 5", "Points left: 7 of 10", "You have used your vote"."""
-    daily = round_.frequency == Frequency.DAILY
-    if round_.method == Method.SINGLE:
-        if state.votes_left:
-            if daily:
-                return _("You can vote for one idea today.")
-            return _("You can vote for one idea.")
-        return _("You have used today's vote.") if daily else _("You have used your vote.")
-    values = {"num": state.votes_left, "total": state.max_votes}
-    if round_.method == Method.POINTS:
-        values = {"num": state.points_left, "total": state.points_budget}
-        if daily:
-            return _("Points left today: %(num)d of %(total)d") % values
-        return _("Points left: %(num)d of %(total)d") % values
-    if daily:
-        return _("Votes left today: %(num)d of %(total)d") % values
-    return _("Votes left: %(num)d of %(total)d") % values
+    return method_of(round_).counter(round_, state)
 
 
-def outcome_message(round_: Round, result: VoteResult, title: str) -> str:
+def outcome_message(round_: RoundLike, result: VoteResult, title: str) -> str:
     """What a vote or unvote did, for the flash (no JS) or the inline message (htmx)."""
     outcome = result.outcome
     if outcome == Outcome.COUNTED:
-        if round_.method == Method.POINTS:
-            return _("Your points for “%(title)s” are counted.") % {"title": title}
-        return _("Your vote for “%(title)s” is counted.") % {"title": title}
+        return method_of(round_).counted_message(title)
     if outcome == Outcome.HELD:
         return _("Your vote for “%(title)s” is recorded. It will be checked before it counts.") % {
             "title": title
@@ -103,21 +72,8 @@ def outcome_message(round_: Round, result: VoteResult, title: str) -> str:
     return _("This voting round is not open, so votes are not accepted.")
 
 
-def no_votes_left_message(round_: Round, result: VoteResult) -> str:
-    daily = round_.frequency == Frequency.DAILY
-    if round_.method == Method.POINTS and result.votes_left:
-        return ngettext(
-            "You have only %(num)d point left: give fewer points, or take points back from "
-            "another idea.",
-            "You have only %(num)d points left: give fewer points, or take points back from "
-            "another idea.",
-            result.points_left or 0,
-        ) % {"num": result.points_left or 0}
-    if daily:
-        return _("You have no votes left today. Come back tomorrow for new votes.")
-    if round_.method == Method.SINGLE:
-        return _("You have used your vote. Take it back to vote for another idea.")
-    return _("You have no votes left. Take back a vote to vote for another idea.")
+def no_votes_left_message(round_: RoundLike, result: VoteResult) -> str:
+    return method_of(round_).no_votes_left_message(round_, result)
 
 
 def ineligible_message(reason: str) -> str:

@@ -18,11 +18,10 @@ from cocreate.fraud.policy import FraudPolicy, Middle
 from cocreate.i18n import current_locale
 from cocreate.i18n import gettext as _
 from cocreate.integers import int_or_none
-from cocreate.voting.models import Advancement, Frequency, Method, Round, TieBreak, Visibility
+from cocreate.voting.methods import method_named, registry
+from cocreate.voting.models import Advancement, Frequency, Round, TieBreak, Visibility
 
 MAX_VOTES_LIMIT = 1000
-RANKED_MAX = 20  # positions on a ranked ballot: one <select> each
-POINTS_BUDGET_LIMIT = 10_000
 ACCOUNT_AGE_LIMIT = 3650
 ADVANCEMENT_LIMIT = 100_000
 COUNTRIES_MAX = 250
@@ -125,8 +124,8 @@ def read_policy(form: Form, current: RoundInput | None = None) -> dict[str, Any]
         if current is None:
             return policy_values(FraudPolicy())
         return {name: getattr(current, name) for name in FRAUD_FIELDS}
-    challenge = _whole_number(form, "fraud_challenge_above", 0, 100, default=0)
-    refuse = _whole_number(form, "fraud_refuse_above", 0, 100, default=100)
+    challenge = whole_number(form, "fraud_challenge_above", 0, 100, default=0)
+    refuse = whole_number(form, "fraud_refuse_above", 0, 100, default=100)
     middle = form.choice("fraud_middle", [m.value for m in Middle])
     if not form.errors.get("fraud_refuse_above") and not form.errors.get("fraud_challenge_above"):
         if refuse < challenge:
@@ -140,7 +139,7 @@ def read_policy(form: Form, current: RoundInput | None = None) -> dict[str, Any]
     }
 
 
-def _whole_number(form: Form, name: str, low: int, high: int, *, default: int) -> int:
+def whole_number(form: Form, name: str, low: int, high: int, *, default: int) -> int:
     raw = form.text(name, max_length=8, required=False)
     if name in form.errors:
         return default
@@ -183,53 +182,32 @@ def visibility_choices() -> list[tuple[str, str]]:
     ]
 
 
-def ranked_visibility_message() -> str:
-    return _(
-        "Ranked rounds keep counts hidden while open: the order comes from every complete "
-        "ballot at the close."
-    )
-
-
 def read_visibility(form: Form) -> str:
     return form.choice("visibility", [v.value for v in Visibility])
 
 
 def read_round(form: Form, current: RoundInput | None = None) -> RoundInput:
-    method = form.choice("method", [m.value for m in Method])
-    max_votes = _whole_number(form, "max_votes", 1, MAX_VOTES_LIMIT, default=1)
-    if method == Method.SINGLE:
-        max_votes = 1  # the field is ignored: one idea
-    if method == Method.RANKED and "max_votes" not in form.errors and max_votes > RANKED_MAX:
-        form.errors["max_votes"] = _("A ranked ballot can have at most %(n)d positions.") % {
-            "n": RANKED_MAX
-        }
+    method = form.choice("method", registry.names())
+    max_votes = whole_number(form, "max_votes", 1, MAX_VOTES_LIMIT, default=1)
     points_budget = 0
-    if method == Method.POINTS:
-        points_budget = _whole_number(form, "points_budget", 1, POINTS_BUDGET_LIMIT, default=0)
+    known = method in registry.names()
+    if known:  # the method reads the settings it uses
+        max_votes, points_budget = method_named(method).read_settings(form, max_votes)
     frequency = form.choice("frequency", [f.value for f in Frequency])
-    if method == Method.RANKED and frequency == Frequency.DAILY:
-        form.errors["frequency"] = _(
-            "A ranked ballot is cast once per round: each voter's order of preference counts once."
-        )
     require_verified_email = form.raw("require_verified_email") == "on"
-    min_account_age_days = _whole_number(
+    min_account_age_days = whole_number(
         form, "min_account_age_days", 0, ACCOUNT_AGE_LIMIT, default=0
     )
     countries = _countries(form)
     advancement = form.choice("advancement", [a.value for a in Advancement])
     advancement_value = 0
     if advancement == Advancement.TOP_PERCENT:
-        advancement_value = _whole_number(form, "advancement_value", 1, 100, default=0)
+        advancement_value = whole_number(form, "advancement_value", 1, 100, default=0)
     elif advancement in (Advancement.TOP_N, Advancement.MIN_VOTES):
-        advancement_value = _whole_number(
-            form, "advancement_value", 1, ADVANCEMENT_LIMIT, default=0
-        )
+        advancement_value = whole_number(form, "advancement_value", 1, ADVANCEMENT_LIMIT, default=0)
     tie_break = form.choice("tie_break", [t.value for t in TieBreak])
     visibility = read_visibility(form)
-    ranked_shown = method == Method.RANKED and visibility != Visibility.HIDDEN
-    if ranked_shown and "visibility" not in form.errors:
-        form.errors["visibility"] = ranked_visibility_message()
-    return RoundInput(
+    data = RoundInput(
         method=method,
         max_votes=max_votes,
         points_budget=points_budget,
@@ -243,6 +221,10 @@ def read_round(form: Form, current: RoundInput | None = None) -> RoundInput:
         visibility=visibility,
         **read_policy(form, current),
     )
+    if known:  # the method's rules on the other settings
+        for name, problem in method_named(method).settings_problems(data).items():
+            form.errors.setdefault(name, problem)
+    return data
 
 
 def form_values(form: Form) -> dict[str, str]:

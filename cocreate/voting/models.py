@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -29,12 +29,8 @@ from sqlmodel import Field, SQLModel
 from cocreate.clock import utcnow
 from cocreate.types import UTCDateTime
 
-
-class Method(enum.StrEnum):
-    APPROVAL = "approval"  # up to N ideas, at most one vote each
-    SINGLE = "single"  # one idea
-    POINTS = "points"  # a budget of points split across ideas
-    RANKED = "ranked"  # order up to N ideas; Schulze
+if TYPE_CHECKING:
+    from cocreate.voting.methods import VotingMethod
 
 
 class Frequency(enum.StrEnum):
@@ -71,9 +67,6 @@ class Round(SQLModel, table=True):
 
     __tablename__ = "rounds"
     __table_args__ = (
-        CheckConstraint(
-            "method IN ('approval', 'single', 'points', 'ranked')", name="round_method"
-        ),
         CheckConstraint("frequency IN ('once', 'daily')", name="round_frequency"),
         CheckConstraint("visibility IN ('hidden', 'ranks', 'live')", name="round_visibility"),
         CheckConstraint(
@@ -88,7 +81,9 @@ class Round(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     stage_id: int = Field(foreign_key="stages.id", unique=True, ondelete="CASCADE")
     campaign_id: int = Field(foreign_key="campaigns.id", index=True, ondelete="CASCADE")
-    method: str = Field(default=Method.APPROVAL, max_length=16)
+    # The round's voting method: a name in `cocreate.voting.methods.registry` (the registry,
+    # not a CHECK, says which exist: a new method needs no migration).
+    method: str = Field(default="approval", max_length=16)
     max_votes: int = Field(default=5)  # approval: ideas per ballot; ranked: ideas ranked
     points_budget: int = Field(default=0)  # points: budget per ballot
     frequency: str = Field(default=Frequency.ONCE, max_length=16)
@@ -102,6 +97,13 @@ class Round(SQLModel, table=True):
     fraud_policy: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     certified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     digest: str | None = Field(default=None, max_length=64)  # SHA-256 of the vote log
+
+    @property
+    def voting_method(self) -> VotingMethod:
+        """The round's voting method (templates ask it what to show)."""
+        from cocreate.voting.methods import method_named
+
+        return method_named(self.method)
 
 
 class RoundEntrant(SQLModel, table=True):

@@ -18,9 +18,8 @@ import hmac
 import io
 import math
 import secrets
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +38,12 @@ from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.voting.methods import SchulzeResult, Standing, rank, schulze
+from cocreate.voting.entrants import in_round, is_first_round
+from cocreate.voting.methods import Standing, method_named, method_of
+from cocreate.voting.methods import Tally as Tally
 from cocreate.voting.models import (
     Advancement,
     IdeaTally,
-    Method,
     Round,
     RoundEntrant,
     TieBreak,
@@ -55,14 +55,11 @@ from cocreate.voting.results_models import (
     JuryOutcome,
     JuryPanel,
     RoundCertification,
-    RoundPairwise,
     RoundResult,
     VoteLogKey,
 )
-from cocreate.voting.service import _takes_every_approved_idea
 
 PER_PAGE = 50
-MATRIX_IDEAS = 20  # the Schulze matrices kept for the page: the top 20 ideas of a ranked round
 LOG_COLUMNS = (
     "vote_id",
     "voter",
@@ -131,19 +128,13 @@ def _decisive(stages: Sequence[Stage]) -> list[Stage]:
 
 
 def _is_first_round(session: Session, round_: Round) -> bool:
-    """The campaign's first voting round takes every approved idea (as `is_entrant` says)."""
-    return _takes_every_approved_idea(session=session, round_=round_)
+    """The campaign's first voting round takes every approved idea."""
+    return is_first_round(session=session, round_=round_)
 
 
 def _entrant_condition(round_: Round, *, first: bool) -> Any:
-    """SQL condition on Idea for "takes part in this round" (as `is_entrant` decides it)."""
-    approved = and_(
-        col(Idea.campaign_id) == round_.campaign_id, col(Idea.status) == IdeaStatus.APPROVED
-    )
-    if first:
-        return approved
-    entrants = select(RoundEntrant.idea_id).where(RoundEntrant.round_id == round_.id)
-    return and_(approved, col(Idea.id).in_(entrants))
+    """SQL condition on Idea for "takes part in this round" (`entrants.takes_part`)."""
+    return in_round(round_, first_round=first)
 
 
 def entrant_ids(*, session: Session, round_: Round) -> list[int]:
@@ -184,61 +175,7 @@ def tie_break_key(
     return None
 
 
-# --- The tally: pure ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tally:
-    method: str
-    standings: list[Standing]  # in published order: position = index + 1
-    votes: dict[int, int]  # counted votes (ranked: ballots that list the idea)
-    points: dict[int, int]  # sum of weights (points; ranked: sum of ranks)
-    schulze: SchulzeResult | None = None
-
-
-@dataclass
-class TallyBuilder:
-    """Counts votes one at a time (so one streamed pass over the log can feed it)."""
-
-    method: str
-    votes: Counter[int] = field(default_factory=Counter)
-    points: Counter[int] = field(default_factory=Counter)
-    ballots: dict[tuple[int, int], list[tuple[int, int]]] = field(default_factory=dict)
-
-    def add(self, voter_id: int, idea_id: int, period: int, weight: int) -> None:
-        """One counted, live vote."""
-        self.votes[idea_id] += 1
-        self.points[idea_id] += weight
-        if self.method == Method.RANKED:
-            self.ballots.setdefault((voter_id, period), []).append((weight, idea_id))
-
-    def result(
-        self,
-        entrants: Iterable[int],
-        *,
-        tie_break: Callable[[int], tuple[object, ...]] | None = None,
-    ) -> Tally:
-        candidates = set(entrants) | set(self.votes)
-        if self.method == Method.RANKED:
-            return self._ranked(candidates, tie_break)
-        scores = self.points if self.method == Method.POINTS else self.votes
-        standings = rank(dict(scores), candidates, tie_break=tie_break)
-        return Tally(self.method, standings, dict(self.votes), dict(self.points))
-
-    def _ranked(
-        self, candidates: set[int], tie_break: Callable[[int], tuple[object, ...]] | None
-    ) -> Tally:
-        # One ballot per voter and period: their ideas in rank order (weight = rank, 1 first).
-        ballots = [[idea for _, idea in sorted(marks)] for marks in self.ballots.values()]
-        listed = sorted({idea for ballot in ballots for idea in ballot})
-        # An idea on no ballot beats nobody and every listed idea beats it, and no strongest
-        # path runs through it: so Schulze runs on the listed ideas only (it is cubic in the
-        # candidates) and each listed idea's wins grow by the number of unlisted ones. Exact.
-        found = schulze(ballots, listed)
-        unlisted = len(candidates - set(listed))
-        scores = {s.idea_id: s.score + unlisted for s in found.standings}
-        standings = rank(scores, candidates, tie_break=tie_break)
-        return Tally(self.method, standings, dict(self.votes), dict(self.points), found)
+# --- The tally: the round's method counts --------------------------------------------------
 
 
 def tally_votes(
@@ -249,10 +186,10 @@ def tally_votes(
     tie_break: Callable[[int], tuple[object, ...]] | None = None,
 ) -> Tally:
     """The tally of counted, live votes given as (voter_id, idea_id, period, weight)."""
-    builder = TallyBuilder(method)
+    count = method_named(method).tally()
     for voter_id, idea_id, period, weight in votes:
-        builder.add(voter_id, idea_id, period, weight)
-    return builder.result(entrants, tie_break=tie_break)
+        count.add(voter_id, idea_id, period, weight)
+    return count.result(entrants, tie_break=tie_break)
 
 
 # --- Advancement: pure ---------------------------------------------------------------------
@@ -421,12 +358,12 @@ def read_vote_log(
     """One pass over the log: the tally of counted live votes, and the SHA-256 digest of the
     anonymised log (the vote-log CSV without its header line). One statement, so the two
     cannot disagree, whatever isolation level the database runs at."""
-    builder = TallyBuilder(round_.method)
+    builder = method_of(round_).tally()
     add = builder.add
     digest = hashlib.sha256()
     pseudonym = Pseudonyms(key)
     n = 0
-    for rows in stream_log(session=session, round_id=_id(round_.id)):
+    for rows in method_of(round_).vote_log(session, _id(round_.id)):
         n += len(rows)
         digest.update("".join([log_line(row, pseudonym) for row in rows]).encode())
         for voter_id, _vote_id, _rest, idea_id, weight, period in rows:
@@ -444,7 +381,7 @@ def vote_log_csv(*, session: Session, round_: Round) -> Iterator[str]:
     key = vote_log_key(session=session, campaign_id=round_.campaign_id)
     pseudonym = Pseudonyms(key)
     yield LOG_HEADER
-    for rows in stream_log(session=session, round_id=_id(round_.id)):
+    for rows in method_of(round_).vote_log(session, _id(round_.id)):
         yield "".join([log_line(row, pseudonym) for row in rows])
 
 
@@ -592,8 +529,7 @@ def certify_round(
     ]
     for start in range(0, len(rows), 5000):
         session.execute(insert(RoundResult), rows[start : start + 5000])
-    if tally.schulze is not None:
-        _store_matrices(session, round_id, tally)
+    method_of(locked).certified(session, round_id, tally)
     advanced = [s.idea_id for s in tally.standings if decision[s.idea_id] is True]
     carry_forward(session=session, stage=stage, idea_ids=advanced, now=now)
     locked.certified_at = now
@@ -625,26 +561,6 @@ def certify_round(
     session.commit()
     undecided = sum(1 for v in decision.values() if v is None)
     return Certification(reading.digest, len(rows), reading.votes_in_log, len(advanced), undecided)
-
-
-def _store_matrices(session: Session, round_id: int, tally: Tally) -> None:
-    assert tally.schulze is not None
-    top = [s.idea_id for s in tally.standings if s.idea_id in set(tally.schulze.candidates)]
-    top = top[:MATRIX_IDEAS]
-    rows = [
-        {
-            "round_id": round_id,
-            "idea_id": a,
-            "other_id": b,
-            "preferred": tally.schulze.pairwise[a, b],
-            "strongest": tally.schulze.strongest[a, b],
-        }
-        for a in top
-        for b in top
-        if a != b
-    ]
-    if rows:
-        session.execute(insert(RoundPairwise), rows)
 
 
 def carry_forward(
@@ -968,7 +884,7 @@ def live_results(
     first = _is_first_round(session, round_)
     votes = func.coalesce(IdeaTally.votes, 0)
     points = func.coalesce(IdeaTally.points, 0)
-    score = points if round_.method == Method.POINTS else votes
+    score = method_of(round_).score_expression(votes, points)
     joined = and_(col(IdeaTally.round_id) == round_id, col(IdeaTally.idea_id) == Idea.id)
     entrants = _entrant_condition(round_, first=first)
     by_score = {
@@ -1045,31 +961,6 @@ def _score_window(
     return (high or 0), low, skipped
 
 
-@dataclass(frozen=True)
-class Matrix:
-    ideas: list[tuple[int, str]]
-    preferred: dict[tuple[int, int], int]
-    strongest: dict[tuple[int, int], int]
-
-
-def pairwise_matrix(*, session: Session, round_: Round) -> Matrix | None:
-    rows = session.exec(select(RoundPairwise).where(RoundPairwise.round_id == round_.id)).all()
-    if not rows:
-        return None
-    ids = {r.idea_id for r in rows}
-    ordered = session.exec(
-        select(RoundResult.idea_id, Idea.title)
-        .join(Idea, col(Idea.id) == RoundResult.idea_id)
-        .where(RoundResult.round_id == round_.id, col(RoundResult.idea_id).in_(ids))
-        .order_by(col(RoundResult.position))
-    ).all()
-    return Matrix(
-        [(i, t) for i, t in ordered],
-        {(r.idea_id, r.other_id): r.preferred for r in rows},
-        {(r.idea_id, r.other_id): r.strongest for r in rows},
-    )
-
-
 # --- The funnel across the campaign's stages -----------------------------------------------
 
 
@@ -1142,18 +1033,7 @@ def funnel(*, session: Session, campaign_id: int) -> list[FunnelStep]:
 def rule_sentences(*, session: Session, round_: Round, stage: Stage) -> list[str]:
     """How this round is counted and who goes on, in the reader's language."""
     n = round_.advancement_value
-    sentences = []
-    if round_.method == Method.RANKED:
-        sentences.append(
-            _(
-                "Ballots are counted with the Schulze method: an idea's score is the number "
-                "of other ideas it beats along the strongest paths of preferences."
-            )
-        )
-    elif round_.method == Method.POINTS:
-        sentences.append(_("Ideas are ordered by the points they received."))
-    else:
-        sentences.append(_("Ideas are ordered by the votes they received."))
+    sentences = [method_of(round_).rule(round_)]
     if round_.advancement == Advancement.TOP_N:
         sentences.append(
             ngettext("The top %(num)d idea goes on.", "The top %(num)d ideas go on.", n)

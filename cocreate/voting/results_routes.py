@@ -32,7 +32,8 @@ from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
 from cocreate.security.permissions import has_brand_role
 from cocreate.voting import results
 from cocreate.voting.certify_job import CERTIFY
-from cocreate.voting.models import Method, Round
+from cocreate.voting.methods import method_of
+from cocreate.voting.models import Round
 from cocreate.voting.results import RoundInfo, Showing
 from cocreate.voting.results_models import RoundCertification
 from cocreate.web import redirect, render
@@ -110,13 +111,19 @@ def results_page(request: Request) -> Response:
         certification = (
             session.get(RoundCertification, info.round.id) if info.round.certified_at else None
         )
+        method = method_of(info.round)
+        if showing == Showing.CERTIFIED:  # what the method shows beyond the standings
+            context.update(method.results_extras(session, info.round))
         context.update(
             {
                 "showing": showing,
                 "staff": staff,
                 "public_showing": info.round.visibility,
                 "page": page,
-                "method": info.round.method,
+                "columns": method.results_columns(str(showing)),
+                "total_text": method.total_text(page.total_votes, page.total_points)
+                if page is not None
+                else "",
                 "rules": results.rule_sentences(
                     session=session, round_=info.round, stage=info.stage
                 ),
@@ -127,9 +134,6 @@ def results_page(request: Request) -> Response:
                 if info.round.certified_at
                 else None,
                 "certification": certification,
-                "matrix": results.pairwise_matrix(session=session, round_=info.round)
-                if showing == Showing.CERTIFIED and info.round.method == Method.RANKED
-                else None,
             }
         )
     return render(request, "voting/results.html", context)

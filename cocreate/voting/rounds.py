@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,17 +20,15 @@ from cocreate.campaigns.models import Campaign, Stage, StageKind
 from cocreate.db import begin_write
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
-from cocreate.voting.forms import (
-    FRAUD_FIELDS,
-    RULE_FIELDS,
-    RoundInput,
-    ranked_visibility_message,
-    round_values,
-)
-from cocreate.voting.models import Method, Round, Visibility
+from cocreate.voting.forms import FRAUD_FIELDS, RULE_FIELDS, RoundInput, round_values
+from cocreate.voting.methods import method_named
+from cocreate.voting.models import Round, Visibility
+
+if TYPE_CHECKING:
+    from cocreate.voting.open_round import StageRef
 
 
-def round_for_stage(*, session: Session, stage: Stage) -> Round:
+def round_for_stage(*, session: Session, stage: Stage | StageRef) -> Round:
     """The Round of a voting stage, created with the default settings when missing.
 
     Race-safe: two first visitors insert with ON CONFLICT DO NOTHING and both read the one row.
@@ -82,8 +81,9 @@ def save_round(
                 )
             }
         )
-    if data.method == Method.RANKED and data.visibility != Visibility.HIDDEN:
-        raise ValidationFailed({"visibility": ranked_visibility_message()})
+    problems = method_named(data.method).settings_problems(data)
+    if problems:
+        raise ValidationFailed(problems)
     if round_.certified_at is not None and changed:
         raise ValidationFailed({"": _("The results of this round are certified: nothing changes.")})
     if not changed:

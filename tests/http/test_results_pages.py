@@ -22,7 +22,8 @@ from cocreate.campaigns.models import StageKind
 from cocreate.clock import FrozenClock
 from cocreate.csv_cells import FORMULA_STARTS, neutral_cell
 from cocreate.ideas.models import Idea
-from cocreate.voting.models import Advancement, Method, TieBreak, Visibility
+from cocreate.voting.methods import Method
+from cocreate.voting.models import Advancement, TieBreak, Visibility
 from cocreate.voting.results import campaign_rounds, certify_round, verify_round
 from cocreate.voting.results_models import Announcement, JuryScore
 from tests.campaigns_support import visible_text

@@ -18,12 +18,8 @@ from cocreate.accounts.models import User
 from cocreate.campaigns.models import Stage, StageKind
 from cocreate.clock import FrozenClock
 from cocreate.forms import ValidationFailed
-from cocreate.voting.ballots import (
-    find_open_round,
-    order_entrants,
-    read_ranking,
-    submit_ranking,
-)
+from cocreate.voting.ballots import find_open_round, order_entrants
+from cocreate.voting.methods.ranked_ballot import read_ranking, submit_ranking
 from cocreate.voting.models import Round, RoundEntrant, Vote
 from cocreate.voting.service import Outcome, cast_vote, live_tally, recount
 from tests.voting_support import DAY, T0, make_voting_world

@@ -24,10 +24,10 @@ from cocreate.moderation.decisions.decide import decide
 from cocreate.moderation.decisions.undo import undo
 from cocreate.moderation.models import Action, Report
 from cocreate.moderation.rules import Refused
+from cocreate.voting.methods import Method
 from cocreate.voting.models import (
     Ballot,
     IdeaTally,
-    Method,
     Round,
     RoundEntrant,
     Vote,

@@ -1,15 +1,12 @@
-"""The app's Jinja environment renders what Jinja's own would: its leaner gettext, its plain-dict
-globals and its direct calls of plain functions (cocreate/web.py) change the cost, not the
-output."""
+"""The app's Jinja environment (cocreate/web.py) renders translations as Jinja's newstyle
+gettext does: always a format string, the translation marked safe, its variables escaped."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from jinja2 import Environment, pass_context, select_autoescape
-from jinja2.runtime import Context
+from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from cocreate import i18n
@@ -33,8 +30,7 @@ VALUES = {"when": "<b>Monday</b> & 'soon'", "safe": Markup("<em>Monday</em>")}
 
 
 def jinja_own_environment() -> Environment:
-    """The environment as it was before cocreate/web.py's changes: Jinja's newstyle gettext,
-    ChainMap globals, `Context.call` for every call."""
+    """A bare Jinja environment with its newstyle gettext."""
     env = Environment(
         autoescape=select_autoescape(default=True),
         extensions=["jinja2.ext.i18n"],
@@ -62,44 +58,6 @@ def test_gettext_gives_what_jinja_newstyle_gettext_gives(locale: str) -> None:
     assert "100% sure" in ours  # always a format string
     if locale == "fr":
         assert "17 votes" in ours and "Retirer mon vote" in ours
-
-
-@pass_context
-def variable_x(context: Context) -> Any:
-    return context.resolve("x")
-
-
-class Greeter:
-    def __call__(self, name: str) -> str:
-        return f"<hello {name}>"
-
-
-def stops() -> str:
-    raise StopIteration
-
-
-CALLS = """
-{%- macro box(v) %}[{{ v }}]{% endmacro -%}
-{{ plain(1, b=2) }}|{{ variable_x() }}|{{ greeter("you") }}|{{ box(plain(3)) }}|{{ stops() }}|
-{%- for x in ["loop"] %}{{ variable_x() }}|{{ plain(x, b=x) }}|{{ box(x) }}{% endfor %}|
-{%- set x = "set" %}{{ variable_x() }}
-"""
-
-
-def test_functions_are_called_as_jinja_calls_them() -> None:
-    values = {
-        "plain": lambda a, b="-": f"{a}<{b}>",
-        "variable_x": variable_x,
-        "greeter": Greeter(),
-        "stops": stops,
-        "x": "context",
-    }
-    ours = make_templates().env.from_string(CALLS).render(values)
-    theirs = jinja_own_environment().from_string(CALLS).render(values)
-    assert ours == theirs
-    assert ours == (
-        "1&lt;2&gt;|context|&lt;hello you&gt;|[3&lt;-&gt;]||context|loop&lt;loop&gt;|[loop]|set"
-    )
 
 
 def test_templates_get_the_environment_globals() -> None:

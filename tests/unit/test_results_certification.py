@@ -22,10 +22,10 @@ from cocreate.audit.models import AuditEvent
 from cocreate.campaigns.models import StageKind
 from cocreate.clock import FrozenClock
 from cocreate.forms import ValidationFailed
+from cocreate.voting.methods import Method
 from cocreate.voting.models import (
     Advancement,
     IdeaTally,
-    Method,
     RoundEntrant,
     TieBreak,
     Vote,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cocreate.voting.methods import schulze
-from cocreate.voting.models import Advancement, Method, TieBreak
+from cocreate.voting.methods import Method, schulze
+from cocreate.voting.models import Advancement, TieBreak
 from cocreate.voting.results import advancing, tally_votes
 
 A, B, C, D, E = 1, 2, 3, 4, 5

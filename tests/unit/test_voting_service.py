@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,18 +18,18 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import FrozenClock
-from cocreate.db import Prepared
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.voting.models import Frequency, Method, Round, Vote
+from cocreate.voting.methods import Method
+from cocreate.voting.models import Frequency, Round, Vote
 from cocreate.voting.service import (
     Outcome,
     Signals,
-    _statements,
     cast_vote,
     live_tally,
     recount,
     withdraw_vote,
 )
+from cocreate.voting.store.statements import statements
 
 
 class World:
@@ -335,7 +334,7 @@ def _index_scans(plan: dict[str, Any]) -> list[tuple[str, str]]:
 def test_the_vote_statements_find_their_idea_by_its_key(
     engine: Engine, session: Session, clock: FrozenClock
 ) -> None:
-    """On PostgreSQL, the vote statement (CAST_ALL_POSTGRESQL) and the entrant checks read the
+    """On PostgreSQL, the vote statement (`cast_all`) and the entrant check read the
     idea through its primary key even in tables never analysed (a campaign just loaded,
     autovacuum not yet run). Without statistics PostgreSQL priced the (status, submitted_at,
     id) index as low as the key and read every approved idea's entry on every vote (from
@@ -361,19 +360,23 @@ def test_the_vote_statements_find_their_idea_by_its_key(
         "device_id": None,
         "user_agent": None,
         "risk_score": 0,
-        "risk_signals": {},
+        "risk_signals": "{}",  # as its JSON type sends it
         "status_reason": None,
         "votes_left": 2,
         "points_left": 0,
         "spent": 0,
         "counted": True,
     }
-    sql = _statements(engine.dialect.name)
-    cursor = session.connection().connection.dbapi_connection.cursor()
-    for statement in (sql.cast_all, sql.entrant_first, sql.entrant_later):
-        compiled = Prepared.compile(statement, engine.dialect)
-        explain = replace(compiled, sql="EXPLAIN (FORMAT JSON) " + compiled.sql, results=())
-        row = explain.first(cursor, params)
+    sql = statements(engine.dialect.name)
+    connection = session.connection()
+    for statement, first_round in (
+        (sql.cast_all, True),
+        (sql.entrant_title, True),
+        (sql.entrant_title, False),
+    ):
+        compiled = statement.compile(dialect=engine.dialect)
+        values = compiled.construct_params({**params, "first_round": first_round})
+        row = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, values).first()
         assert row is not None
         scans = _index_scans(row[0][0]["Plan"])
         assert [index for table, index in scans if table == "ideas"] == ["ideas_pkey"], scans

@@ -1,10 +1,9 @@
-"""The fast path of vote and unvote (voting/routes.py `_fast`, security/access.py `route`'s
-`fast`), on both databases.
+"""The vote pipeline (voting/cast.py, one use case for every vote; voting/routes.py `vote`
+and `unvote`, batched routes run by cocreate/group_commit.py), on both databases.
 
-The usual vote is answered on a pooled connection without a session: these tests check that it
-is taken (no statement goes through SQLAlchemy), that it answers exactly as the usual path
-does, that everything else is handed over having stored nothing and having counted the
-attempt once, and that it stays correct when several workers race.
+These tests check what a usual vote costs in statements, that the group commit answers
+exactly as a request run alone does, that an attempt is counted once in the fraud windows,
+and that votes stay correct when several workers race or arrive together.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from cocreate.fraud.screen import VELOCITY
 from cocreate.ideas.models import Idea
 from cocreate.security.access import SIGNED_IN, route
 from cocreate.settings import Settings
-from cocreate.voting import ballots
 from cocreate.voting import routes as voting_routes
 from cocreate.voting.models import Ballot, IdeaTally, Vote
 from cocreate.voting.service import live_tally, recount
@@ -50,18 +48,19 @@ def frozen(clock: FrozenClock) -> FrozenClock:
     return clock
 
 
-def usual_path_only(app: Any) -> Any:
-    """The same app with vote and unvote built without their fast path."""
+def unbatched(app: Any) -> Any:
+    """The same app with vote and unvote built without their group commit: each request in
+    a request thread and a transaction of its own."""
     replaced = 0
     for n, found in enumerate(app.router.routes):
         if getattr(found, "path", "") in ("/c/{slug}/vote/{idea_id:id}",):
             app.router.routes[n] = route(
-                found.path, voting_routes.vote, access=SIGNED_IN, methods=["POST"], writes=True
+                found.path, voting_routes.vote, access=SIGNED_IN, methods=["POST"]
             )
             replaced += 1
         elif getattr(found, "path", "") == "/c/{slug}/unvote/{idea_id:id}":
             app.router.routes[n] = route(
-                found.path, voting_routes.unvote, access=SIGNED_IN, methods=["POST"], writes=True
+                found.path, voting_routes.unvote, access=SIGNED_IN, methods=["POST"]
             )
             replaced += 1
     assert replaced == 2, "the vote routes moved: update their paths here"
@@ -91,9 +90,15 @@ def signed_in(app: Any, voter: User, world: VotingWorld) -> Iterator[tuple[TestC
         yield client, token(client, world.ballot_url)
 
 
-def test_the_usual_vote_and_unvote_run_no_statement_through_sqlalchemy(
-    app: Any, session: Session, make_user: Callable[..., User]
+def test_a_usual_vote_is_two_statements_on_postgresql(
+    app: Any, engine: Any, session: Session, make_user: Callable[..., User]
 ) -> None:
+    """PostgreSQL: the signed-in account with the open round (and the voter's mailbox
+    siblings), one statement; then the vote itself, one statement that commits alone; the
+    unvote likewise, then the idea's title for its answer. No BEGIN and
+    no COMMIT: the vote routes run in autocommit (group_commit). A double click reads what
+    the ballot has left and the count it shows besides. SQLite: the same, in the batch's
+    savepoints."""
     world = make_voting_world(session, make_user("owner@example.com"), max_votes=3)
     with (
         signed_in(app, make_user("voter@example.com"), world) as (client, csrf),
@@ -101,16 +106,22 @@ def test_the_usual_vote_and_unvote_run_no_statement_through_sqlalchemy(
     ):
         idea = world.ideas[0]
         counted = htmx_post(client, world.vote_url(idea), csrf)
-        repeated = htmx_post(client, world.vote_url(idea), csrf)  # a double click
-        taken_back = htmx_post(client, world.unvote_url(idea), csrf)
         assert "is counted" in counted.text
-        assert "already voted" in repeated.text
+        by_vote = list(seen)
+        seen.clear()
+        assert "already voted" in htmx_post(client, world.vote_url(idea), csrf).text
+        by_repeat = list(seen)
+        seen.clear()
+        taken_back = htmx_post(client, world.unvote_url(idea), csrf)
         assert "Take back" not in taken_back.text and "Vote" in taken_back.text
-        assert seen == []
-        # Not the usual case (an idea of no round): the usual path answers, through SQLAlchemy.
-        refused = htmx_post(client, f"/c/{world.campaign.slug}/vote/999999", csrf)
-        assert refused.status_code == 200 and refused.headers.get("HX-Redirect")
-        assert seen != []
+        by_unvote = list(seen)
+    writes = [sql for sql in by_vote if not sql.lstrip().upper().startswith(("SELECT", "WITH"))]
+    if engine.dialect.name == "postgresql":
+        assert len(by_vote) == 2 and writes == [], by_vote
+        assert len(by_repeat) == 4, by_repeat
+        assert len(by_unvote) == 3, by_unvote
+    else:  # savepoints, and three writes: the vote, the ballot, the tally
+        assert len([sql for sql in by_vote if "INSERT" in sql]) == 3, by_vote
 
 
 def _same_apart_from(text: str, idea: Idea) -> str:
@@ -133,7 +144,7 @@ def _same_apart_from(text: str, idea: Idea) -> str:
     ],
 )
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
-def test_the_fast_path_answers_as_the_usual_path_does(
+def test_a_batched_vote_answers_as_one_run_alone(
     settings: Settings,
     engine: Any,
     clock: FrozenClock,
@@ -143,13 +154,13 @@ def test_the_fast_path_answers_as_the_usual_path_does(
     htmx: bool,
 ) -> None:
     world = make_voting_world(session, make_user("owner@example.com"), **settings_of_round)
-    fast_app = create_app(settings, clock=clock)
-    usual_app = usual_path_only(create_app(settings, clock=clock))
+    batched_app = create_app(settings, clock=clock)
+    alone_app = unbatched(create_app(settings, clock=clock))
     data = {"points": "4"} if settings_of_round["method"] == "points" else {}
     answers = []
     for app, voter, idea in (
-        (fast_app, make_user("fast@example.com"), world.ideas[0]),
-        (usual_app, make_user("usual@example.com"), world.ideas[1]),
+        (batched_app, make_user("fast@example.com"), world.ideas[0]),
+        (alone_app, make_user("usual@example.com"), world.ideas[1]),
     ):
         steps = []
         with signed_in(app, voter, world) as (client, csrf):
@@ -176,8 +187,8 @@ def test_the_fast_path_answers_as_the_usual_path_does(
 def test_a_challenged_attempt_is_counted_once_in_the_windows(
     app: Any, client: TestClient, session: Session, make_user: Callable[..., User]
 ) -> None:
-    """The fast path screens the vote, finds a check is needed and hands over: the usual path
-    must use that screening, not screen (and count) the attempt again."""
+    """The vote is screened once: a check is needed, and the attempt counts once in the
+    windows (the solved check then reads them without counting again)."""
     world = make_voting_world(session, make_user("owner@example.com"), max_votes=3)
     voter = make_user("script@example.com")
     log_in(client, voter)
@@ -259,24 +270,19 @@ def test_workers_racing_on_one_voter_store_what_the_ballot_allows(
 def test_a_vote_after_the_server_closed_the_connections_is_counted(
     app: Any, engine: Any, session: Session, make_user: Callable[..., User]
 ) -> None:
-    """PostgreSQL: after a restart or an idle timeout every pooled connection is dead. The fast
-    path takes its connection without the pre-ping's round trip; its first round trip (the
-    signed-in check and the round, a read) finds it dead, and the vote runs again on a
-    connection the pool checked: counted once, on the fast path, and no error page."""
+    """PostgreSQL: after a restart or an idle timeout every pooled connection is dead. A
+    batch checks its connection as it leaves the pool (the pre-ping, once per batch): the
+    vote is counted once, and no error page."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no server to close connections")
     world = make_voting_world(session, make_user("owner@example.com"), max_votes=3)
     session.close()
-    with (
-        signed_in(app, make_user("voter@example.com"), world) as (client, csrf),
-        statements_through_sqlalchemy(app) as seen,
-    ):
+    with signed_in(app, make_user("voter@example.com"), world) as (client, csrf):
         assert "is counted" in htmx_post(client, world.vote_url(world.ideas[0]), csrf).text
         close_every_connection(engine)
         again = htmx_post(client, world.vote_url(world.ideas[1]), csrf)
         assert again.status_code == 200 and "is counted" in again.text
-        assert seen == []
-        # The usual path too: its session's connection is checked as it leaves the pool.
+        # Other pages too: a session's connection is checked as it leaves the pool.
         close_every_connection(engine)
         assert client.get(world.ballot_url).status_code == 200
     voted = session.exec(select(Vote.idea_id).where(Vote.withdrawn_at.is_(None)))  # type: ignore[union-attr]
@@ -286,10 +292,9 @@ def test_a_vote_after_the_server_closed_the_connections_is_counted(
 def test_a_new_workers_first_request_may_be_a_vote(
     settings: Settings, session: Session, make_user: Callable[..., User], tmp_path: Path
 ) -> None:
-    """A worker just started (`cocreate serve`, one worker) whose first request is a vote on the
-    fast path: it is counted. The fast path builds its objects outside any session
-    (db.detached), so the app configures the mappers when it starts; without that, the first
-    vote of every worker after a restart was a 500 until some usual request had run."""
+    """A worker just started (`cocreate serve`, one worker) whose first request is a vote: it
+    is counted. (When the vote built its objects outside any session, a worker's first vote
+    was a 500 until some other request had configured the mappers.)"""
     world = make_voting_world(session, make_user("owner@example.com"), now=datetime.now(UTC))
     voter = make_user("first@example.com")
     cookie, csrf = signed_in_cookies(create_app(settings), world, [voter])[voter.id]
@@ -329,7 +334,7 @@ def sent_together(
     app: Any, world: VotingWorld, clicks: list[tuple[User, Idea]], cookies: Cookies | None = None
 ) -> list[httpx.Response]:
     """Each voter's htmx vote for the idea, all sent at once (one event loop, as a uvicorn
-    worker: on SQLite they share transactions, db.GroupCommit); the answers in order."""
+    worker: they make batches, group_commit); the answers in order."""
     if cookies is None:
         cookies = signed_in_cookies(app, world, list({v.id: v for v, _idea in clicks}.values()))
 
@@ -360,10 +365,10 @@ def sent_together(
 def test_votes_arriving_together_are_committed_together_and_answered_alike(
     app: Any, session: Session, make_user: Callable[..., User]
 ) -> None:
-    """Votes of several voters sent at once (one event loop, as a uvicorn worker): on SQLite
-    they share transactions (db.GroupCommit). Each is answered as if alone: a double click in
-    the same batch counts once, a ballot emptied within the batch refuses the next vote, and
-    ballots and tallies equal the vote log."""
+    """Votes of several voters sent at once (one event loop, as a uvicorn worker) make
+    batches (group_commit; on SQLite one transaction each). Each is answered as if alone: a
+    double click in the same batch counts once, a ballot emptied within the batch refuses the
+    next vote, and ballots and tallies equal the vote log."""
     world = make_voting_world(session, make_user("owner@example.com"), ideas=6, max_votes=2)
     voters = [make_user(f"voter{n}@example.com") for n in range(6)]
     clicks = [(n, idea) for n in range(6) for idea in (world.ideas[n], world.ideas[(n + 1) % 6])]
@@ -371,8 +376,7 @@ def test_votes_arriving_together_are_committed_together_and_answered_alike(
     answers = sent_together(app, world, [(voters[n], idea) for n, idea in clicks])
     assert [answer.status_code for answer in answers] == [200] * len(clicks)
     group = app.state.db.group_commit
-    if app.state.db.engine.dialect.name == "sqlite":
-        assert group.pieces >= len(clicks) > group.batches
+    assert group.pieces >= len(clicks) > group.batches
     texts = [answer.text.lower() for answer in answers]
     # Which of two clicks on the same ballot comes first is the server's choice (PostgreSQL
     # runs them in threads at once): per ballot, the outcomes are what one after another gives.
@@ -391,51 +395,30 @@ def test_votes_arriving_together_are_committed_together_and_answered_alike(
     )
 
 
-def test_the_votes_of_a_batch_read_the_round_once_and_each_voters_mailbox(
+def test_the_votes_of_a_batch_read_each_voters_mailbox(
     app: Any,
     session: Session,
     make_user: Callable[..., User],
     frozen: FrozenClock,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On SQLite the votes of one batch use the open round the batch's first vote read (the
-    transaction's memo), but each voter's mailbox siblings are read for that voter, seeing the
-    votes made earlier in the same batch. On PostgreSQL every vote reads the round."""
+    """Each vote of a batch reads its voter's mailbox siblings, seeing the votes made earlier
+    in the same batch: of two accounts of one mailbox voting in one batch, the second is
+    flagged."""
     world = make_voting_world(session, make_user("owner@example.com"), ideas=4)
     frozen.at = T0 - timedelta(days=30)  # accounts of a month: no new-account signal
     pat = make_user("pat.smith@gmail.com")
     pat_again = make_user("patsmith+vote2@googlemail.com")
     others = [make_user(f"voter{n}@example.com") for n in range(4)]
     frozen.at = T0
-    rounds_read: list[bool] = []
-    read = ballots.open_round_read
-
-    def recorded(**values: Any) -> tuple[Any, dict[str, Any]]:
-        statement, params = read(**values)
-        rounds_read.append("slug" in params)
-        return statement, params
-
-    monkeypatch.setattr(ballots, "open_round_read", recorded)
     voters = [others[0], pat, others[1], pat_again, others[2], others[3]]
     answers = sent_together(app, world, [(voter, world.ideas[0]) for voter in voters])
     assert [answer.status_code for answer in answers] == [200] * len(voters)
     assert all("is counted" in answer.text for answer in answers)
-    group = app.state.db.group_commit
-    if app.state.db.engine.dialect.name == "sqlite":
-        assert len(rounds_read) == len(voters) > group.batches == rounds_read.count(True)
-    else:
-        assert rounds_read == [True] * len(voters)
     session.rollback()
     signals = {vote.voter_id: vote.risk_signals for vote in session.exec(select(Vote)).all()}
     assert len(signals) == len(voters)
     flagged = [voter for voter in voters if "mailbox_siblings" in signals[voter.id]]
-    if app.state.db.engine.dialect.name == "sqlite":
-        assert len(flagged) == 1 and flagged[0] in (pat, pat_again)  # whichever voted second
-    else:
-        # Each vote runs at once in a thread of its own: two sibling votes in the same
-        # instant may each miss the other (as on two workers); one after the other is caught
-        # (tests/unit/test_ballots.py).
-        assert {voter.id for voter in flagged} <= {pat.id, pat_again.id}
+    assert len(flagged) == 1 and flagged[0] in (pat, pat_again)  # whichever voted second
     round_id = world.round.id or 0
     assert live_tally(session=session, round_id=round_id) == recount(
         session=session, round_id=round_id
@@ -453,8 +436,8 @@ class TickingClock(FrozenClock):
 def test_a_vote_of_a_batch_made_after_the_round_closed_is_not_stored(
     settings: Settings, session: Session, make_user: Callable[..., User]
 ) -> None:
-    """The round a batch's first vote read is used by the votes after it: one whose own time
-    is past the stage's close is refused as closed, as when the stage closes during a vote."""
+    """Votes of one batch, the clock passing the stage's close among them: each vote whose own
+    time is past the close is refused as closed, as when the stage closes during a vote."""
     world = make_voting_world(session, make_user("owner@example.com"), ideas=2)
     closes = world.stage.closes_at
     voters = [make_user(f"voter{n}@example.com") for n in range(8)]
@@ -474,3 +457,23 @@ def test_a_vote_of_a_batch_made_after_the_round_closed_is_not_stored(
     assert live_tally(session=session, round_id=round_id) == recount(
         session=session, round_id=round_id
     )
+
+
+def test_a_batched_endpoint_that_does_not_admit_the_account_fails(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    """A batched route's endpoint checks the account itself (`access.admit`): the route
+    wrapper fails one that did not, rather than answer a visitor nobody checked."""
+    world = make_voting_world(session, make_user("owner@example.com"))
+
+    def forgets(request: Any) -> Any:
+        from starlette.responses import Response
+
+        return Response("answered")
+
+    app.router.routes.insert(
+        0, route("/c/{slug}/forgets", forgets, access=SIGNED_IN, methods=["POST"], batched=True)
+    )
+    with signed_in(app, make_user("voter@example.com"), world) as (client, csrf):
+        with pytest.raises(RuntimeError, match="must call admit"):
+            htmx_post(client, f"/c/{world.campaign.slug}/forgets", csrf)
