@@ -120,9 +120,7 @@ class HeadToHeadStats(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("comparisons >= 0", name="h2h_stats_comparisons"),
         CheckConstraint("wins >= 0 AND losses >= 0 AND ties >= 0", name="h2h_stats_counts"),
-        Index(
-            "ix_h2h_stats_fewest", "round_id", "active", "comparisons", "shuffle_key", "idea_id"
-        ),
+        Index("ix_h2h_stats_fewest", "round_id", "active", "comparisons", "shuffle_key", "idea_id"),
         Index("ix_h2h_stats_score", "round_id", "active", "score", "shuffle_key", "idea_id"),
         Index("ix_h2h_stats_shuffle", "round_id", "active", "shuffle_key", "idea_id"),
     )
