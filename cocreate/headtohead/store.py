@@ -364,26 +364,34 @@ def _offered(round_id: int) -> Any:
 def fewest_compared(
     *, session: Session, round_id: int, start_key: int, limit: int
 ) -> list[Candidate]:
-    """Up to `limit` offered ideas with the fewest comparisons, those with equal counts from
-    `start_key` on (a random key spreads concurrent voters over equally-compared ideas)."""
+    """Up to `limit` offered ideas with the fewest comparisons: those with the fewest from
+    `start_key` on, wrapping around (a random key spreads concurrent voters over equally
+    compared ideas), then the next fewest."""
     offered = _offered(round_id)
-    fewest = select(func.min(STATS.c.comparisons)).where(offered).scalar_subquery()
-    ordered = (
-        select(*_COLUMNS)
-        .where(offered)
-        .order_by(STATS.c.comparisons, STATS.c.shuffle_key, STATS.c.idea_id)
-        .limit(limit)
-    )
+    fewest = session.execute(select(func.min(STATS.c.comparisons)).where(offered)).scalar()
+    if fewest is None:
+        return []
+    level = select(*_COLUMNS).where(offered, STATS.c.comparisons == fewest)
     found = _candidates(
-        ordered.where(
-            tuple_(STATS.c.comparisons, STATS.c.shuffle_key) >= tuple_(fewest, start_key)
-        ),
+        level.where(STATS.c.shuffle_key >= start_key).order_by(STATS.c.shuffle_key).limit(limit),
         session,
     )
-    if len(found) < limit:  # wrapped past the last key: the fewest-compared before it
-        seen = {c.idea_id for c in found}
-        found += [c for c in _candidates(ordered, session) if c.idea_id not in seen]
-    return found[:limit]
+    if len(found) < limit:
+        found += _candidates(
+            level.where(STATS.c.shuffle_key < start_key)
+            .order_by(STATS.c.shuffle_key)
+            .limit(limit - len(found)),
+            session,
+        )
+    if len(found) < limit:
+        found += _candidates(
+            select(*_COLUMNS)
+            .where(offered, STATS.c.comparisons > fewest)
+            .order_by(STATS.c.comparisons, STATS.c.shuffle_key)
+            .limit(limit - len(found)),
+            session,
+        )
+    return found
 
 
 def nearest_scores(
