@@ -16,9 +16,10 @@ PostgreSQL, and the ranking of 10,000,000 choices.
    / p99 / max, for the choice and for the write; also the full estimate read from the
    database (`store.rank_round`, every counted choice) and its rate.
 2. **Ranking** (target < 60 s). 10,000,000 synthetic choices over 100,000 ideas of known
-   strengths (normal, sd 1): each choice's first idea in turn (the chooser's least compared),
-   its opponent near it in strength nine times in ten and anywhere otherwise, the winner
-   drawn from the Bradley-Terry chance, one in twenty a "can't decide". `estimate.fit` on
+   strengths (normal, sd 1), made in ten phases as the chooser makes them: each idea in turn
+   is a first idea (the least compared), its opponent nine times in ten one near it in the
+   scores observed so far, else any idea; the winner drawn from the Bradley-Terry chance,
+   one in twenty a "can't decide". `estimate.fit` on
    those arrays (pair sums, Newton steps, intervals), then the chance-to-win scores, timed,
    with the peak memory of the process and the recovered order's Spearman correlation with
    the true strengths (all ideas, and the true top 1,000).
@@ -273,28 +274,46 @@ def _measure(engine: Engine, round_id: int, *, voters: int, picks: int) -> bool:
 
 
 def synthetic_choices(
-    ideas: int, choices: int, seed: int = 11
+    ideas: int, choices: int, seed: int = 11, phases: int = 10
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """(true strengths, left, right, left's share) as the chooser would have produced them."""
+    """(true strengths, left, right, left's share) as the chooser would have produced them.
+
+    The pairs depend only on what was observed before, as the chooser's do (a pairing that
+    peeked at the true strengths would tell the estimate something its likelihood ignores,
+    and its intervals would not hold the truth): the choices come in `phases`; in each, every
+    idea in turn is a first idea (the least compared), its opponent nine times in ten one of
+    the 50 ideas on either side of it in the order of the scores observed so far (the
+    smoothed log-odds of its wins: what the running scores are, roughly), else any idea.
+    """
     rng = np.random.default_rng(seed)
     true = rng.normal(0.0, 1.0, ideas)
-    order = np.argsort(true)
-    position = np.empty(ideas, dtype=np.int64)
-    position[order] = np.arange(ideas)
-    first = np.arange(choices, dtype=np.int64) % ideas  # each idea in turn: least compared
-    rng.shuffle(first)
-    # Close scores nine times in ten: an opponent within 50 places in the (true) order.
-    offset = rng.integers(1, 51, choices) * rng.choice(np.array([-1, 1]), choices)
-    near = order[np.clip(position[first] + offset, 0, ideas - 1)]
-    anywhere = (first + rng.integers(1, ideas, choices)) % ideas
-    second = np.where(rng.random(choices) < 0.9, near, anywhere)
-    second = np.where(second == first, anywhere, second)
-    swap = rng.random(choices) < 0.5
-    left, right = np.where(swap, second, first), np.where(swap, first, second)
-    p_left = 1.0 / (1.0 + np.exp(true[right] - true[left]))
-    draw = rng.random(choices)
-    share = np.where(draw < 0.05, 0.5, (draw >= 0.05) & (rng.random(choices) < p_left))
-    return true, left, right, share.astype(np.float64)
+    wins = np.zeros(ideas)
+    played = np.zeros(ideas)
+    parts: list[tuple[np.ndarray[Any, Any], ...]] = []
+    for phase in range(phases):
+        size = choices // phases + (1 if phase < choices % phases else 0)
+        observed = np.log((wins + 1.0) / (played - wins + 1.0))
+        order = np.lexsort((rng.random(ideas), observed))
+        position = np.empty(ideas, dtype=np.int64)
+        position[order] = np.arange(ideas)
+        first = np.arange(size, dtype=np.int64) % ideas
+        rng.shuffle(first)
+        offset = rng.integers(1, 51, size) * rng.choice(np.array([-1, 1]), size)
+        near = order[np.clip(position[first] + offset, 0, ideas - 1)]
+        anywhere = (first + rng.integers(1, ideas, size)) % ideas
+        second = np.where(rng.random(size) < 0.9 if phase else False, near, anywhere)
+        second = np.where(second == first, anywhere, second)
+        swap = rng.random(size) < 0.5
+        left, right = np.where(swap, second, first), np.where(swap, first, second)
+        p_left = 1.0 / (1.0 + np.exp(true[right] - true[left]))
+        draw = rng.random(size)
+        # One in twenty "can't decide"; the others picked with the Bradley-Terry chance.
+        share = np.where(draw < 0.05, 0.5, (rng.random(size) < p_left).astype(np.float64))
+        wins += np.bincount(left, share, ideas) + np.bincount(right, 1.0 - share, ideas)
+        played += np.bincount(left, minlength=ideas) + np.bincount(right, minlength=ideas)
+        parts.append((left, right, share))
+    left, right, share = (np.concatenate([part[k] for part in parts]) for k in range(3))
+    return true, left, right, share
 
 
 def spearman(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:

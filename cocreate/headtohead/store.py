@@ -6,7 +6,8 @@ review holds, voids and releases a choice) and `rebuild_statistics` (the full es
 replaces the running one). Functions take a session and plain values and never commit: the
 caller's transaction is the unit of work.
 
-The running statistics follow each counted choice with one diagonal Newton step on the
+The running statistics follow each counted decided choice (a "can't decide" is counted but
+moves no score, as in the default estimate) with one diagonal Newton step on the
 Bradley-Terry log posterior (an Elo update whose step shrinks as the idea's information
 grows, as in Glicko): the chooser only needs "close" scores, and this keeps them close to
 the full estimate between rebuilds at the cost of two single-row UPDATEs. Both UPDATEs add
@@ -25,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, bindparam, func, select, true, tuple_, update
+from sqlalchemy import Integer, bindparam, func, select, true, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -197,7 +198,7 @@ def _count(
     """Add (sign=1) or take away (sign=-1) one choice from both ideas' statistics; when
     adding with the ideas' current `state`, also move their scores by one Newton step."""
     steps: dict[int, tuple[float, float]] = {}
-    if state is not None:
+    if state is not None and share != 0.5:  # a tie moves no score (estimate.DEFAULT_TIES)
         (score_l, info_l), (score_r, info_r) = state[left], state[right]
         p = 0.5 * (1.0 + math.tanh(0.5 * (score_l - score_r)))  # σ(score_l - score_r)
         gain = p * (1.0 - p)
@@ -290,7 +291,7 @@ def rank_round(
     session: Session,
     round_id: int,
     prior_sd: float = estimate.DEFAULT_PRIOR_SD,
-    ties: estimate.Ties = estimate.Ties.HALF,
+    ties: estimate.Ties = estimate.DEFAULT_TIES,
 ) -> Ranking:
     """The full Bradley-Terry estimate of every idea with statistics in the round (active or
     not) from its counted choices."""
@@ -314,7 +315,7 @@ def rebuild_statistics(
     session: Session,
     round_id: int,
     prior_sd: float = estimate.DEFAULT_PRIOR_SD,
-    ties: estimate.Ties = estimate.Ties.HALF,
+    ties: estimate.Ties = estimate.DEFAULT_TIES,
 ) -> Ranking:
     """Recount every idea's statistics from the log and replace the running scores by the
     full estimate (after fraud review, or periodically as a job)."""
@@ -368,9 +369,7 @@ def fewest_compared(
     `start_key` on, wrapping around (a random key spreads concurrent voters over equally
     compared ideas), then the next fewest."""
     offered = _offered(round_id)
-    fewest = session.execute(select(func.min(STATS.c.comparisons)).where(offered)).scalar()
-    if fewest is None:
-        return []
+    fewest = select(func.min(STATS.c.comparisons)).where(offered).correlate(None).scalar_subquery()
     level = select(*_COLUMNS).where(offered, STATS.c.comparisons == fewest)
     found = _candidates(
         level.where(STATS.c.shuffle_key >= start_key).order_by(STATS.c.shuffle_key).limit(limit),
@@ -413,7 +412,8 @@ def nearest_scores(
         .order_by(STATS.c.score.desc(), STATS.c.shuffle_key.desc())
         .limit(limit)
     )
-    return _candidates(above, session) + _candidates(below, session)
+    both = union_all(above.subquery().select(), below.subquery().select())
+    return _candidates(both, session)  # one round trip
 
 
 def random_ideas(*, session: Session, round_id: int, start_key: int, limit: int) -> list[Candidate]:

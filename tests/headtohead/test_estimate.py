@@ -75,13 +75,14 @@ def test_the_ranking_is_stable_under_relabelling_and_sides(round_, rnd, ties_ign
 @settings(max_examples=150, deadline=None)
 @given(rounds(max_ideas=8).filter(lambda r: len(r[1]) > 0), st.integers(2, 5), st.booleans())
 def test_more_comparisons_shrink_the_interval(round_, times, exact) -> None:  # type: ignore[no-untyped-def]
-    """The same choices made `times` times over narrow every compared idea's interval, with
-    the exact inverse Hessian and with its diagonal (large rounds)."""
+    """The same choices made `times` times over narrow the interval of every idea with a
+    decided choice (ties are left out by default), with the exact inverse Hessian and with
+    its diagonal (large rounds)."""
     n, choices = round_
     limit = 10_000 if exact else 0
     once = run(n, choices, exact_limit=limit)
     repeated = run(n, choices * times, exact_limit=limit)
-    compared = once.comparisons > 0
+    compared = (once.wins + once.losses) > 0
     assert np.all(repeated.std_errors[compared] < once.std_errors[compared])
     assert np.all(repeated.std_errors <= once.std_errors + 1e-12)
 
@@ -112,21 +113,22 @@ def test_always_winning_and_always_losing_ideas_get_finite_scores() -> None:
     assert estimate.losses.tolist() == [0, 20, 40]
 
 
-def test_a_tie_pulls_two_scores_together_and_counts_as_a_tie() -> None:
+def test_ties_are_ignored_by_default_or_pull_two_scores_together() -> None:
     decided = fit(2, [0, 0, 0], [1, 1, 1], [1.0, 1.0, 1.0])
-    with_tie = fit(2, [0, 0, 0, 0], [1, 1, 1, 1], [1.0, 1.0, 1.0, 0.5])
-    ignored = fit(2, [0, 0, 0, 0], [1, 1, 1, 1], [1.0, 1.0, 1.0, 0.5], ties=Ties.IGNORE)
+    ignored = fit(2, [0, 0, 0, 0], [1, 1, 1, 1], [1.0, 1.0, 1.0, 0.5])  # the default
+    halved = fit(2, [0, 0, 0, 0], [1, 1, 1, 1], [1.0, 1.0, 1.0, 0.5], ties=Ties.HALF)
     gap = lambda e: e.scores[0] - e.scores[1]  # noqa: E731
-    assert 0 < gap(with_tie) < gap(decided)
     assert gap(ignored) == pytest.approx(gap(decided))
-    assert with_tie.ties.tolist() == [1, 1] and ignored.ties.tolist() == [1, 1]
-    # Half a win each is information too: a tie narrows the interval; an ignored one does not.
-    assert with_tie.std_errors[0] < decided.std_errors[0]
     assert ignored.std_errors[0] == pytest.approx(decided.std_errors[0])
+    assert 0 < gap(halved) < gap(decided)
+    # Half a win each is information too: the tie narrows the interval.
+    assert halved.std_errors[0] < decided.std_errors[0]
+    assert halved.ties.tolist() == [1, 1] and ignored.ties.tolist() == [1, 1]
+    assert ignored.comparisons.tolist() == [4, 4]
 
 
 def test_ties_only_leave_the_ideas_equal() -> None:
-    estimate = fit(3, [0, 1], [1, 2], [0.5, 0.5])
+    estimate = fit(3, [0, 1], [1, 2], [0.5, 0.5], ties=Ties.HALF)
     np.testing.assert_allclose(estimate.scores, 0.0, atol=1e-12)
 
 
