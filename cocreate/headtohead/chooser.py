@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from cocreate.headtohead import store
-from cocreate.headtohead.store import Candidate
+from cocreate.headtohead import reads
+from cocreate.headtohead.reads import Candidate
+from cocreate.headtohead.store import KEY_SPACE
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,11 @@ def next_pair(
     """The pair to show this voter next, or None when there is none to show (fewer than two
     ideas offered, or the voter has judged every pair the chooser can find)."""
     settings = settings or ChooserSettings()
-    judged = store.judged_pairs(session=session, round_id=round_id, voter_id=voter_id)
-    firsts = store.fewest_compared(
+    judged = reads.judged_pairs(session=session, round_id=round_id, voter_id=voter_id)
+    firsts = reads.fewest_compared(
         session=session,
         round_id=round_id,
-        start_key=rng.randrange(store.KEY_SPACE),
+        start_key=rng.randrange(KEY_SPACE),
         limit=settings.candidates,
     )
     for first in firsts:
@@ -82,18 +83,18 @@ def _opponent(
     explore = rng.random() < settings.explore
     for random_pick in (explore, not explore):  # the other kind when one finds nobody
         if random_pick:
-            found = store.random_ideas(
+            found = reads.random_ideas(
                 session=session,
                 round_id=round_id,
-                start_key=rng.randrange(store.KEY_SPACE),
+                start_key=rng.randrange(KEY_SPACE),
                 limit=settings.neighbours,
             )
         else:
-            found = store.nearest_scores(
+            found = reads.nearest_scores(
                 session=session,
                 round_id=round_id,
                 score=first.score,
-                start_key=rng.randrange(store.KEY_SPACE),
+                start_key=rng.randrange(KEY_SPACE),
                 limit=settings.neighbours,
             )
         usable = [c for c in found if _may_meet(first.idea_id, c.idea_id, judged)]
@@ -121,7 +122,7 @@ def _last_resort(
 ) -> Pair | None:
     """A voter who judged every pair near the least-compared ideas (a small round, a very
     keen voter): the first pair not yet judged among the least compared ideas."""
-    offered = store.offered_ideas(session=session, round_id=round_id, limit=settings.last_resort)
+    offered = reads.offered_ideas(session=session, round_id=round_id, limit=settings.last_resort)
     for i, first in enumerate(offered):
         for other in offered[i + 1 :]:
             if _may_meet(first.idea_id, other.idea_id, judged):

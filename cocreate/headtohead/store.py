@@ -1,4 +1,4 @@
-"""Every statement that writes the head-to-head tables, and the reads the pair chooser needs.
+"""Every statement that writes the head-to-head tables (the chooser's reads are in `reads`).
 
 Writes: `enter_ideas` / `withdraw_ideas` (which ideas the chooser may offer), `record_choice`
 (idempotent: `INSERT ... ON CONFLICT DO NOTHING` on the voter's pair), `change_status` (fraud
@@ -20,19 +20,20 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, bindparam, func, select, true, tuple_, union_all, update
+from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from cocreate.headtohead import estimate
 from cocreate.headtohead.models import ChoiceStatus, HeadToHeadChoice, HeadToHeadStats, Outcome
+from cocreate.headtohead.reads import offered
 
 CHOICES = HeadToHeadChoice.__table__  # type: ignore[attr-defined]
 STATS = HeadToHeadStats.__table__  # type: ignore[attr-defined]
@@ -57,16 +58,6 @@ class Recorded(enum.StrEnum):
     ALREADY_JUDGED = "already_judged"  # this voter judged this pair before: nothing changed
     NOT_IN_ROUND = "not_in_round"  # an idea is not (or no longer) offered in the round
     INVALID = "invalid"  # the same idea twice, or an unknown outcome
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One idea's statistics as the chooser reads them."""
-
-    idea_id: int
-    comparisons: int
-    score: float
-    shuffle_key: int
 
 
 def _insert(session: Session) -> Any:
@@ -143,12 +134,12 @@ def record_choice(
     if status not in tuple(ChoiceStatus):
         raise ValueError(f"unknown status {status!r}")
     pair = sorted((left_idea_id, right_idea_id))
-    offered = session.execute(
+    both = session.execute(
         select(STATS.c.idea_id, STATS.c.score, STATS.c.information).where(
-            _offered(round_id), STATS.c.idea_id.in_(pair)
+            offered(round_id), STATS.c.idea_id.in_(pair)
         )
     ).all()
-    if len(offered) != 2:
+    if len(both) != 2:
         return Recorded.NOT_IN_ROUND
     signals = signals or ChoiceSignals()
     inserted = session.execute(
@@ -179,7 +170,7 @@ def record_choice(
     if inserted is None:
         return Recorded.ALREADY_JUDGED
     if status == ChoiceStatus.COUNTED:
-        state = {row.idea_id: (row.score, row.information) for row in offered}
+        state = {row.idea_id: (row.score, row.information) for row in both}
         share = estimate.share_of(outcome)
         _count(session, round_id, left_idea_id, right_idea_id, share, state, sign=1)
     return Recorded.RECORDED
@@ -342,121 +333,3 @@ def rebuild_statistics(
             rows,
         )
     return ranking
-
-
-# -- the chooser's reads --------------------------------------------------------------------
-
-
-def _candidates(statement: Any, session: Session) -> list[Candidate]:
-    return [
-        Candidate(row.idea_id, row.comparisons, row.score, row.shuffle_key)
-        for row in session.execute(statement)
-    ]
-
-
-_COLUMNS = (STATS.c.idea_id, STATS.c.comparisons, STATS.c.score, STATS.c.shuffle_key)
-
-
-def _offered(round_id: int) -> Any:
-    # `active = true`, not `active IS true`: only the former is an index condition.
-    return (STATS.c.round_id == round_id) & (STATS.c.active == true())
-
-
-def fewest_compared(
-    *, session: Session, round_id: int, start_key: int, limit: int
-) -> list[Candidate]:
-    """Up to `limit` offered ideas with the fewest comparisons: those with the fewest from
-    `start_key` on, wrapping around (a random key spreads concurrent voters over equally
-    compared ideas), then the next fewest."""
-    offered = _offered(round_id)
-    fewest = select(func.min(STATS.c.comparisons)).where(offered).correlate(None).scalar_subquery()
-    level = select(*_COLUMNS).where(offered, STATS.c.comparisons == fewest)
-    found = _candidates(
-        level.where(STATS.c.shuffle_key >= start_key).order_by(STATS.c.shuffle_key).limit(limit),
-        session,
-    )
-    if len(found) < limit:
-        found += _candidates(
-            level.where(STATS.c.shuffle_key < start_key)
-            .order_by(STATS.c.shuffle_key)
-            .limit(limit - len(found)),
-            session,
-        )
-    if len(found) < limit:
-        found += _candidates(
-            select(*_COLUMNS)
-            .where(offered, STATS.c.comparisons > fewest)
-            .order_by(STATS.c.comparisons, STATS.c.shuffle_key)
-            .limit(limit - len(found)),
-            session,
-        )
-    return found
-
-
-def nearest_scores(
-    *, session: Session, round_id: int, score: float, start_key: int, limit: int
-) -> list[Candidate]:
-    """Up to `limit` offered ideas scored at or above `score` and `limit` below it, nearest
-    first on each side (equal scores from `start_key` on)."""
-    offered = _offered(round_id)
-    at = tuple_(STATS.c.score, STATS.c.shuffle_key)
-    above = (
-        select(*_COLUMNS)
-        .where(offered, at >= tuple_(score, start_key))
-        .order_by(STATS.c.score, STATS.c.shuffle_key)
-        .limit(limit)
-    )
-    below = (
-        select(*_COLUMNS)
-        .where(offered, at < tuple_(score, start_key))
-        .order_by(STATS.c.score.desc(), STATS.c.shuffle_key.desc())
-        .limit(limit)
-    )
-    both = union_all(above.subquery().select(), below.subquery().select())
-    return _candidates(both, session)  # one round trip
-
-
-def random_ideas(*, session: Session, round_id: int, start_key: int, limit: int) -> list[Candidate]:
-    """Up to `limit` offered ideas in shuffle order from `start_key`, wrapping around."""
-    offered = _offered(round_id)
-    ordered = select(*_COLUMNS).where(offered).order_by(STATS.c.shuffle_key).limit(limit)
-    found = _candidates(ordered.where(STATS.c.shuffle_key >= start_key), session)
-    if len(found) < limit:
-        seen = {c.idea_id for c in found}
-        found += [c for c in _candidates(ordered, session) if c.idea_id not in seen]
-    return found[:limit]
-
-
-def offered_ideas(*, session: Session, round_id: int, limit: int) -> list[Candidate]:
-    """Up to `limit` offered ideas, fewest comparisons first (the chooser's last resort)."""
-    return _candidates(
-        select(*_COLUMNS)
-        .where(_offered(round_id))
-        .order_by(STATS.c.comparisons, STATS.c.shuffle_key)
-        .limit(limit),
-        session,
-    )
-
-
-def judged_pairs(*, session: Session, round_id: int, voter_id: int) -> set[tuple[int, int]]:
-    """The (lower id, higher id) pairs this voter has judged in the round, whatever their
-    status (a held or void choice was still shown)."""
-    rows = session.execute(
-        select(CHOICES.c.low_idea_id, CHOICES.c.high_idea_id).where(
-            CHOICES.c.round_id == round_id, CHOICES.c.voter_id == voter_id
-        )
-    )
-    return {(low, high) for low, high in rows}
-
-
-def statistics(
-    *, session: Session, round_id: int, idea_ids: Sequence[int]
-) -> dict[int, HeadToHeadStats]:
-    """The statistics rows of these ideas (for pages and tests)."""
-    rows = session.execute(
-        select(HeadToHeadStats).where(
-            HeadToHeadStats.round_id == round_id,  # type: ignore[arg-type]
-            HeadToHeadStats.idea_id.in_(list(idea_ids)),  # type: ignore[attr-defined]
-        )
-    ).scalars()
-    return {row.idea_id: row for row in rows}

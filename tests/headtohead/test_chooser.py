@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from cocreate.headtohead import store
+from cocreate.headtohead import reads, store
 from cocreate.headtohead.chooser import ChooserSettings, Pair, next_pair
 from tests.conftest import empty_tables
 from tests.headtohead.conftest import Battle
@@ -46,7 +46,7 @@ def judge(session: Session, battle: Battle, voter: int, pair: Pair, outcome: str
 
 def counts(session: Session, battle: Battle) -> dict[int, int]:
     session.expire_all()
-    found = store.statistics(session=session, round_id=battle.round_id, idea_ids=battle.idea_ids)
+    found = reads.statistics(session=session, round_id=battle.round_id, idea_ids=battle.idea_ids)
     return {idea: row.comparisons for idea, row in found.items()}
 
 
@@ -170,7 +170,7 @@ def test_pairs_favour_under_compared_ideas(
                     seen.add(shown)
                     judge(session, battle, voter, pair, outcomes[k % len(outcomes)])
                     made += 1
-            found = store.statistics(
+            found = reads.statistics(
                 session=session, round_id=battle.round_id, idea_ids=battle.idea_ids
             )
             assert sum(s.comparisons for s in found.values()) == 2 * made

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from cocreate.headtohead import estimate, store
+from cocreate.headtohead import estimate, reads, store
 from cocreate.headtohead.models import HeadToHeadChoice, HeadToHeadStats
 from cocreate.headtohead.store import ChoiceSignals, Recorded
 from tests.headtohead.conftest import Battle
@@ -37,7 +37,7 @@ def record(
 
 def stats(session: Session, battle: Battle) -> dict[int, HeadToHeadStats]:
     session.expire_all()
-    return store.statistics(session=session, round_id=battle.round_id, idea_ids=battle.idea_ids)
+    return reads.statistics(session=session, round_id=battle.round_id, idea_ids=battle.idea_ids)
 
 
 def choices(session: Session) -> int:
@@ -93,7 +93,7 @@ def test_a_voter_judges_a_pair_once_whatever_its_sides(
     assert choices(session) == 3
     after = stats(session, battle)
     assert (after[a].comparisons, after[a].wins, after[a].losses) == (3, 2, 1)
-    assert store.judged_pairs(session=session, round_id=battle.round_id, voter_id=first) == {
+    assert reads.judged_pairs(session=session, round_id=battle.round_id, voter_id=first) == {
         (min(a, b), max(a, b)),
         (min(a, c), max(a, c)),
     }
