@@ -13,8 +13,9 @@ PostgreSQL, and the ranking of 10,000,000 choices.
    (`chooser.next_pair`, in a session of its own, as a request gets one: connection checkout
    included), then that choice recorded (`store.record_choice` and its commit), so the
    statistics move under the chooser as they do in a live round. Times per call, p50 / p95
-   / p99 / max, for the choice and for the write; also the full estimate read from the
-   database (`store.rank_round`, every counted choice) and its rate.
+   / p99 / max, for the choice and for the write, and for a bare `SELECT 1` in a session of
+   its own (the floor a shared, loaded machine sets under every figure); also the full
+   estimate read from the database (`store.rank_round`, every counted choice) and its rate.
 2. **Ranking** (target < 60 s). 10,000,000 synthetic choices over 100,000 ideas of known
    strengths (normal, sd 1), made in ten phases as the chooser makes them: each idea in turn
    is a first idea (the least compared), its opponent nine times in ten one near it in the
@@ -228,9 +229,15 @@ def _measure(engine: Engine, round_id: int, *, voters: int, picks: int) -> bool:
     rng = random.Random(7)
     choose_ms: list[float] = []
     write_ms: list[float] = []
+    bare_ms: list[float] = []  # the floor: a session, its connection, one `SELECT 1`
     outcomes = ["left", "right", "left", "right", "tie"]
     for k in range(picks + 20):  # the first 20 warm the caches and the prepared statements
         voter = rng.randint(1, voters)
+        started = time.perf_counter()
+        with Session(engine) as session:
+            session.execute(text("SELECT 1"))
+            session.rollback()
+        bare = time.perf_counter() - started
         started = time.perf_counter()
         with Session(engine) as session:
             pair = chooser.next_pair(session=session, round_id=round_id, voter_id=voter, rng=rng)
@@ -252,10 +259,12 @@ def _measure(engine: Engine, round_id: int, *, voters: int, picks: int) -> bool:
         assert recorded == store.Recorded.RECORDED, recorded
         if k >= 20:
             choose_ms.append((chosen - started) * 1000)
+            bare_ms.append(bare * 1000)
             write_ms.append((written - chosen) * 1000)
     name = engine.dialect.name
     log(f"{name}: pair choice     {percentiles(choose_ms)}")
     log(f"{name}: choice recorded {percentiles(write_ms)}")
+    log(f"{name}: bare SELECT 1   {percentiles(bare_ms)}  (the machine's floor)")
     with Session(engine) as session:
         started = time.perf_counter()
         ranking = store.rank_round(session=session, round_id=round_id)
