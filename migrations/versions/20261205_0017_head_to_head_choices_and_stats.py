@@ -1,7 +1,7 @@
 """head-to-head rounds: the choices and each idea's running statistics
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05 05:19:26
 
 The choice log (`head_to_head_choices`: one judged pair per voter at most, the fraud signals
@@ -18,8 +18,8 @@ from alembic import op
 
 import cocreate.types
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
