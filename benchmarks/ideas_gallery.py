@@ -41,7 +41,7 @@ from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import FrozenClock
 from cocreate.db import make_engine
 from cocreate.ideas.models import Idea, IdeaStatus, IdeaTerm
-from cocreate.ideas.service import index_rows
+from cocreate.ideas.search import index_rows
 from cocreate.ideas.similarity import fold
 from cocreate.migrate import upgrade
 from cocreate.settings import Settings

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from cocreate import errors, health, storage
+from cocreate import errors, health, images, storage
 from cocreate.accounts import oidc
 from cocreate.accounts import routes as accounts
 from cocreate.brands import routes as brands
@@ -25,11 +24,10 @@ from cocreate.clock import Clock, system_clock
 from cocreate.concurrency import Busy, RequestThreads
 from cocreate.db import Database, make_engine
 from cocreate.fraud import routes as fraud
-from cocreate.ideas import images
 from cocreate.ideas import routes as ideas
+from cocreate.jobs import routes as jobs
+from cocreate.jobs.service import make_jobs
 from cocreate.moderation import routes as moderation
-from cocreate.moderation.service import purge_rejected_images
-from cocreate.notifications.service import deliver_due
 from cocreate.security import passwords
 from cocreate.security.bodylimit import BodySizeLimitMiddleware
 from cocreate.security.headers import SecurityHeadersMiddleware
@@ -43,7 +41,6 @@ from cocreate.web import STATIC_DIR, make_templates
 
 log = logging.getLogger(__name__)
 SESSION_DAYS = 14
-PURGE_INTERVAL_SECONDS = 60  # finally rejected ideas' images: see purge_rejected_images
 
 
 def all_routes(settings: Settings) -> list[BaseRoute]:
@@ -62,6 +59,7 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *fraud.routes,
         *results_routes.routes,
         *jury_routes.routes,
+        *jobs.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -70,7 +68,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
-        # A little room beyond the pool for what runs outside requests (the email sender).
+        # A little room beyond the pool for what runs outside requests (the jobs).
         max_overflow=2,
         pool_timeout=settings.overload_wait_seconds,
     )
@@ -79,18 +77,17 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = []
-        # One switch for the in-process background work (tests turn it off and call it).
-        if settings.outbox_interval_seconds > 0:
-            tasks.append(asyncio.create_task(_send_outbox_forever(app)))
-            tasks.append(asyncio.create_task(_purge_images_forever(app)))
+        # The job worker runs beside the server (`cocreate serve`) unless COCREATE_JOBS_WORKER
+        # is 0 (a separate `cocreate jobs`; the tests run jobs themselves).
+        worker = asyncio.create_task(app.state.jobs.work()) if settings.jobs_worker else None
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
+            if worker is not None:
+                worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await worker
+            app.state.jobs.close()
             engine.dispose()
 
     app = Starlette(
@@ -124,6 +121,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     app.state.clock = clock
     app.state.storage = storage.make_storage(settings)
+    app.state.jobs = make_jobs(
+        settings=settings, engine=engine, clock=clock, storage=app.state.storage
+    )
     # Who may fetch a stored file, by its folder (see storage.serve_media).
     app.state.media_rules = {"ideas": ideas.image_audience, "covers": campaigns.cover_audience}
     # One decode gate per process: the app is created once per worker.
@@ -134,33 +134,3 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     )
     app.state.oauth = oidc.make_oauth(settings)
     return app
-
-
-async def _send_outbox_forever(app: Starlette) -> None:
-    settings: Settings = app.state.settings
-    while True:
-        try:
-            await asyncio.to_thread(
-                deliver_due,
-                app.state.db.engine,
-                settings.smtp_url,
-                settings.mail_from,
-                clock=app.state.clock,
-            )
-        except Exception:  # a bad row or a database blip must not stop the sender for good
-            log.exception("outbox delivery failed")
-        await asyncio.sleep(settings.outbox_interval_seconds)
-
-
-async def _purge_images_forever(app: Starlette) -> None:
-    while True:
-        try:
-            await asyncio.to_thread(_purge_images, app)
-        except Exception:  # a database blip must not stop the purge for good
-            log.exception("purging rejected ideas' images failed")
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-
-
-def _purge_images(app: Starlette) -> None:
-    with Session(app.state.db.engine, expire_on_commit=False) as session:
-        purge_rejected_images(session=session, storage=app.state.storage, clock=app.state.clock)

@@ -1,4 +1,4 @@
-"""The `cocreate` command: serve, migrate, demo, create-admin, verify-results, fraud-scan."""
+"""The `cocreate` command: serve, jobs, migrate, demo, create-admin, verify-results, fraud-scan."""
 
 from __future__ import annotations
 
@@ -213,6 +213,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Run the job worker alone (`cocreate serve` runs one too unless COCREATE_JOBS_WORKER=0)."""
+    import asyncio
+    import signal
+
+    import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
+    from cocreate.clock import system_clock
+    from cocreate.db import Database, make_engine
+    from cocreate.jobs.execute import worker_name
+    from cocreate.jobs.service import make_jobs
+    from cocreate.storage import make_storage
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=settings.jobs_concurrency + 2)
+    if not _migrated(Database(engine)):
+        sys.exit("cocreate: the database has no tables yet; run `cocreate migrate` first")
+    jobs = make_jobs(
+        settings=settings, engine=engine, clock=system_clock, storage=make_storage(settings)
+    )
+    if args.once:
+        jobs.run_pending()
+        jobs.close()
+        return 0
+
+    async def work() -> None:
+        task = asyncio.create_task(jobs.work())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        print(f"cocreate jobs: worker {worker_name()} started", flush=True)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass  # stopped by a signal: the jobs it held are left to the other workers
+
+    asyncio.run(work())
+    jobs.close()
+    engine.dispose()
+    return 0
+
+
 def _positive_seconds(text: str) -> int:
     seconds = int(text)
     if seconds <= 0:
@@ -265,6 +306,14 @@ def parser() -> argparse.ArgumentParser:
         help="the ASGI application as module:attribute (default cocreate.asgi:app)",
     )
     serve.set_defaults(func=cmd_serve)
+
+    jobs = commands.add_parser(
+        "jobs",
+        help="run the job worker alone (certification, fraud scans, emails); "
+        "`serve` runs one too unless COCREATE_JOBS_WORKER=0",
+    )
+    jobs.add_argument("--once", action="store_true", help="run the jobs waiting now, then exit")
+    jobs.set_defaults(func=cmd_jobs)
 
     migrate = commands.add_parser("migrate", help="apply database migrations (alembic upgrade)")
     migrate.set_defaults(func=cmd_migrate)

@@ -16,7 +16,8 @@ from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import Clock, system_clock
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.ideas.service import random_seed, reindex_terms
+from cocreate.ideas.search import reindex_terms
+from cocreate.ideas.service import random_seed
 from cocreate.ideas.similarity import fold
 from cocreate.security.passwords import hash_password
 

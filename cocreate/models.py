@@ -5,7 +5,9 @@ from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Invitation, Membership
 from cocreate.campaigns.models import Campaign, Stage
 from cocreate.fraud.models import FraudCase, FraudCaseVote
+from cocreate.headtohead.models import HeadToHeadChoice, HeadToHeadStats  # noqa: F401
 from cocreate.ideas.models import Idea, IdeaTerm
+from cocreate.jobs.models import Job
 from cocreate.moderation.models import (
     MergeCredit,
     ModerationClaim,
@@ -58,6 +60,7 @@ __all__ = [
     "FraudCaseVote",
     "Idea",
     "IdeaTerm",
+    "Job",
     "Identity",
     "Invitation",
     "Membership",

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cocreate.integers import int_or_none
 
@@ -60,6 +61,14 @@ class Settings:
     upload_rate_limit: str = "30/hour"  # image uploads per account
     image_decodes: int = 2  # image decodes at once in one process
     image_decode_wait_seconds: float = 3.0  # wait for a free decode, then "busy, try again"
+    # Jobs (cocreate/jobs): `cocreate serve` runs a worker in each process unless told not to;
+    # a job whose worker sent no heartbeat for `jobs_stalled_seconds` goes to another.
+    jobs_worker: bool = True
+    jobs_concurrency: int = 2
+    jobs_poll_seconds: float = 1.0
+    jobs_heartbeat_seconds: float = 5.0
+    jobs_stalled_seconds: float = 30.0
+    jobs_modules: tuple[str, ...] = ()  # more handler modules to import (plug-ins, tests)
 
     @property
     def production(self) -> bool:
@@ -121,6 +130,7 @@ class Settings:
             upload_rate_limit=_rate_limit(env, "COCREATE_UPLOAD_RATE_LIMIT", cls.upload_rate_limit),
             image_decodes=_count(env, "COCREATE_IMAGE_DECODES", cls.image_decodes, 1, 64),
             image_decode_wait_seconds=_seconds(env, "COCREATE_IMAGE_DECODE_WAIT", "3"),
+            **_jobs(env),
         )
 
 
@@ -180,6 +190,31 @@ def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
     if not 0 <= seconds < 86_400:  # also refuses "nan" and "inf"
         raise ConfigurationError(f"{name} must be a number of seconds like {default}: {value!r}")
     return seconds
+
+
+def _jobs(env: Mapping[str, str]) -> dict[str, Any]:
+    switch = env.get("COCREATE_JOBS_WORKER", "1")
+    if switch not in ("0", "1"):
+        raise ConfigurationError(f"COCREATE_JOBS_WORKER must be 1 or 0, not {switch!r}")
+    heartbeat = _seconds(env, "COCREATE_JOBS_HEARTBEAT", "5")
+    stalled = _seconds(env, "COCREATE_JOBS_STALLED", "30")
+    if not 0 < heartbeat * 2 <= stalled:
+        raise ConfigurationError(
+            "COCREATE_JOBS_STALLED must be at least twice COCREATE_JOBS_HEARTBEAT (above 0), "
+            f"not {stalled!r} and {heartbeat!r}"
+        )
+    poll = _seconds(env, "COCREATE_JOBS_POLL", "1")
+    if poll <= 0:
+        raise ConfigurationError(f"COCREATE_JOBS_POLL must be above 0 seconds, not {poll!r}")
+    modules = tuple(m.strip() for m in env.get("COCREATE_JOBS_MODULES", "").split(",") if m.strip())
+    return {
+        "jobs_worker": switch == "1",
+        "jobs_concurrency": _count(env, "COCREATE_JOBS_CONCURRENCY", 2, 1, 64),
+        "jobs_poll_seconds": poll,
+        "jobs_heartbeat_seconds": heartbeat,
+        "jobs_stalled_seconds": stalled,
+        "jobs_modules": modules,
+    }
 
 
 def _dev_secret_key(data_dir: Path) -> str:

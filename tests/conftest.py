@@ -203,6 +203,7 @@ def settings(database_url: str, smtp: tuple[str, Mailbox], tmp_path: Path) -> Se
         data_dir=tmp_path,
         smtp_url=smtp[0],
         outbox_interval_seconds=0,  # tests deliver explicitly with `deliver`
+        jobs_worker=False,  # tests run the queued jobs explicitly with `run_jobs`
     )
 
 
@@ -225,6 +226,13 @@ def deliver(app: Any, settings: Settings, clock: FrozenClock) -> Callable[[], in
         return deliver_due(app.state.db.engine, settings.smtp_url, settings.mail_from, clock=clock)
 
     return run
+
+
+@pytest.fixture
+def run_jobs(app: Any) -> Callable[[], None]:
+    """Run every queued job now, through the app's real backend (SQLite's runner or a
+    procrastinate worker that stops once the queue is empty), with the test's clock."""
+    return app.state.jobs.run_pending  # type: ignore[no-any-return]
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

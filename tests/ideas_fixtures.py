@@ -19,7 +19,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import FrozenClock
-from cocreate.ideas import service
+from cocreate.ideas import search
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.ideas.similarity import fold
 
@@ -117,7 +117,7 @@ def make_idea(session: Session, clock: FrozenClock) -> Callable[..., Idea]:
         )
         session.add(idea)
         session.flush()
-        service.reindex_terms(session=session, idea=idea)
+        search.reindex_terms(session=session, idea=idea)
         session.commit()
         return idea
 

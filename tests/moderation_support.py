@@ -20,7 +20,7 @@ from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.ideas.service import reindex_terms
+from cocreate.ideas.search import reindex_terms
 from cocreate.ideas.similarity import fold
 
 _numbers = itertools.count(1)

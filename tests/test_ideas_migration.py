@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
-from cocreate.migrate import alembic_config
+from cocreate.migrate import downgrade, upgrade
 
 
 def _state(engine: Engine) -> tuple[bool, list[str] | None]:
@@ -17,14 +16,9 @@ def _state(engine: Engine) -> tuple[bool, list[str] | None]:
 
 def test_migration_0004_downgrades_and_upgrades(engine: Engine) -> None:
     assert _state(engine) == (True, ["campaign_id", "status", "submitted_at", "id"])
-    config = alembic_config(engine)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0004-1")
+        downgrade(engine, "0004-1")
         assert _state(engine) == (False, ["campaign_id", "status", "submitted_at"])
     finally:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        upgrade(engine, "head")
     assert _state(engine) == (True, ["campaign_id", "status", "submitted_at", "id"])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from cocreate.migrate import alembic_config
+from cocreate.migrate import downgrade, upgrade
 
 
 def _columns(engine: Engine) -> set[str]:
@@ -14,11 +13,8 @@ def _columns(engine: Engine) -> set[str]:
 
 
 def test_migration_0010_backfills_the_canonical_mailbox(engine: Engine) -> None:
-    config = alembic_config(engine)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0007")
+        downgrade(engine, "0007")
         assert "canonical_mailbox" not in _columns(engine)
         with engine.begin() as connection:
             connection.execute(
@@ -33,9 +29,7 @@ def test_migration_0010_backfills_the_canonical_mailbox(engine: Engine) -> None:
                 ],
             )
     finally:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        upgrade(engine, "head")
     with engine.connect() as connection:
         rows = connection.execute(
             text("SELECT email, canonical_mailbox FROM users ORDER BY id")

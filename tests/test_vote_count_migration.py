@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from cocreate.accounts.models import User
-from cocreate.migrate import alembic_config
+from cocreate.migrate import downgrade, upgrade
 from cocreate.voting.models import IdeaTally
 from tests.voting_support import make_voting_world
 
@@ -51,13 +50,10 @@ def _idea_rows_written_by_a_vote(engine: Engine, round_id: int, idea_id: int) ->
 
 
 def _migrate(engine: Engine, target: str) -> None:
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        if target == "head":
-            command.upgrade(config, target)
-        else:
-            command.downgrade(config, target)
+    if target == "head":
+        upgrade(engine, target)
+    else:
+        downgrade(engine, target)
 
 
 def _idea_with_four_votes(session: Session, make_user: Callable[..., User]) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cocreate.accounts.models import User
-from cocreate.brands import service
+from cocreate.brands import changes, invitations, service
 from cocreate.brands.models import SLUG_MAX_LENGTH, Brand, Role
 from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.i18n import gettext as _
@@ -66,7 +66,7 @@ def admin_brands(request: Request) -> Response:
         form.errors["slug"] = problem
     try:
         form.check()
-        created = service.create_brand(
+        created = changes.create_brand(
             session=db(request),
             actor=actor,
             name=name,
@@ -164,7 +164,7 @@ def invite(request: Request) -> Response:
     values = {"email": form.raw("email")[:320], "role": role}
     try:
         form.check()
-        service.invite_member(
+        invitations.invite_member(
             session=db(request),
             actor=_viewer(request),
             brand=brand,
@@ -185,7 +185,7 @@ def invite(request: Request) -> Response:
 
 def revoke(request: Request) -> Response:
     brand = _brand(request)
-    revoked = service.revoke_invitation(
+    revoked = invitations.revoke_invitation(
         session=db(request),
         actor=_viewer(request),
         brand=brand,
@@ -209,7 +209,7 @@ def change_role(request: Request) -> Response:
     viewer = _viewer(request)
     try:
         form.check()
-        changed = service.change_role(
+        changed = changes.change_role(
             session=db(request), actor=viewer, brand=brand, user_id=user_id, role=Role(role)
         )
     except ValidationFailed as exc:
@@ -225,7 +225,7 @@ def remove(request: Request) -> Response:
     user_id = _id_param(request, "user_id")
     viewer = _viewer(request)
     try:
-        removed = service.remove_member(
+        removed = changes.remove_member(
             session=db(request), actor=viewer, brand=brand, user_id=user_id
         )
     except ValidationFailed as exc:
@@ -257,12 +257,12 @@ def invitation(request: Request) -> Response:
     session, tokens, clock = db(request), request.app.state.tokens, request.app.state.clock
     viewer = _viewer(request)
     try:
-        found, brand = service.invitation_for_token(
+        found, brand = invitations.invitation_for_token(
             session=session, tokens=tokens, token=token, now=clock.now()
         )
-    except service.InvitationUnusable as exc:
+    except invitations.InvitationUnusable as exc:
         return _unusable(request, exc.reason)
-    problem = service.acceptance_problem(invitation=found, user=viewer)
+    problem = invitations.acceptance_problem(invitation=found, user=viewer)
     context = {
         "invitation": found,
         "brand": brand,
@@ -275,10 +275,10 @@ def invitation(request: Request) -> Response:
     if request.method != "POST":
         return render(request, "brands/invitation.html", context)
     try:
-        membership, brand = service.accept_invitation(
+        membership, brand = invitations.accept_invitation(
             session=session, tokens=tokens, token=token, user=viewer, clock=clock
         )
-    except service.InvitationUnusable as exc:
+    except invitations.InvitationUnusable as exc:
         return _unusable(request, exc.reason)
     except ValidationFailed as exc:
         return render(

@@ -29,7 +29,7 @@ from cocreate.campaigns.timeline import (
 )
 from cocreate.i18n import current_locale, ngettext
 from cocreate.i18n import gettext as _
-from cocreate.ideas.images import variant_key
+from cocreate.images import variant_key
 from cocreate.storage import Storage
 
 

@@ -24,6 +24,13 @@ class StageKind(enum.StrEnum):
     ANNOUNCEMENT = "announcement"
 
 
+class ModerationMode(enum.StrEnum):
+    """A campaign's `moderation_mode`; the ideas feature's visibility rule reads it."""
+
+    PRE = "pre"  # ideas are public only once approved
+    POST = "post"  # ideas are public at once and moderated after
+
+
 class Campaign(SQLModel, table=True):
     __tablename__ = "campaigns"
     __table_args__ = (

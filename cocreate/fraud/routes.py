@@ -14,14 +14,16 @@ from starlette.responses import Response
 
 from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
+from cocreate.brands.service import get_brand_by_slug as get_brand
 from cocreate.forms import Form, form_read
 from cocreate.fraud import cases, held
 from cocreate.fraud.log import FindingKind
 from cocreate.fraud.models import CaseStatus
+from cocreate.fraud.scan_job import SCAN
 from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
 from cocreate.integers import id_or_none, id_param, id_params
-from cocreate.moderation.service import get_brand
+from cocreate.jobs import store as jobs
 from cocreate.security.access import brand_role, current_user, db, route
 from cocreate.voting.models import Round
 from cocreate.web import redirect, render
@@ -87,6 +89,9 @@ def cases_page(request: Request) -> Response:
         "status_label": cases.status_label,
         "gate": cases.GATE_SCORE,
         "max_listed": cases.MAX_LISTED,
+        "scan_job": jobs.latest(session=session, subjects=[scan_subject(brand)]).get(
+            scan_subject(brand)
+        ),
     }
     return render(request, "fraud/cases.html", context)
 
@@ -176,26 +181,29 @@ def _id(user: User) -> int:
 
 
 def scan(request: Request) -> Response:
-    """Scan one round now (the scan also runs before certification and from the command)."""
+    """Scan one round now, as a job (the scan also runs before certification and from the
+    command); its progress shows on the review page."""
     brand, session = _brand(request), db(request)
     form = Form(form_read(request))
     round_id = id_param(form.raw("round"))
     rounds = {r.round_id for r in cases.brand_rounds(session=session, brand=brand)}
-    round_ = session.get(Round, round_id) if round_id in rounds else None
-    if round_ is None:
+    if round_id not in rounds:
         return redirect(_base(brand), flash=_("Choose a round to scan."), request=request)
-    done = cases.scan_round(session=session, round_=round_, now=_now(request))
-    message = _(
-        "Scan done: %(votes)d votes by %(accounts)d accounts; %(opened)d new cases, "
-        "%(updated)d updated."
-    ) % {
-        "votes": done.votes,
-        "accounts": done.accounts,
-        "opened": done.opened,
-        "updated": done.updated,
-    }
+    request.app.state.jobs.enqueue(
+        session=session,
+        task=SCAN,
+        args={"round_id": round_id},
+        subject=scan_subject(brand),
+        requested_by_id=_id(_user(request)),
+        brand_id=brand.id,
+    )
     query = urlencode({"round": round_id, "status": "open"})
-    return redirect(f"{_base(brand)}?{query}", flash=message, request=request)
+    return redirect(f"{_base(brand)}?{query}", request=request)
+
+
+def scan_subject(brand: Brand) -> str:
+    """The brand's scans, the latest of which its review page shows."""
+    return f"fraud-scan:brand:{brand.id}"
 
 
 def _round_choice(request: Request, brand: Brand) -> cases.RoundChoice:

@@ -54,7 +54,7 @@ class Idea(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Set by moderation when open reports reach the brand's threshold: not shown to the
-    # public until a moderator decides (see cocreate.moderation.service.publicly_visible).
+    # public until a moderator decides (see cocreate.ideas.visibility.publicly_visible).
     hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

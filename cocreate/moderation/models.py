@@ -28,11 +28,6 @@ Index(
 )
 
 
-class ModerationMode(enum.StrEnum):
-    PRE = "pre"  # ideas are public only once approved
-    POST = "post"  # ideas are public at once and moderated after
-
-
 class Action(enum.StrEnum):
     APPROVE = "approve"
     REJECT = "reject"

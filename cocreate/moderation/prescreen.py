@@ -1,7 +1,7 @@
 """Automatic pre-screening of an idea's text: pure functions, no database.
 
 Each finding is a `Finding` with the kind of problem, what was found, and the action we
-suggest to the moderator. `cocreate.moderation.service.prescreen_idea` stores them as flags
+suggest to the moderator. `cocreate.moderation.screening.prescreen_idea` stores them as flags
 and, when the brand asked for it, rejects spam automatically.
 """
 

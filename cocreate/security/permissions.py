@@ -17,6 +17,7 @@ RUN_CAMPAIGNS = (Role.OWNER, Role.MARKETER)
 MODERATE = (Role.OWNER, Role.MODERATOR)
 JUDGE = (Role.JURY,)
 ANY_ROLE = (Role.OWNER, Role.MARKETER, Role.MODERATOR, Role.JURY)
+STAFF = (Role.OWNER, Role.MARKETER, Role.MODERATOR)
 _SLUG = re.compile(SLUG_PATTERN)
 
 
@@ -60,12 +61,21 @@ def has_brand_role(
     *, session: Session, user: User | None, brand: Brand, roles: tuple[Role, ...]
 ) -> bool:
     """Admins may do everything in every brand; others need one of `roles` in this brand."""
+    if brand.id is None:  # not stored yet: nobody is a member
+        return user is not None and user.is_admin
+    return has_role_in_brand(session=session, user=user, brand_id=brand.id, roles=roles)
+
+
+def has_role_in_brand(
+    *, session: Session, user: User | None, brand_id: int, roles: tuple[Role, ...]
+) -> bool:
+    """`has_brand_role` for a brand known by its id (features that keep only the id)."""
     if user is None:
         return False
     if user.is_admin:
         return True
     membership = session.exec(
-        select(Membership).where(Membership.brand_id == brand.id, Membership.user_id == user.id)
+        select(Membership).where(Membership.brand_id == brand_id, Membership.user_id == user.id)
     ).first()
     return membership is not None and Role(membership.role) in roles
 

@@ -348,7 +348,12 @@ class LogReading:
 
 
 def read_vote_log(
-    *, session: Session, round_: Round, entrants: Iterable[int], key: bytes
+    *,
+    session: Session,
+    round_: Round,
+    entrants: Iterable[int],
+    key: bytes,
+    progress: Callable[[int], None] | None = None,
 ) -> LogReading:
     """One pass over the log: the tally of counted live votes, and the SHA-256 digest of the
     anonymised log (the vote-log CSV without its header line). One statement, so the two
@@ -364,6 +369,8 @@ def read_vote_log(
         for voter_id, _vote_id, _rest, idea_id, weight, period in rows:
             if idea_id is not None:
                 add(voter_id, idea_id, period, weight)
+        if progress is not None:
+            progress(n)  # how many votes read so far (a job shows it on its page)
     order = submission_order(session=session, campaign_id=round_.campaign_id)
     tally = builder.result(entrants, tie_break=tie_break_key(round_, order))
     return LogReading(tally, digest.hexdigest(), n)
@@ -453,7 +460,12 @@ class Certification:
 
 
 def certify_round(
-    *, session: Session, round_: Round, now: datetime, actor_id: int | None = None
+    *,
+    session: Session,
+    round_: Round,
+    now: datetime,
+    actor_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Certification:
     """Freeze the results of a closed round, record the digest, move the winners on.
 
@@ -487,7 +499,9 @@ def certify_round(
         )
     entrants = entrant_ids(session=session, round_=locked)
     key = vote_log_key(session=session, campaign_id=locked.campaign_id)
-    reading = read_vote_log(session=session, round_=locked, entrants=entrants, key=key)
+    reading = read_vote_log(
+        session=session, round_=locked, entrants=entrants, key=key, progress=progress
+    )
     tally = reading.tally
     outcome = advancing(
         tally.standings,

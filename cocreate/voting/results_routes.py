@@ -25,10 +25,13 @@ from cocreate.forms import Form, ValidationFailed, form_read
 from cocreate.fraud.held import held_count
 from cocreate.i18n import gettext as _
 from cocreate.integers import id_or_none, int_param
+from cocreate.jobs import store as jobs
+from cocreate.jobs.models import JobStatus
 from cocreate.markdown import render_markdown
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
 from cocreate.security.permissions import has_brand_role
 from cocreate.voting import results
+from cocreate.voting.certify_job import CERTIFY
 from cocreate.voting.methods import method_of
 from cocreate.voting.models import Round
 from cocreate.voting.results import RoundInfo, Showing
@@ -37,6 +40,7 @@ from cocreate.web import redirect, render
 
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
 STAFF = (Role.OWNER, Role.MARKETER, Role.MODERATOR)  # see live counts before certification
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def _now(request: Request) -> datetime:
@@ -212,7 +216,9 @@ def _console_page(
     session = db(request)
     now = _now(request)
     rows = []
-    for info in _rounds(request, campaign):
+    rounds = _rounds(request, campaign)
+    certifying = jobs.latest(session=session, subjects=[certify_subject(i.round) for i in rounds])
+    for info in rounds:
         certification = (
             session.get(RoundCertification, info.round.id) if info.round.certified_at else None
         )
@@ -241,6 +247,7 @@ def _console_page(
                 else None,
                 "certification": certification,
                 "certifier": certifier,
+                "job": certifying.get(certify_subject(info.round)),
             }
         )
     return render(
@@ -274,6 +281,9 @@ def console_results(request: Request) -> Response:
 
 
 def console_certify(request: Request) -> Response:
+    """Start the round's certification as a job (`voting.certify_job`): the console shows
+    its progress, then its outcome. What can be told at once (the round is open, already
+    certified, blocked by held votes or fraud cases) is refused here, with the page."""
     campaign, brand = _brand_campaign(request)
     form = Form(form_read(request))
     wanted = id_or_none(form.raw("round_id"))
@@ -286,24 +296,31 @@ def console_certify(request: Request) -> Response:
             errors={"": _("This round does not exist any more: reload the page.")},
             status_code=400,
         )
-    user = current_user(request)
-    try:
-        done = results.certify_round(
-            session=db(request),
-            round_=info.round,
-            now=_now(request),
-            actor_id=user.id if user else None,
-        )
-    except ValidationFailed as exc:
-        db(request).rollback()
-        return _console_page(request, campaign, brand, errors=exc.errors, status_code=400)
-    message = _("%(round)s is certified. Digest: %(digest)s") % {
-        "round": info.name,
-        "digest": done.digest,
-    }
-    return redirect(
-        f"/brands/{brand.slug}/campaigns/{campaign.slug}/results", flash=message, request=request
+    session = db(request)
+    problems = results.certification_problems(
+        session=session, round_=info.round, stage=info.stage, now=_now(request)
     )
+    if problems:
+        return _console_page(
+            request, campaign, brand, errors={"": " ".join(problems)}, status_code=400
+        )
+    subject = certify_subject(info.round)
+    running = jobs.latest(session=session, subjects=[subject]).get(subject)
+    if running is None or running.status not in UNFINISHED:  # one certification at a time
+        user = current_user(request)
+        request.app.state.jobs.enqueue(
+            session=session,
+            task=CERTIFY,
+            args={"round_id": info.round.id, "actor_id": user.id if user else None},
+            subject=subject,
+            requested_by_id=user.id if user else None,
+            brand_id=brand.id,
+        )
+    return redirect(f"/brands/{brand.slug}/campaigns/{campaign.slug}/results", request=request)
+
+
+def certify_subject(round_: Round) -> str:
+    return f"certify:round:{round_.id}"
 
 
 # --- Console: the winners' announcement ------------------------------------------------------

@@ -56,6 +56,7 @@ SAMPLES: dict[str, Callable[[World], str]] = {
     "idea": lambda w: "999999",  # no such idea: the access is checked before the lookup
     "case": lambda w: "999999",  # no such fraud case, likewise
     "round": lambda w: "999999",  # no such round: the brand role is checked first
+    "job": lambda w: "999999",  # no such job: 404 for whoever is signed in
 }
 
 PERSONAS = ("anonymous", "consumer", "marketer of another brand", "admin")

@@ -15,7 +15,7 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Role
 from cocreate.campaigns.models import Campaign
 from cocreate.clock import FrozenClock
-from cocreate.ideas import service
+from cocreate.ideas import search as ideas_search
 from cocreate.ideas.models import IdeaStatus
 from tests.conftest import log_in
 
@@ -121,7 +121,7 @@ def test_filter_by_category_and_search_with_folded_words(
     monkeypatch: pytest.MonkeyPatch,
     id_list_max: int,
 ) -> None:
-    monkeypatch.setattr(service, "SEARCH_ID_LIST_MAX", id_list_max)
+    monkeypatch.setattr(ideas_search, "SEARCH_ID_LIST_MAX", id_list_max)
     campaign, author = gallery_campaign
     make_idea(campaign, author, "Crème brûlée", description="Caramel on top", category="Sweet")
     make_idea(campaign, author, "Fraises des bois", description="Wild", category="Sweet")

@@ -20,7 +20,9 @@ from cocreate.brands.models import Brand, Role
 from cocreate.campaigns.models import Campaign
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.moderation import service as moderation
+from cocreate.moderation import purge, rules
+from cocreate.moderation.brand_settings import get_settings
+from cocreate.moderation.decisions.decide import decide
 from cocreate.moderation.models import Action
 from cocreate.settings import Settings
 from tests.conftest import log_in, post_form, reload
@@ -200,7 +202,7 @@ def test_a_pending_ideas_image_goes_only_to_who_may_see_the_idea_then_rejection_
 
     brand = session.get(Brand, campaign.brand_id)
     assert brand is not None
-    moderation.decide(
+    decide(
         session=session,
         brand=brand,
         idea_id=idea.id or 0,
@@ -211,12 +213,12 @@ def test_a_pending_ideas_image_goes_only_to_who_may_see_the_idea_then_rejection_
     )
     storage = client.app.state.storage  # type: ignore[attr-defined]
     # Within the undo window (and its margin) the files stay, for the author and staff only.
-    assert moderation.purge_rejected_images(session=session, storage=storage, clock=clock) == 0
+    assert purge.purge_rejected_images(session=session, storage=storage, clock=clock) == 0
     assert folder.is_dir()
     assert _fetch(client, urls[0], people["stranger"]).status_code == 404
     assert _fetch(client, urls[0], people["author"]).headers["cache-control"].startswith("private")
-    clock.advance(seconds=moderation.UNDO_SECONDS + 61)
-    assert moderation.purge_rejected_images(session=session, storage=storage, clock=clock) == 1
+    clock.advance(seconds=rules.UNDO_SECONDS + 61)
+    assert purge.purge_rejected_images(session=session, storage=storage, clock=clock) == 1
     assert not folder.exists()
     session.rollback()
     rejected = session.get(Idea, idea.id)
@@ -233,7 +235,7 @@ def test_an_automatic_rejection_keeps_the_image_a_moderator_may_still_approve(
     clock: FrozenClock,
 ) -> None:
     campaign = make_campaign()
-    brand_settings = moderation.get_settings(session=session, brand_id=campaign.brand_id)
+    brand_settings = get_settings(session=session, brand_id=campaign.brand_id)
     brand_settings.auto_reject_spam = True
     session.add(brand_settings)
     session.commit()
@@ -246,7 +248,7 @@ def test_an_automatic_rejection_keeps_the_image_a_moderator_may_still_approve(
     assert idea.status == IdeaStatus.REJECTED and idea.image_key
     clock.advance(hours=1)
     storage = client.app.state.storage  # type: ignore[attr-defined]
-    assert moderation.purge_rejected_images(session=session, storage=storage, clock=clock) == 0
+    assert purge.purge_rejected_images(session=session, storage=storage, clock=clock) == 0
     reload(session, idea)
     assert idea.image_key is not None
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.moderation import service
+from cocreate.moderation import brand_settings, claims, history, reports, rules, screening
 from cocreate.moderation.models import (
     MergeCredit,
     ModerationClaim,
@@ -109,7 +109,7 @@ def test_queue_filters_by_campaign_flag_and_age(
         description="Buy now at www.cheap-pills.example.com or call +33 6 12 34 56 78",
         minutes_ago=20,
     )
-    service.prescreen_idea(session=session, idea=spam, clock=clock)
+    screening.prescreen_idea(session=session, idea=spam, clock=clock)
     session.commit()
     log_in(client, world.moderator)
 
@@ -147,7 +147,7 @@ def test_opening_an_item_claims_it_and_the_queue_shows_who(
         assert refused.status_code == 409
         assert "Mo Derator is reviewing this idea." in refused.text
 
-        clock.advance(minutes=service.CLAIM_MINUTES + 1)  # the claim expired
+        clock.advance(minutes=claims.CLAIM_MINUTES + 1)  # the claim expired
         taken = other.get(f"{QUEUE}/ideas/{idea.id}")
         assert "You are reviewing this idea" in taken.text
     claim = session.get(ModerationClaim, idea.id)
@@ -240,7 +240,7 @@ def test_reject_mails_the_reason_in_the_authors_language_after_the_undo_window(
     [decision] = decisions(session, idea)
     assert (decision.reason, decision.note) == ("off_topic", "Merci, mais non.")
     assert deliver() == 0  # held while the moderator can still undo
-    clock.advance(seconds=service.UNDO_SECONDS + 1)
+    clock.advance(seconds=rules.UNDO_SECONDS + 1)
     assert deliver() == 1
     [mail] = mailbox.to("author@example.com")
     assert str(make_header(decode_header(mail["Subject"]))) == "Votre idée n’a pas été retenue"
@@ -280,7 +280,7 @@ def test_request_changes_returns_the_idea_and_a_resubmission_comes_back(
     assert response.status_code == 303
     reload(session, idea)
     assert idea.status == IdeaStatus.DRAFT
-    request = service.changes_requested(session=session, idea_id=idea.id or 0)
+    request = history.changes_requested(session=session, idea_id=idea.id or 0)
     assert request is not None and request.note == "Which spice? Tell us more."
     clock.advance(seconds=31)
     deliver()
@@ -292,7 +292,7 @@ def test_request_changes_returns_the_idea_and_a_resubmission_comes_back(
     session.add(idea)
     reload(session, idea)  # a fresh transaction: the outbox sender wrote meanwhile
     idea.description = "Smoked paprika and chipotle, medium heat, for the summer range."
-    assert service.resubmit_after_changes(session=session, idea=idea, clock=clock)
+    assert screening.resubmit_after_changes(session=session, idea=idea, clock=clock)
     session.commit()
     assert idea.status == IdeaStatus.PENDING
     assert "Spicy" in client.get(QUEUE).text
@@ -326,7 +326,7 @@ def test_merge_into_an_approved_idea_credits_the_author(
     credit = session.exec(select(MergeCredit)).one()
     assert (credit.target_idea_id, credit.user_id) == (target.id, world.author.id)
     assert [
-        u.display_name for u in service.credited_authors(session=session, idea_id=target.id or 0)
+        u.display_name for u in history.credited_authors(session=session, idea_id=target.id or 0)
     ] == ["Ada Author"]
 
 
@@ -374,7 +374,7 @@ def test_undo_within_the_window_reverts_and_is_recorded(
     page = client.get(QUEUE)
     [decision_id] = undo_ids(page.text)
 
-    clock.advance(seconds=service.UNDO_SECONDS - 1)
+    clock.advance(seconds=rules.UNDO_SECONDS - 1)
     token = csrf_from(client, QUEUE)
     response = client.post(
         f"{QUEUE}/undo", data={"csrf_token": token, "decision": decision_id}, headers=HTMX
@@ -405,7 +405,7 @@ def test_undo_after_the_window_is_refused(
     decide(client, idea, "approve")
     [decision_id] = undo_ids(client.get(QUEUE).text)
 
-    clock.advance(seconds=service.UNDO_SECONDS + 1)
+    clock.advance(seconds=rules.UNDO_SECONDS + 1)
     assert undo_ids(client.get(QUEUE).text) == []  # the button is gone
     token = csrf_from(client, QUEUE)
     response = client.post(
@@ -630,7 +630,7 @@ def test_owner_edits_settings_and_moderators_cannot(
             },
         )
         assert saved.status_code == 303
-    settings = service.get_settings(session=session, brand_id=world.brand.id or 0)
+    settings = brand_settings.get_settings(session=session, brand_id=world.brand.id or 0)
     assert settings.report_threshold == 2 and settings.auto_reject_spam
     assert settings.blocklist == ["Pineapple", "pineapple", "soggy chips"]
     assert settings.builtin_reasons == ["offensive", "spam"]
@@ -672,7 +672,7 @@ def test_reports_reaching_the_threshold_hide_the_idea_until_a_moderator_decides(
             assert "Thank you for your report" in response.text
         reload(session, idea)
         assert (idea.hidden_at is not None) == (n >= 3)  # the default threshold is 3
-    assert service.reportable_idea(session=session, idea_id=idea.id or 0) is None
+    assert reports.reportable_idea(session=session, idea_id=idea.id or 0) is None
     hide = decisions(session, idea)[-1]
     assert (hide.action, hide.automatic, hide.actor_id) == ("hide", True, None)
 
@@ -750,7 +750,7 @@ def test_reports_are_rate_limited(
 def test_auto_rejected_spam_is_labelled_automatic_and_can_be_overturned(
     client: TestClient, session: Session, world: World, clock: FrozenClock
 ) -> None:
-    settings = service.get_settings(session=session, brand_id=world.brand.id or 0)
+    settings = brand_settings.get_settings(session=session, brand_id=world.brand.id or 0)
     settings.auto_reject_spam = True
     session.add(settings)
     session.commit()
@@ -762,7 +762,7 @@ def test_auto_rejected_spam_is_labelled_automatic_and_can_be_overturned(
         clock=clock,
         description="Write to deals@spam.example for the best prices on crisps!!",
     )
-    service.prescreen_idea(session=session, idea=spam, clock=clock)
+    screening.prescreen_idea(session=session, idea=spam, clock=clock)
     session.commit()
     assert spam.status == IdeaStatus.REJECTED
     [automatic] = decisions(session, spam)
@@ -790,7 +790,7 @@ def test_a_moderators_rejection_cannot_be_approved_later(
 
 
 def test_prescreen_flags_each_kind(session: Session, world: World, clock: FrozenClock) -> None:
-    settings = service.get_settings(session=session, brand_id=world.brand.id or 0)
+    settings = brand_settings.get_settings(session=session, brand_id=world.brand.id or 0)
     settings.blocklist = ["soggy"]
     session.add(settings)
     session.commit()
@@ -814,7 +814,7 @@ def test_prescreen_flags_each_kind(session: Session, world: World, clock: Frozen
         idea = make_idea(
             session, world.campaign, world.author, title, clock=clock, description=description
         )
-        flags = service.prescreen_idea(session=session, idea=idea, clock=clock)
+        flags = screening.prescreen_idea(session=session, idea=idea, clock=clock)
         session.commit()
         expected = "duplicate" if kind == "pending twin" else kind
         assert expected in {f.kind for f in flags}, (kind, [f.kind for f in flags])
@@ -828,7 +828,7 @@ def test_prescreen_flags_each_kind(session: Session, world: World, clock: Frozen
     brand_word = make_idea(
         session, world.campaign, world.author, "Soggy ones", clock=clock, description="x" * 40
     )
-    flags = service.prescreen_idea(session=session, idea=brand_word, clock=clock)
+    flags = screening.prescreen_idea(session=session, idea=brand_word, clock=clock)
     assert [(f.kind, f.detail, f.suggested_action) for f in flags] == [
         ("blocklist", "soggy", "reject")
     ]

@@ -16,9 +16,9 @@ from cocreate.accounts.models import User
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns.models import Campaign
 from cocreate.clock import FrozenClock
-from cocreate.ideas import service as ideas_service
+from cocreate.ideas import gallery as ideas_gallery
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.moderation import service as moderation
+from cocreate.moderation import brand_settings
 from cocreate.moderation.models import MergeCredit, ModerationDecision, ModerationFlag
 from cocreate.voting.models import Vote
 from tests.conftest import csrf_from, log_in, post_form, reload
@@ -123,7 +123,7 @@ def test_flagged_spam_is_rejected_automatically_when_the_brand_chose_it(
     client: TestClient, session: Session, make_campaign: MakeCampaign, people: People
 ) -> None:
     campaign = make_campaign(staff=people.staff())
-    settings = moderation.get_settings(session=session, brand_id=campaign.brand_id)
+    settings = brand_settings.get_settings(session=session, brand_id=campaign.brand_id)
     settings.auto_reject_spam = True
     session.add(settings)
     session.commit()
@@ -453,10 +453,10 @@ def test_post_moderated_gallery_pages_merge_both_statuses_in_order(
 
 def service_gallery(
     session: Session, campaign: Campaign, *, mode: str, **query: Any
-) -> ideas_service.GalleryPage:
-    return ideas_service.gallery_page(
+) -> ideas_gallery.GalleryPage:
+    return ideas_gallery.gallery_page(
         session=session,
-        query=ideas_service.GalleryQuery(
+        query=ideas_gallery.GalleryQuery(
             campaign_id=campaign.id or 0, moderation_mode=mode, **query
         ),
     )

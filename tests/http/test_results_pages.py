@@ -211,7 +211,11 @@ def test_ranked_results_show_the_pairwise_matrix(client: TestClient, session: Se
 
 
 def test_certification_from_the_console(
-    client: TestClient, session: Session, make_user: Callable[..., User], clock: FrozenClock
+    client: TestClient,
+    session: Session,
+    make_user: Callable[..., User],
+    clock: FrozenClock,
+    run_jobs: Callable[[], None],
 ) -> None:
     contest = voted(session)
     marketer = member(session, contest, make_user(), Role.MARKETER)
@@ -225,6 +229,7 @@ def test_certification_from_the_console(
     assert "Certify the results" in client.get(console).text
     done = post_form(client, console + "/certify", form, page=console)
     assert done.status_code == 303
+    run_jobs()  # certification is a job now: run it, then read the page
     page = visible_text(client.get(console).text)
     assert "is certified. Digest:" in page and "verify-results flavour --round 1" in page
     assert "by " + marketer.display_name in page

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cocreate.audit.models import AuditEvent
-from cocreate.brands import service
+from cocreate.brands import changes, invitations, service
 from cocreate.brands.models import Brand, Invitation, Membership, Role
 from cocreate.clock import FrozenClock
 from cocreate.forms import ValidationFailed
@@ -26,7 +26,7 @@ def _token_of(mail: OutboxEmail) -> str:
 
 
 def _invite(session: Session, actor: Any, brand: Brand, email: str, role: Role, clock: Any) -> str:
-    service.invite_member(
+    invitations.invite_member(
         session=session,
         actor=actor,
         brand=brand,
@@ -59,7 +59,7 @@ def test_bad_slugs(slug: str) -> None:
 
 def test_only_admins_create_brands(session: Session, make_user: Any, clock: FrozenClock) -> None:
     with pytest.raises(service.NotAllowed):
-        service.create_brand(
+        changes.create_brand(
             session=session,
             actor=make_user(),
             name="Acme",
@@ -77,7 +77,7 @@ def test_create_brand_refuses_a_taken_slug_with_a_clear_error(
 ) -> None:
     make_brand(session, "acme")
     with pytest.raises(ValidationFailed) as failed:
-        service.create_brand(
+        changes.create_brand(
             session=session,
             actor=make_user(admin=True),
             name="Acme 2",
@@ -135,10 +135,12 @@ def test_an_invitation_expires_after_seven_days(
     invitation = session.exec(select(Invitation)).one()
     assert invitation.expires_at - clock.now() == timedelta(days=7)
     clock.advance(days=6, hours=23)
-    service.invitation_for_token(session=session, tokens=TOKENS, token=token, now=clock.now())
+    invitations.invitation_for_token(session=session, tokens=TOKENS, token=token, now=clock.now())
     clock.advance(hours=1)
-    with pytest.raises(service.InvitationUnusable) as refused:
-        service.invitation_for_token(session=session, tokens=TOKENS, token=token, now=clock.now())
+    with pytest.raises(invitations.InvitationUnusable) as refused:
+        invitations.invitation_for_token(
+            session=session, tokens=TOKENS, token=token, now=clock.now()
+        )
     assert refused.value.reason == "expired"
     assert service.open_invitations(session=session, brand=brand, now=clock.now()) == []
 
@@ -152,10 +154,12 @@ def test_reinviting_revokes_the_open_invitation_and_records_both(
     second = _invite(session, owner, brand, "mia@example.com", Role.JURY, clock)
     [open_one] = service.open_invitations(session=session, brand=brand, now=clock.now())
     assert open_one.role == "jury"
-    with pytest.raises(service.InvitationUnusable) as refused:
-        service.invitation_for_token(session=session, tokens=TOKENS, token=first, now=clock.now())
+    with pytest.raises(invitations.InvitationUnusable) as refused:
+        invitations.invitation_for_token(
+            session=session, tokens=TOKENS, token=first, now=clock.now()
+        )
     assert refused.value.reason == "revoked"
-    found, _ = service.invitation_for_token(
+    found, _ = invitations.invitation_for_token(
         session=session, tokens=TOKENS, token=second, now=clock.now()
     )
     assert found.id == open_one.id
@@ -172,8 +176,8 @@ def test_accepting_needs_the_invited_verified_address(
         (make_user("eve@example.com"), "wrong_account"),
         (make_user("mia@example.com", verified=False), "unverified"),
     ):
-        with pytest.raises(service.InvitationUnusable) as refused:
-            service.accept_invitation(
+        with pytest.raises(invitations.InvitationUnusable) as refused:
+            invitations.accept_invitation(
                 session=session, tokens=TOKENS, token=token, user=user, clock=clock
             )
         assert refused.value.reason == reason
@@ -188,12 +192,12 @@ def test_accepting_creates_the_membership_once(
     brand = make_brand(session, "acme", members=[(owner, Role.OWNER)])
     mia = make_user("mia@example.com")
     token = _invite(session, owner, brand, "mia@example.com", Role.MODERATOR, clock)
-    membership, joined = service.accept_invitation(
+    membership, joined = invitations.accept_invitation(
         session=session, tokens=TOKENS, token=token, user=mia, clock=clock
     )
     assert (joined.slug, membership.user_id, membership.role) == ("acme", mia.id, "moderator")
-    with pytest.raises(service.InvitationUnusable) as refused:
-        service.accept_invitation(
+    with pytest.raises(invitations.InvitationUnusable) as refused:
+        invitations.accept_invitation(
             session=session, tokens=TOKENS, token=token, user=mia, clock=clock
         )
     assert refused.value.reason == "used"
@@ -213,12 +217,12 @@ def test_accepting_as_a_member_changes_the_role_but_never_drops_the_last_owner(
     add_member(session, brand, jo, Role.JURY)
     add_member(session, brand, olga, Role.OWNER)
 
-    membership, _ = service.accept_invitation(
+    membership, _ = invitations.accept_invitation(
         session=session, tokens=TOKENS, token=to_jo, user=jo, clock=clock
     )
     assert membership.role == "marketer"
     with pytest.raises(ValidationFailed) as refused:
-        service.accept_invitation(
+        invitations.accept_invitation(
             session=session, tokens=TOKENS, token=to_olga, user=olga, clock=clock
         )
     assert "at least one owner" in refused.value.errors[""]
@@ -232,17 +236,17 @@ def test_last_owner_can_be_neither_demoted_nor_removed(session: Session, make_us
     brand = make_brand(session, "acme", members=[(owner, Role.OWNER), (other, Role.MARKETER)])
     assert owner.id is not None and other.id is not None
     with pytest.raises(ValidationFailed):
-        service.change_role(
+        changes.change_role(
             session=session, actor=owner, brand=brand, user_id=owner.id, role=Role.JURY
         )
     session.rollback()
     with pytest.raises(ValidationFailed):
-        service.remove_member(session=session, actor=owner, brand=brand, user_id=owner.id)
+        changes.remove_member(session=session, actor=owner, brand=brand, user_id=owner.id)
     session.rollback()
-    service.change_role(
+    changes.change_role(
         session=session, actor=owner, brand=brand, user_id=other.id, role=Role.OWNER
     )
-    assert service.remove_member(session=session, actor=owner, brand=brand, user_id=owner.id)
+    assert changes.remove_member(session=session, actor=owner, brand=brand, user_id=owner.id)
     assert [m.user_id for m in session.exec(select(Membership))] == [other.id]
     assert _actions(session)[-2:] == ["brand.role_changed", "brand.member_removed"]
 
@@ -258,11 +262,11 @@ def test_changes_through_another_brand_find_nothing(
     invitation = session.exec(select(Invitation)).one()
     assert invitation.id is not None
     args = {"session": session, "actor": owner_a, "brand": brand_a}
-    assert service.remove_member(**args, user_id=member_b.id) is False
-    assert service.change_role(**args, user_id=member_b.id, role=Role.OWNER) is None
-    assert service.revoke_invitation(**args, invitation_id=invitation.id, clock=clock) is None
+    assert changes.remove_member(**args, user_id=member_b.id) is False
+    assert changes.change_role(**args, user_id=member_b.id, role=Role.OWNER) is None
+    assert invitations.revoke_invitation(**args, invitation_id=invitation.id, clock=clock) is None
     with pytest.raises(service.NotAllowed):
-        service.remove_member(session=session, actor=owner_a, brand=brand_b, user_id=member_b.id)
+        changes.remove_member(session=session, actor=owner_a, brand=brand_b, user_id=member_b.id)
 
 
 def test_invitation_mail_is_in_the_invitees_language(

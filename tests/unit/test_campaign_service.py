@@ -10,7 +10,8 @@ from sqlmodel import Session, col, select
 
 from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand
-from cocreate.campaigns import service
+from cocreate.campaigns import details as campaign_details
+from cocreate.campaigns import service, timeline_changes
 from cocreate.campaigns.forms import CampaignInput, StageInput
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.campaigns.timeline import Phase
@@ -65,18 +66,22 @@ def positions(session: Session, campaign: Campaign) -> list[tuple[int, str]]:
 
 
 def add(session: Session, campaign: Campaign, data: StageInput, now: datetime = T0 - DAY) -> Stage:
-    return service.add_stage(session=session, campaign=campaign, data=data, actor_id=None, now=now)
+    return timeline_changes.add_stage(
+        session=session, campaign=campaign, data=data, actor_id=None, now=now
+    )
 
 
 def test_a_new_campaign_is_a_draft_and_its_address_is_unique(
     session: Session, brand: Brand
 ) -> None:
-    campaign = service.create_campaign(
+    campaign = campaign_details.create_campaign(
         session=session, brand=brand, data=details(), actor_id=None, now=T0
     )
     assert campaign.status == CampaignStatus.DRAFT and campaign.created_at == T0
     with pytest.raises(ValidationFailed) as refused:
-        service.create_campaign(session=session, brand=brand, data=details(), actor_id=None, now=T0)
+        campaign_details.create_campaign(
+            session=session, brand=brand, data=details(), actor_id=None, now=T0
+        )
     assert "already uses this address" in refused.value.errors["slug"]
 
 
@@ -115,12 +120,14 @@ def test_removing_renumbers_and_cannot_orphan_a_vote(session: Session, draft: Ca
         ],
     )
     with pytest.raises(ValidationFailed) as refused:
-        service.remove_stage(
+        timeline_changes.remove_stage(
             session=session, campaign=draft, stage=stages[0], actor_id=None, now=T0
         )
     assert "put a submission stage before it" in refused.value.errors[""]
     session.rollback()
-    service.remove_stage(session=session, campaign=draft, stage=stages[1], actor_id=None, now=T0)
+    timeline_changes.remove_stage(
+        session=session, campaign=draft, stage=stages[1], actor_id=None, now=T0
+    )
     assert positions(session, draft) == [(0, "submission"), (1, "voting")]
 
 
@@ -134,7 +141,7 @@ def test_moving_a_stage_trades_slots_with_its_neighbour(session: Session, draft:
             (StageKind.JURY, T0 + 20 * DAY, T0 + 23 * DAY),
         ],
     )
-    service.move_stage(
+    timeline_changes.move_stage(
         session=session, campaign=draft, stage=stages[2], up=True, actor_id=None, now=T0 - DAY
     )
     session.expire_all()
@@ -143,7 +150,7 @@ def test_moving_a_stage_trades_slots_with_its_neighbour(session: Session, draft:
     assert (voting.position, voting.opens_at, voting.closes_at) == (2, T0 + 15 * DAY, T0 + 23 * DAY)
 
     def move_submission_down() -> None:
-        service.move_stage(
+        timeline_changes.move_stage(
             session=session, campaign=draft, stage=stages[0], up=False, actor_id=None, now=T0 - DAY
         )
 
@@ -156,7 +163,7 @@ def test_moving_a_stage_trades_slots_with_its_neighbour(session: Session, draft:
 
 def test_publishing_needs_a_valid_timeline_with_a_stage(session: Session, draft: Campaign) -> None:
     def publish() -> None:
-        service.change_status(
+        campaign_details.change_status(
             session=session, campaign=draft, to=CampaignStatus.PUBLISHED, actor_id=None, now=T0
         )
 
@@ -177,13 +184,15 @@ def test_publishing_needs_a_valid_timeline_with_a_stage(session: Session, draft:
 def test_publish_archive_and_back_to_draft_are_audited(session: Session, draft: Campaign) -> None:
     add_stages(session, draft, [(StageKind.SUBMISSION, T0, T0 + 10 * DAY)])
     for to in (CampaignStatus.PUBLISHED, CampaignStatus.ARCHIVED, CampaignStatus.DRAFT):
-        service.change_status(session=session, campaign=draft, to=to, actor_id=None, now=T0)
+        campaign_details.change_status(
+            session=session, campaign=draft, to=to, actor_id=None, now=T0
+        )
         assert draft.status == to
     assert draft.published_at == T0
     actions = session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id))).all()
     assert actions == ["campaign.published", "campaign.archived", "campaign.draft"]
     with pytest.raises(ValidationFailed):  # a draft cannot go back to draft
-        service.change_status(
+        campaign_details.change_status(
             session=session, campaign=draft, to=CampaignStatus.DRAFT, actor_id=None, now=T0
         )
 
@@ -200,7 +209,7 @@ def test_a_published_campaign_keeps_what_has_opened(session: Session, brand: Bra
     )
     now = T0 + DAY
     with pytest.raises(ValidationFailed) as refused:
-        service.update_stage(
+        timeline_changes.update_stage(
             session=session,
             campaign=campaign,
             stage=submission,
@@ -214,7 +223,7 @@ def test_a_published_campaign_keeps_what_has_opened(session: Session, brand: Bra
         add(session, campaign, stage_input(StageKind.JURY, 0.5, 0.9), now=now)
     assert "must open later" in refused.value.errors["opens_at"]
     session.rollback()
-    service.update_stage(  # the upcoming stage can still move
+    timeline_changes.update_stage(  # the upcoming stage can still move
         session=session,
         campaign=campaign,
         stage=voting,
@@ -232,7 +241,7 @@ def test_an_archived_campaign_does_not_change(session: Session, brand: Brand) ->
     with pytest.raises(ValidationFailed):
         add(session, campaign, stage_input(StageKind.JURY, 11, 12))
     with pytest.raises(ValidationFailed):
-        service.close_stage_early(
+        timeline_changes.close_stage_early(
             session=session,
             campaign=campaign,
             stage=stage,
@@ -241,7 +250,7 @@ def test_an_archived_campaign_does_not_change(session: Session, brand: Brand) ->
             now=T0 + DAY,
         )
     with pytest.raises(ValidationFailed):
-        service.update_campaign(
+        campaign_details.update_campaign(
             session=session,
             campaign=campaign,
             data=details(title="New"),
@@ -272,7 +281,7 @@ def test_closing_early_before_during_and_after(
     actor = make_user(name="Marketer")
 
     def close(now: datetime) -> None:
-        service.close_stage_early(
+        timeline_changes.close_stage_early(
             session=session,
             campaign=campaign,
             stage=submission,
@@ -307,7 +316,7 @@ def test_extending_may_not_run_into_the_next_stage(
     now = T0 + 5 * DAY
 
     def extend(stage: Stage, closes_at: datetime, at: datetime = now) -> None:
-        service.extend_stage(
+        timeline_changes.extend_stage(
             session=session,
             campaign=campaign,
             stage=stage,

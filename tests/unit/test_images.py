@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageFile
 
+from cocreate import images as images_module
 from cocreate.i18n import using_locale
-from cocreate.ideas import images as images_module
-from cocreate.ideas.images import (
+from cocreate.images import (
     MAX_UPLOAD_BYTES,
     DecodeGate,
     ImageRejected,

@@ -19,8 +19,11 @@ from cocreate.brands.models import Brand, Membership, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import Idea, IdeaStatus
-from cocreate.moderation import service
+from cocreate.moderation.decisions.case import Decided
+from cocreate.moderation.decisions.decide import decide
+from cocreate.moderation.decisions.undo import undo
 from cocreate.moderation.models import Action, Report
+from cocreate.moderation.rules import Refused
 from cocreate.voting.methods import Method
 from cocreate.voting.models import (
     Ballot,
@@ -132,8 +135,8 @@ class World:
         )
         assert result.outcome in (Outcome.COUNTED, Outcome.HELD), result
 
-    def merge(self, session: Session) -> service.Decided:
-        return service.decide(
+    def merge(self, session: Session) -> Decided:
+        return decide(
             session=session,
             brand=self.brand,
             idea_id=self.duplicate.id or 0,
@@ -143,8 +146,8 @@ class World:
             clock=self.clock,
         )
 
-    def undo(self, session: Session, decision_id: int) -> service.Decided:
-        return service.undo(
+    def undo(self, session: Session, decision_id: int) -> Decided:
+        return undo(
             session=session,
             brand=self.brand,
             decision_id=decision_id,
@@ -307,7 +310,7 @@ def test_merge_racing_votes_for_the_target_keeps_ballots_and_tallies_exact(
             with Session(engine, expire_on_commit=False) as s:
                 try:
                     world.merge(s)
-                except service.Refused as exc:
+                except Refused as exc:
                     assert "Votes changed" in exc.message, exc.message
                     continue
                 return attempt
