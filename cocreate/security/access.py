@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -139,10 +140,11 @@ class Account:
         return not self.disabled and self.deleted_at is None
 
 
-def account_columns() -> list[Any]:
+@cache
+def account_columns() -> tuple[Any, ...]:
     """The columns of `users` an `Account` is made of, in order (`Account(*row)`)."""
     users = User.__table__  # type: ignore[attr-defined]
-    return [users.c[field.name] for field in fields(Account)]
+    return tuple(users.c[field.name] for field in fields(Account))
 
 
 def claimed_account_id(request: Request) -> int | None:
