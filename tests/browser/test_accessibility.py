@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,11 @@ from sqlalchemy.engine import Engine
 from cocreate.accounts import login_limits
 from cocreate.accounts.login_limits import limits
 from cocreate.accounts.models import User
-from cocreate.app import create_app
-from cocreate.clock import FrozenClock
-from cocreate.settings import Settings
 from tests.browser.a11y import assert_accessible, no_horizontal_scroll, violations
 from tests.browser.inprocess import served
 from tests.browser.test_ballot import server  # noqa: F401  (fixture)
 from tests.conftest import PASSWORD, csrf_from, log_in
-from tests.http.test_request_model import lock_held_on
+from tests.http.test_request_model import lock_held_on, tight_app  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -102,16 +98,7 @@ def test_the_log_in_check_is_accessible_and_works_with_the_keyboard(
 
 
 @pytest.fixture
-def tight_app(settings: Settings, engine: Engine, clock: FrozenClock) -> Any:
-    """One request thread, one pooled connection, and a short wait."""
-    return create_app(
-        replace(settings, request_threads=1, db_pool_size=1, overload_wait_seconds=0.3),
-        clock=clock,
-    )
-
-
-@pytest.fixture
-def busy_server(tight_app: Any) -> Iterator[str]:
+def busy_server(tight_app: Any) -> Iterator[str]:  # noqa: F811
     with served(tight_app) as url:
         yield url
 
@@ -119,7 +106,6 @@ def busy_server(tight_app: Any) -> Iterator[str]:
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_busy_page_is_accessible(
     busy_server: str,
-    tight_app: Any,
     engine: Engine,
     browser: Any,
     tmp_path: Path,
