@@ -8,7 +8,7 @@ that only read a round's settings take either (`RoundLike`: a `Round` or its `Ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from cocreate.accounts.models import User
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
+from cocreate.group_commit import batch_memo
 from cocreate.security.access import Account, account_columns
 from cocreate.types import UTCDateTime
 from cocreate.voting.entrants import first_round_condition
@@ -124,20 +125,22 @@ class CampaignRound:
     open: OpenRound | None
 
 
-def _mailbox_siblings_column() -> Any:
+def _mailbox_siblings_column(*, bound_round: bool = False) -> Any:
     """The fraud screen's mailbox count (`fraud.screen.MAILBOX_SIBLINGS`) as a column of the
-    open-round query, correlated on the round: other accounts of the voter's canonical
-    mailbox (bound: `voter`, the account id) with a live vote in the open round."""
+    open-round query, correlated on the round (with `bound_round`: of the round bound as
+    `round_id`): other accounts of the voter's canonical mailbox (bound: `voter`, the account
+    id) with a live vote in the open round."""
     sibling = USERS.alias("sibling")
     live = VOTES.alias("live")
+    round_id = bindparam("round_id") if bound_round else ROUNDS.c.id
     voted = (
         exists()
         .where(
-            live.c.round_id == ROUNDS.c.id,
+            live.c.round_id == round_id,
             live.c.voter_id == sibling.c.id,
             live.c.withdrawn_at.is_(None),
         )
-        .correlate(ROUNDS, sibling)
+        .correlate(*([] if bound_round else [ROUNDS]), sibling)
     )
     voter = USERS.alias("voter")
     mailbox = (
@@ -151,7 +154,7 @@ def _mailbox_siblings_column() -> Any:
         core_select(func.count())
         .select_from(sibling)
         .where(sibling.c.canonical_mailbox == mailbox, sibling.c.id != bindparam("voter"), voted)
-        .correlate(ROUNDS)
+        .correlate(*([] if bound_round else [ROUNDS]))
         .scalar_subquery()
     )
 
@@ -240,11 +243,33 @@ class VoteContext:
     found: CampaignRound | None  # None: no published campaign at this address
 
 
+@cache
+def _account_query(with_mailbox: bool) -> Any:
+    """The account `voter` names, with its mailbox siblings in the round bound as `round_id`
+    when `with_mailbox`: what a vote reads when its batch read the open round already."""
+    one = core_select(literal_column("1").label("one")).subquery("one")
+    account = one.outerjoin(USERS, USERS.c.id == bindparam("voter"))
+    siblings = [_mailbox_siblings_column(bound_round=True)] if with_mailbox else []
+    return core_select(*account_columns(), *siblings).select_from(account)
+
+
 def read_for_vote(
     *, session: Session, slug: str, now: datetime, voter_id: int | None, with_mailbox: bool
 ) -> VoteContext:
     """The account `voter_id` names and `find_open_round`'s answer (with the voter's mailbox
-    siblings when `with_mailbox`), in one statement."""
+    siblings when `with_mailbox`), in one statement.
+
+    In a group commit's batch (`group_commit.batch_memo`) the campaign and its open round
+    are read once, by the batch's first vote; the next votes of the batch, while their `now`
+    is still within the open stage, read only the account (and its mailbox siblings, which
+    the batch's own votes may change)."""
+    memo = batch_memo()
+    key = (CampaignRound, slug)
+    known: CampaignRound | None = None if memo is None else memo.get(key)
+    if known is not None and known.open is not None:
+        stage = known.open.stage
+        if stage.opens_at <= now < stage.closes_at:
+            return _with_account(session, known, voter_id, with_mailbox)
     params = {"slug": slug, "now": now, "voter": voter_id}
     row = tuple(session.connection().execute(_query_with_account(with_mailbox), params).one())
     width = len(account_columns())
@@ -252,7 +277,26 @@ def read_for_vote(
     rest = row[width:]
     if rest[0] is None:
         return VoteContext(account, None)
-    return VoteContext(account, _found(session, rest, with_mailbox))
+    found = _found(session, rest, with_mailbox)
+    if memo is not None and found.open is not None:
+        memo[key] = found
+    return VoteContext(account, found)
+
+
+def _with_account(
+    session: Session, found: CampaignRound, voter_id: int | None, with_mailbox: bool
+) -> VoteContext:
+    """`found` (read by an earlier vote of the batch) with the account `voter_id` names."""
+    assert found.open is not None
+    if voter_id is None:  # nobody signed in: refused by the access check, nothing to read
+        return VoteContext(None, found)
+    params = {"voter": voter_id, "round_id": found.open.round.id}
+    row = tuple(session.connection().execute(_account_query(with_mailbox), params).one())
+    width = len(account_columns())
+    account = Account(*row[:width]) if row[0] is not None else None
+    siblings = int(row[width]) if with_mailbox else None
+    opened = replace(found.open, mailbox_siblings=siblings)
+    return VoteContext(account, CampaignRound(found.campaign, opened))
 
 
 def _found(session: Session, row: tuple[Any, ...], with_mailbox: bool) -> CampaignRound:

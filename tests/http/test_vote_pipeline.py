@@ -425,6 +425,25 @@ def test_the_votes_of_a_batch_read_each_voters_mailbox(
     )
 
 
+def test_the_votes_of_a_batch_read_the_open_round_once(
+    app: Any, session: Session, make_user: Callable[..., User]
+) -> None:
+    """The campaign and its open round are read by a batch's first vote only
+    (`group_commit.batch_memo`); the others read their account (and mailbox siblings)."""
+    world = make_voting_world(session, make_user("owner@example.com"), ideas=3)
+    voters = [make_user(f"voter{n}@example.com") for n in range(8)]
+    cookies = signed_in_cookies(app, world, voters)
+    with statements_through_sqlalchemy(app) as seen:
+        answers = sent_together(app, world, [(v, world.ideas[0]) for v in voters], cookies)
+    assert all("is counted" in answer.text for answer in answers)
+    group = app.state.db.group_commit
+    assert group.batches < group.pieces == len(voters)
+    round_reads = [sql for sql in seen if "stages" in sql and "campaigns" in sql]
+    account_reads = [sql for sql in seen if "FROM (SELECT 1" in sql and "stages" not in sql]
+    assert len(round_reads) == group.batches, round_reads
+    assert len(account_reads) == len(voters) - group.batches
+
+
 class TickingClock(FrozenClock):
     """A clock that moves a second each time it is read."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cocreate.concurrency import RequestThreads
 from cocreate.db import begin_write
-from cocreate.group_commit import GroupCommit, session_on
+from cocreate.group_commit import BatchRolledBack, GroupCommit, batch_memo, session_on
 from tests.conftest import close_every_connection, run_async
 
 metadata = MetaData()
@@ -104,6 +104,32 @@ def test_a_failing_piece_is_undone_alone(table: Engine) -> None:
         session.execute(INSERT, {"id": 1})
         return 0
 
+    def never_commits(session: Any) -> str:
+        session.execute(INSERT, {"id": 70})
+        return "answered without committing"
+
+    group = GroupCommit(table, RequestThreads(size=8, wait=5))
+    pieces = [fails_after_writing, duplicate, never_commits]
+    answers = run_async(run_all(group, [insert(1), *(on_a_session(p) for p in pieces), insert(2)]))
+    assert answers[0] == 1 and answers[4] == 2
+    assert isinstance(answers[1], RuntimeError)
+    assert isinstance(answers[2], IntegrityError)
+    assert answers[3] == "answered without committing"
+    if table.dialect.name == "sqlite":
+        # A piece that raised is undone (its savepoint); one that returned keeps its writes,
+        # committed or not, as on PostgreSQL.
+        assert stored(table) == [1, 2, 70]
+    else:
+        # Autocommit: each statement is kept as it runs. The vote path writes only single
+        # statements there (voting.store), each all or nothing.
+        assert stored(table) == [1, 2, 50, 70]
+
+
+def test_a_piece_that_rolls_back_the_batch_fails_it_whole(table: Engine) -> None:
+    """SQLite: a piece's session rollback is the shared transaction's; the batch then fails
+    and nothing of it is kept (the vote store never rolls back a session there). PostgreSQL:
+    a piece's rollback ends only its own (autocommit) transaction."""
+
     def rolls_back(session: Any) -> str:
         session.execute(INSERT, {"id": 60})
         session.rollback()
@@ -111,25 +137,34 @@ def test_a_failing_piece_is_undone_alone(table: Engine) -> None:
         session.commit()
         return "kept 61"
 
-    def never_commits(session: Any) -> str:
-        session.execute(INSERT, {"id": 70})
-        return "answered without committing"
+    group = GroupCommit(table, RequestThreads(size=8, wait=5))
+    answers = run_async(run_all(group, [insert(1), on_a_session(rolls_back), insert(2)]))
+    if table.dialect.name == "sqlite":
+        assert all(isinstance(answer, BatchRolledBack) for answer in answers)
+        assert stored(table) == []
+        assert run_async(group.run(insert(3))) == 3  # the next batch runs as usual
+        assert stored(table) == [3]
+    else:
+        assert answers == [1, "kept 61", 2]
+        assert stored(table) == [1, 2, 60, 61]
+
+
+def test_the_pieces_of_a_batch_share_a_memo(table: Engine) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def counts(connection: Connection) -> int:
+        memo = batch_memo()
+        assert memo is not None
+        memo["pieces"] = memo.get("pieces", 0) + 1
+        seen.append((id(memo), memo["pieces"]))
+        return int(memo["pieces"])
 
     group = GroupCommit(table, RequestThreads(size=8, wait=5))
-    pieces = [fails_after_writing, duplicate, rolls_back, never_commits]
-    answers = run_async(run_all(group, [insert(1), *(on_a_session(p) for p in pieces), insert(2)]))
-    assert answers[0] == 1 and answers[5] == 2
-    assert isinstance(answers[1], RuntimeError)
-    assert isinstance(answers[2], IntegrityError)
-    assert answers[3] == "kept 61"
-    assert answers[4] == "answered without committing"
-    if table.dialect.name == "sqlite":
-        # As with a transaction each: what a piece did not commit, or undid, is not stored.
-        assert stored(table) == [1, 2, 61]
-    else:
-        # Autocommit: each statement is kept as it runs. The vote path writes only single
-        # statements there (voting.store), each all or nothing.
-        assert stored(table) == [1, 2, 50, 60, 61, 70]
+    assert batch_memo() is None  # outside a batch
+    assert run_async(run_all(group, [counts, counts, counts])) == [1, 2, 3]
+    assert run_async(group.run(counts)) == 1  # a new batch, a new memo
+    assert len({memo for memo, _ in seen[:3]}) == 1
+    assert batch_memo() is None
 
 
 def test_sqlite_answers_none_before_the_commit_and_none_if_it_fails(table: Engine) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from cocreate.db import begin_write
+from cocreate.group_commit import driver_sql
 from cocreate.voting.models import VoteStatus
 from cocreate.voting.store.statements import CastRow, Statements, statements
 
@@ -27,38 +28,59 @@ def cast(session: Session, values: Mapping[str, Any]) -> CastRow:
     allowance, add a counted vote to the idea's tally; commits. `values`: the vote's columns
     (`statements.VOTE_COLUMNS`), `campaign_id`, `first_round`, the ballot's `votes_left`
     and `points_left` after a first vote, `spent` (points) and `counted`. On PostgreSQL one
-    statement; on SQLite three in a write transaction. All or nothing: nothing is kept
-    either when the answer is not `inserted`."""
+    statement; on SQLite three in a write transaction, in a savepoint of their own. All or
+    nothing: nothing is kept either when the answer is not `inserted`."""
     sql = _sql(session)
-    try:
-        if sql.cast_all is not None:
-            found = session.connection().execute(sql.cast_all, values).one()
-            title, inserted, votes_left, points_left, votes, points = found
-            session.commit()
-            if not inserted:
-                return CastRow(title, False)
-            counted = None if votes is None else (int(votes), int(points))
-            return CastRow(title, True, (int(votes_left), int(points_left)), counted)
+    if sql.cast_all is None:
         return _cast_in_steps(session, sql, values)
+    try:
+        found = session.connection().execute(sql.cast_all, values).one()
     except IntegrityError as error:
         session.rollback()
-        if _overspent(error):  # the ballot's CHECK refused the spend
-            return CastRow(None, False, overspent=True)
-        return CastRow(None, False, conflict=True)
+        return _refused(error)
+    title, inserted, votes_left, points_left, votes, points = found
+    session.commit()
+    if not inserted:
+        return CastRow(title, False)
+    counted = None if votes is None else (int(votes), int(points))
+    return CastRow(title, True, (int(votes_left), int(points_left)), counted)
+
+
+class _Undone(Exception):
+    """The steps stopped: what they wrote is undone, and `row` is the answer."""
+
+    def __init__(self, row: CastRow) -> None:
+        super().__init__()
+        self.row = row
 
 
 def _cast_in_steps(session: Session, sql: Statements, values: Mapping[str, Any]) -> CastRow:
+    """SQLite's cast. Its steps are undone with a savepoint on the connection, not with the
+    session's rollback: in a group commit that rollback would end the whole batch's shared
+    transaction (`group_commit`)."""
     begin_write(session)
+    savepoint = driver_sql(session.connection())
+    savepoint("SAVEPOINT steps")
+    try:
+        row = _steps(session, sql, values)
+    except (IntegrityError, _Undone) as stopped:
+        savepoint("ROLLBACK TO steps")
+        savepoint("RELEASE steps")
+        session.commit()
+        return stopped.row if isinstance(stopped, _Undone) else _refused(stopped)
+    savepoint("RELEASE steps")
+    session.commit()
+    return row
+
+
+def _steps(session: Session, sql: Statements, values: Mapping[str, Any]) -> CastRow:
     stored = _first(session, sql.insert_vote, values)
     if stored is None:  # not votable, or a live vote exists: a retry, a double click
-        title = entrant_title(session, values)
-        session.rollback()
-        return CastRow(title, False)
+        raise _Undone(CastRow(entrant_title(session, values), False))
     title = str(stored[1])
     remaining = _first(session, sql.spend, values)
     if remaining is None:  # the ballot cannot pay
-        session.rollback()
-        return CastRow(title, False, overspent=True)
+        raise _Undone(CastRow(title, False, overspent=True))
     tally = None
     if values["counted"]:
         tally = add_to_tally(
@@ -68,8 +90,13 @@ def _cast_in_steps(session: Session, sql: Statements, values: Mapping[str, Any])
             votes=1,
             points=values["weight"],
         )
-    session.commit()
     return CastRow(title, True, (int(remaining[0]), int(remaining[1])), tally)
+
+
+def _refused(error: IntegrityError) -> CastRow:
+    if _overspent(error):  # the ballot's CHECK refused the spend
+        return CastRow(None, False, overspent=True)
+    return CastRow(None, False, conflict=True)
 
 
 def _overspent(error: IntegrityError) -> bool:
@@ -112,8 +139,8 @@ def withdraw(
         return (int(votes_left), int(points_left)), counted
     begin_write(session)
     taken = _first(session, sql.withdraw, values)
-    if taken is None:
-        session.rollback()
+    if taken is None:  # nothing written: ended as it is (a rollback would end a whole batch)
+        session.commit()
         return None
     weight, status = int(taken[0]), taken[1]
     remaining = _first(session, sql.give_back, {**keys, "given_back": weight * points_per_weight})
