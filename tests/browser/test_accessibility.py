@@ -5,6 +5,7 @@ of a tight server waits on a lock while the browser asks for a page."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -97,6 +98,16 @@ def test_the_log_in_check_is_accessible_and_works_with_the_keyboard(
     page.wait_for_url(f"{server}/account", timeout=15_000)
 
 
+def _until_saturated(url: str) -> None:
+    """Wait until the server says its request threads are all taken (`/readyz`, answered by
+    the event loop alone)."""
+    deadline = time.monotonic() + 10
+    with httpx2.Client(base_url=url, timeout=5) as probe:
+        while probe.get("/readyz").status_code != 503:
+            assert time.monotonic() < deadline, "the request never took the server's thread"
+            time.sleep(0.02)
+
+
 @pytest.fixture
 def busy_server(tight_app: Any) -> Iterator[str]:  # noqa: F811
     with served(tight_app) as url:
@@ -124,6 +135,7 @@ def test_the_busy_page_is_accessible(
             waiting = pool.submit(
                 client.post, "/language", data={"csrf_token": token, "locale": "fr", "next": "/"}
             )
+            _until_saturated(busy_server)  # the POST holds the only thread (not still on its way)
             response = page.goto(f"{busy_server}/")
             assert response is not None and response.status == 503
             heading = "Very busy right now" if language == "en" else "Très forte affluence"
