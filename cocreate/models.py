@@ -17,6 +17,7 @@ from cocreate.moderation.models import (
     Report,
 )
 from cocreate.notifications.models import OutboxEmail
+from cocreate.sharing.models import ShareArrival  # noqa: F401
 from cocreate.voting.models import (
     Ballot,
     DeclaredCountry,

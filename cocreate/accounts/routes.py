@@ -17,6 +17,8 @@ from cocreate.security.access import PUBLIC, SIGNED_IN, current_user, db, route
 from cocreate.security.ratelimit import Limit
 from cocreate.security.redirects import safe_next
 from cocreate.security.tokens import InvalidToken
+from cocreate.sharing.arrivals import SESSION_KEY as SHARE_ARRIVAL
+from cocreate.sharing.arrivals import attach_on_sign_in
 from cocreate.web import add_flash, redirect, render
 
 
@@ -33,8 +35,12 @@ def _fresh_session(request: Request) -> None:
 
 
 def log_in(request: Request, user: User) -> None:
-    """A fresh session for the account, keeping the chosen language."""
+    """A fresh session for the account, keeping the chosen language; a visit the visitor
+    made through someone's share link before signing in becomes theirs (sharing)."""
+    arrival = request.session.get(SHARE_ARRIVAL)
     _fresh_session(request)
+    if arrival is not None and user.id is not None:
+        attach_on_sign_in(db(request), user.id, arrival)
     request.session["uid"] = user.id
     request.session["sv"] = user.session_version
     request.state.user = user

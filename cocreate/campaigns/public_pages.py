@@ -17,7 +17,8 @@ from cocreate.i18n import current_locale
 from cocreate.i18n import gettext as _
 from cocreate.images import variant_key
 from cocreate.markdown import plain_text, render_markdown
-from cocreate.security.access import db
+from cocreate.security.access import current_user, db
+from cocreate.sharing.arrivals import note_arrival, share_url
 from cocreate.sharing.card import Card
 from cocreate.sharing.serve import card_response, versioned
 from cocreate.web import render
@@ -52,6 +53,7 @@ def _campaign_page(
         "now_iso": now.isoformat(),
         "now_panel": display.what_you_can_do(campaign, stages, state, now),
         "canonical_url": f"{base_url}/c/{campaign.slug}",
+        "share_url": share_url(request, f"{base_url}/c/{campaign.slug}", campaign.id, None),
         "description": plain_text(campaign.summary) or plain_text(campaign.brief),
         "cover_url": cover,
         "image_url": f"{base_url}{versioned(f'/c/{campaign.slug}/card.png', card)}",
@@ -64,6 +66,8 @@ def campaign_page(request: Request) -> Response:
     if found is None:
         raise HTTPException(404)
     campaign, brand = found
+    user = current_user(request)
+    note_arrival(request, db(request), campaign.id or 0, None, user.id if user else None)
     return _campaign_page(request, campaign, brand, preview=False)
 
 

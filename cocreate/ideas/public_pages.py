@@ -29,6 +29,7 @@ from cocreate.ideas.visibility import can_view, is_publicly_visible
 from cocreate.integers import ID_MAX, int_or_none
 from cocreate.markdown import plain_text, render_markdown
 from cocreate.security.access import current_user, db
+from cocreate.sharing.arrivals import note_arrival, share_url
 from cocreate.web import redirect, render
 
 SEARCH_MAX = 100
@@ -50,6 +51,9 @@ def idea_page(request: Request) -> Response:
     is_open = service.submission_open(session=session, campaign=campaign, now=now)
     large = image_url(storage, idea, "large")
     is_public = is_publicly_visible(idea, campaign)
+    canonical = absolute(request, idea_path(campaign, idea))
+    if is_public:
+        note_arrival(request, session, campaign.id or 0, idea.id, user.id if user else None)
     context = {
         "campaign": campaign,
         "brand": brand,
@@ -59,7 +63,8 @@ def idea_page(request: Request) -> Response:
         "summary": plain_text(idea.description) or campaign.summary,
         "image_url": large,
         "og_image": absolute(request, idea_card_path(campaign, brand, idea, author_name)),
-        "canonical_url": absolute(request, idea_path(campaign, idea)),
+        "canonical_url": canonical,
+        "share_url": share_url(request, canonical, campaign.id or 0, idea.id),
         "can_edit": is_open and service.can_edit(idea, user),
         "can_withdraw": service.can_withdraw(idea, user, submission_is_open=is_open),
         "is_public": is_public,
