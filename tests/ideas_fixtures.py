@@ -135,3 +135,25 @@ def jpeg_bytes(size: tuple[int, int] = (64, 48), **save: Any) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (30, 120, 200)).save(out, "JPEG", **save)
     return out.getvalue()
+
+
+def tally_round(session: Session, campaign: Campaign, votes: list[tuple[Idea, int]]) -> int:
+    """A round on the campaign's voting stage with these counted votes in its tallies (what
+    the gallery shows and sorts by once the round has opened). Returns the round's id."""
+    from sqlmodel import select
+
+    from cocreate.voting.models import IdeaTally, Round
+
+    stage = session.exec(
+        select(Stage).where(Stage.campaign_id == campaign.id, Stage.kind == StageKind.VOTING)
+    ).one()
+    round_ = Round(stage_id=stage.id or 0, campaign_id=campaign.id or 0)
+    session.add(round_)
+    session.flush()
+    session.add_all(
+        IdeaTally(round_id=round_.id or 0, idea_id=idea.id or 0, votes=n, points=n)
+        for idea, n in votes
+        if n
+    )
+    session.commit()
+    return round_.id or 0

@@ -4,9 +4,10 @@ keyset (fast at any depth), filtered by category and searched by words.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, tuple_
 from sqlmodel import Session, col, select
@@ -27,6 +28,26 @@ def _id(value: int | None) -> int:
     return value
 
 
+class VoteOrder(Protocol):
+    """Where "most voted" and the counts on the cards come from: the votes of one round
+    (voting's tallies), so the gallery never adds up rounds. Given by the caller: the ideas
+    feature does not read votes."""
+
+    def counts(self, session: Session, idea_ids: Sequence[int]) -> Mapping[int, int]:
+        """Counted votes of these ideas (absent: none)."""
+        ...
+
+    def page(
+        self,
+        session: Session,
+        base: SelectOfScalar[Idea],
+        after: tuple[int, int] | None,
+        take: int,
+    ) -> list[Idea]:
+        """Up to `take` ideas of `base` in (votes, id) descending order after `after`."""
+        ...
+
+
 @dataclass(frozen=True)
 class GalleryQuery:
     campaign_id: int
@@ -38,21 +59,23 @@ class GalleryQuery:
     limit: int = PAGE_SIZE
     # The campaign's: post-moderated campaigns show pending ideas too.
     moderation_mode: str = ModerationMode.PRE
+    votes: VoteOrder | None = field(default=None, compare=False)  # None: no round yet
 
 
 @dataclass(frozen=True)
 class GalleryPage:
     ideas: list[Idea]
     next_cursor: str | None
+    votes: Mapping[int, int] = field(default_factory=dict)  # idea id -> the round's votes
 
 
-def _cursor(idea: Idea, sort: str) -> str:
+def _cursor(idea: Idea, sort: str, votes: Mapping[int, int]) -> str:
     if sort == "newest":
         assert idea.submitted_at is not None
         micros = int(idea.submitted_at.timestamp() * 1_000_000)
         return f"{micros}.{idea.id}"
     if sort == "votes":
-        return f"{idea.vote_count}.{idea.id}"
+        return f"{votes.get(_id(idea.id), 0)}.{idea.id}"
     return f"{idea.random_key}.{idea.id}"
 
 
@@ -96,20 +119,26 @@ def gallery_page(*, session: Session, query: GalleryQuery) -> GalleryPage:
         )
         if query.sort == "random":
             rows += _random_order(session, base, query.seed, after, take)
+        elif query.sort == "votes" and query.votes is not None:
+            rows += query.votes.page(session, base, after, take)
         else:
             rows += session.exec(_sorted(base, query.sort, after).limit(take)).all()
-    rows = sorted(rows, key=_order_key(query.sort, query.seed))[:take]
+    votes: Mapping[int, int] = {}
+    if query.votes is not None and rows:
+        votes = query.votes.counts(session, [_id(i.id) for i in rows])
+    rows = sorted(rows, key=_order_key(query.sort, query.seed, votes))[:take]
     ideas = rows[: query.limit]
     more = len(rows) > query.limit
-    return GalleryPage(ideas, _cursor(ideas[-1], query.sort) if more and ideas else None)
+    cursor = _cursor(ideas[-1], query.sort, votes) if more and ideas else None
+    return GalleryPage(ideas, cursor, votes)
 
 
-def _order_key(sort: str, seed: int) -> Callable[[Idea], tuple[int, ...]]:
-    """The gallery's order as a Python sort key (the same as `_sorted` and `_random_order`)."""
+def _order_key(sort: str, seed: int, votes: Mapping[int, int]) -> Callable[[Idea], tuple[int, ...]]:
+    """The gallery's order as a Python sort key (the same as the queries')."""
     if sort == "newest":
         return lambda i: (-int((i.submitted_at or _EPOCH).timestamp() * 1_000_000), -_id(i.id))
     if sort == "votes":
-        return lambda i: (-i.vote_count, -_id(i.id))
+        return lambda i: (-votes.get(_id(i.id), 0), -_id(i.id))
     return lambda i: (int(i.random_key < seed), i.random_key, _id(i.id))
 
 
@@ -119,11 +148,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _sorted(
     base: SelectOfScalar[Idea], sort: str, after: tuple[int, int] | None
 ) -> SelectOfScalar[Idea]:
-    if sort == "votes":
-        key = col(Idea.vote_count)
+    if sort == "votes":  # no round has opened: no idea has a vote yet
         if after is not None:
-            base = base.where(tuple_(key, col(Idea.id)) < tuple_(after[0], after[1]))
-        return base.order_by(key.desc(), col(Idea.id).desc())
+            base = base.where(col(Idea.id) < after[1])
+        return base.order_by(col(Idea.id).desc())
     submitted = col(Idea.submitted_at)
     base = base.where(submitted.is_not(None))
     if after is not None:

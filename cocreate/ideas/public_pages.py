@@ -3,6 +3,7 @@ for the submission form."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -124,16 +125,19 @@ def gallery_url(campaign: Campaign, query: ideas_gallery.GalleryQuery, **changes
 
 
 def gallery(request: Request) -> Response:
+    from cocreate.voting.gallery_counts import round_votes
     from cocreate.voting.rounds import GalleryVotes, gallery_votes
 
     campaign, brand = load_campaign(request)
+    now = request.app.state.clock.now()
     # "Most voted" and the counts follow the open rounds' visibility: hidden counts must
-    # not leak through the gallery (vote_count sums every round's counted votes).
-    votes = gallery_votes(
-        session=db(request), campaign_id=campaign.id or 0, now=request.app.state.clock.now()
-    )
+    # not leak through the gallery. They are the current round's, never rounds added up.
+    votes = gallery_votes(session=db(request), campaign_id=campaign.id or 0, now=now)
     sorts = tuple(s for s in ideas_gallery.SORTS if s != "votes" or votes != GalleryVotes.NOTHING)
-    query = _gallery_query(request, campaign, sorts)
+    query = replace(
+        _gallery_query(request, campaign, sorts),
+        votes=round_votes(session=db(request), campaign_id=campaign.id or 0, now=now),
+    )
     page = ideas_gallery.gallery_page(session=db(request), query=query)
     storage = storage_of(request)
     context = {
@@ -141,6 +145,7 @@ def gallery(request: Request) -> Response:
         "brand": brand,
         "query": query,
         "ideas": page.ideas,
+        "votes": page.votes,
         "thumbs": {idea.id: image_url(storage, idea, "thumb") for idea in page.ideas},
         "next_url": gallery_url(campaign, query, after=page.next_cursor)
         if page.next_cursor

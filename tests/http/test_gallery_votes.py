@@ -139,3 +139,28 @@ def test_ranks_only_give_the_order_without_the_counts(
     assert "1 vote" not in page and "0 votes" not in page
     assert 'value="votes"' in page
     assert _titles(page)[0] == world.ideas[0].title
+
+
+def test_the_gallery_shows_the_current_rounds_votes_not_every_round_added_up(
+    client: TestClient, session: Session, clock: FrozenClock
+) -> None:
+    from tests.results_support import DAY, make_contest, write_votes
+    from tests.results_support import T0 as START
+
+    contest = make_contest(session, slug="final", ideas=3, voters=5)
+    first, final = contest.rounds
+    a, b, c = contest.ideas
+    v = contest.voters
+    # Round 1: A far ahead. The final: B ahead, A with one vote, C none.
+    write_votes(session, first, [(voter, a, 1) for voter in v] + [(v[0], c, 1)])
+    write_votes(session, final, [(v[0], b, 1), (v[1], b, 1), (v[2], a, 1)], at=START + 11 * DAY)
+    clock.at = START + 5 * DAY  # round 1 is open: its votes
+    page = client.get("/c/final/ideas?sort=votes").text
+    assert _titles(page) == ["Idea A", "Idea C", "Idea B"]
+    assert "5 votes" in page and "1 vote" in page
+    clock.at = START + 12 * DAY  # the final is open: only its votes, in its order
+    page = client.get("/c/final/ideas?sort=votes").text
+    assert _titles(page) == ["Idea B", "Idea A", "Idea C"]
+    assert "2 votes" in page and "6 votes" not in page and "5 votes" not in page
+    cards = re.findall(r'<h2><a href="[^"]+">([^<]+)</a></h2>\s*<p class="votes">([^<]+)</p>', page)
+    assert dict(cards) == {"Idea B": "2 votes", "Idea A": "1 vote", "Idea C": "0 votes"}

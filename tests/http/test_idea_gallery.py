@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,7 @@ from cocreate.clock import FrozenClock
 from cocreate.ideas import search as ideas_search
 from cocreate.ideas.models import IdeaStatus
 from tests.conftest import log_in
+from tests.ideas_fixtures import tally_round
 
 MakeCampaign = Callable[..., Campaign]
 HTMX = {"HX-Request": "true"}
@@ -50,12 +52,18 @@ def walk_gallery(client: TestClient, url: str, *, htmx: bool) -> list[str]:
 
 @pytest.fixture
 def gallery_campaign(
-    make_campaign: MakeCampaign, make_user: Any, make_idea: Any
+    make_campaign: MakeCampaign,
+    make_user: Any,
+    make_idea: Any,
+    session: Session,
+    clock: FrozenClock,
 ) -> tuple[Campaign, User]:
+    """60 approved ideas; the voting round is open, with n % 7 votes for idea n."""
     campaign = make_campaign(slug="crisps", categories=["Sweet", "Savoury"])
     author = make_user(name="Ana")
+    votes = {}
     for n in range(60):
-        make_idea(
+        votes[n] = make_idea(
             campaign,
             author,
             f"Idea {n:02d}",
@@ -67,6 +75,8 @@ def gallery_campaign(
     make_idea(campaign, author, "Pending one", status=IdeaStatus.PENDING)
     make_idea(campaign, author, "Rejected one", status=IdeaStatus.REJECTED)
     make_idea(campaign, author, "Draft one", status=IdeaStatus.DRAFT)
+    tally_round(session, campaign, [(idea, n % 7) for n, idea in votes.items()])
+    clock.at += timedelta(days=8)  # the voting stage opened a day ago
     return campaign, author
 
 

@@ -20,8 +20,10 @@ from cocreate.ideas import gallery as ideas_gallery
 from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.moderation import brand_settings
 from cocreate.moderation.models import MergeCredit, ModerationDecision, ModerationFlag
+from cocreate.voting.gallery_counts import RoundVotes
 from cocreate.voting.models import Vote
 from tests.conftest import csrf_from, log_in, post_form, reload
+from tests.ideas_fixtures import tally_round
 from tests.voting_support import T0, make_voting_world
 
 pytest_plugins = ["tests.ideas_fixtures"]
@@ -427,10 +429,13 @@ def test_post_moderated_gallery_pages_merge_both_statuses_in_order(
     hidden.hidden_at = clock.now()
     session.add(hidden)
     session.commit()
+    # The gallery's votes are the current round's: (n * 7) % 5 for idea n, 0 for the hidden.
+    tallies = {i.id or 0: (n * 7) % 5 for n, i in enumerate(made)}
+    votes = RoundVotes(tally_round(session, campaign, [(i, tallies[i.id or 0]) for i in made]))
     seed = 50
     keys: dict[str, Callable[[Idea], Any]] = {
         "newest": lambda i: (i.submitted_at, i.id),
-        "votes": lambda i: (i.vote_count, i.id),
+        "votes": lambda i: (tallies.get(i.id or 0, 0), i.id),
         "random": lambda i: (-(i.random_key < seed), -i.random_key, -(i.id or 0)),
     }
     expected = [i.id for i in sorted(made, key=keys[sort], reverse=True)]
@@ -438,7 +443,7 @@ def test_post_moderated_gallery_pages_merge_both_statuses_in_order(
     after = None
     for _page in range(10):
         page = service_gallery(
-            session, campaign, sort=sort, after=after, seed=seed, limit=3, mode="post"
+            session, campaign, sort=sort, after=after, seed=seed, limit=3, mode="post", votes=votes
         )
         seen += [i.id for i in page.ideas]
         after = page.next_cursor
@@ -447,7 +452,9 @@ def test_post_moderated_gallery_pages_merge_both_statuses_in_order(
     assert seen == expected
     # Pre-moderated: the approved ones only, in the same order.
     approved = [i.id for i in sorted(made, key=keys[sort], reverse=True) if i.status == "approved"]
-    page = service_gallery(session, campaign, sort=sort, seed=seed, limit=20, mode="pre")
+    page = service_gallery(
+        session, campaign, sort=sort, seed=seed, limit=20, mode="pre", votes=votes
+    )
     assert [i.id for i in page.ideas] == approved
 
 
