@@ -50,10 +50,11 @@ class RoundVotes:
         rows: list[Idea] = []
         if after is None or after[0] > 0:  # the ideas with votes, most first
             voted = base.join(IdeaTally, self._voted())  # type: ignore[arg-type]
-            votes = col(IdeaTally.votes)
+            # The tally's columns, so that its index (round, votes, idea) gives the order.
+            votes, idea = col(IdeaTally.votes), col(IdeaTally.idea_id)
             if after is not None:
-                voted = voted.where(tuple_(votes, col(Idea.id)) < tuple_(after[0], after[1]))
-            order = (votes.desc(), col(Idea.id).desc())
+                voted = voted.where(tuple_(votes, idea) < tuple_(after[0], after[1]))
+            order = (votes.desc(), idea.desc())
             rows = list(session.exec(voted.order_by(*order).limit(take)).all())
             after = None
         if len(rows) < take:  # then those without, newest id first

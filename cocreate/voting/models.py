@@ -200,7 +200,11 @@ class IdeaTally(SQLModel, table=True):
     """
 
     __tablename__ = "idea_tallies"
-    __table_args__ = (CheckConstraint("votes >= 0", name="tally_votes"),)
+    __table_args__ = (
+        CheckConstraint("votes >= 0", name="tally_votes"),
+        # The gallery's "most voted" of a round, walked in order (voting.gallery_counts).
+        Index("ix_idea_tallies_round_votes", "round_id", "votes", "idea_id"),
+    )
 
     round_id: int = Field(foreign_key="rounds.id", primary_key=True, ondelete="CASCADE")
     idea_id: int = Field(foreign_key="ideas.id", primary_key=True, ondelete="CASCADE")
