@@ -135,6 +135,7 @@ def ballot(
         "errors": errors or {},
         "login_url": "/login?next=" + ballot_url(campaign.slug),
         **method.ballot_context(opened, ideas, state.my_votes if state else {}, sent),
+        **method.ballot_extras(request, opened),
     }
     response = render(request, "voting/ballot.html", context, status_code=status_code)
     return remember_device(request, response)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlmodel import Session
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from cocreate.forms import Form
@@ -165,6 +166,11 @@ class VotingMethod:
         the voter sent, when the ballot comes back with problems)."""
         return {}
 
+    def ballot_extras(self, request: Request, opened: OpenRound) -> dict[str, Any]:
+        """What the ballot template needs that only the request gives (the voter, the
+        platform's secret, the session): a head-to-head round's next pair, signed."""
+        return {}
+
     # --- The count -------------------------------------------------------------------------
 
     def tally(self) -> VoteCount:
@@ -195,8 +201,11 @@ class VotingMethod:
     def certified(self, session: Session, round_id: int, tally: Tally) -> None:
         """Store what the certified results show beyond the standings (nothing here)."""
 
-    def results_extras(self, session: Session, round_: RoundLike) -> dict[str, Any]:
-        """What the certified results page shows beyond the standings."""
+    def results_extras(
+        self, session: Session, round_: RoundLike, showing: str = "certified"
+    ) -> dict[str, Any]:
+        """What the results page shows beyond the standings (`showing`: "certified", "live"
+        or "ranks"). A `results_template` in it replaces the standings table."""
         return {}
 
     # --- The log ---------------------------------------------------------------------------
@@ -207,6 +216,12 @@ class VotingMethod:
         from cocreate.voting.results import stream_log
 
         return stream_log(session=session, round_id=round_id)
+
+    def log_header(self) -> str:
+        """The first line of the log's CSV (the column names of `vote_log`'s lines)."""
+        from cocreate.voting.results import LOG_HEADER
+
+        return LOG_HEADER
 
     def fraud_log(self, session: Session, round_id: int) -> LoadedVotes:
         """The round's live votes as the fraud detectors read them, and a way back from a
