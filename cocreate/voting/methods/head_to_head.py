@@ -172,8 +172,9 @@ class HeadToHead(VotingMethod):
     def rule(self, round_: RoundLike) -> str:
         return _(
             "Ideas are ordered by a Bradley-Terry estimate of their strength from every "
-            "counted choice, with a 95% interval; “can't decide” is counted but moves no score."
-        )
+            "counted choice, with a %(level)s interval; “can't decide” is counted but moves "
+            "no score."
+        ) % {"level": "95%"}
 
     def results_columns(self, showing: str) -> list[Column]:
         return [Column(_("Score"), "score"), Column(_("Comparisons"), "votes")]
