@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import String, case, func
+from sqlalchemy import String, case, func, true
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col
@@ -322,20 +322,20 @@ class ResultLine:
 def result_rows(session: Session, round_id: int, showing: str) -> list[ResultLine]:
     """The first ideas: in the certified order once certified, else by running score."""
     s = STATS.c
-    columns = (
+    columns: list[Any] = [
         s.idea_id,
-        Idea.title,
+        col(Idea.title),
         s.score,
         s.information,
         s.comparisons,
         s.wins,
         s.losses,
         s.ties,
-    )
+    ]
     query: Any
     if showing == "certified":
         query = (
-            core_select(*columns, RoundResult.rank, RoundResult.advanced)
+            core_select(*columns, col(RoundResult.rank), col(RoundResult.advanced))
             .join(Idea, col(Idea.id) == s.idea_id)
             .join(
                 RoundResult,
@@ -348,7 +348,7 @@ def result_rows(session: Session, round_id: int, showing: str) -> list[ResultLin
         query = (
             core_select(*columns)
             .join(Idea, col(Idea.id) == s.idea_id)
-            .where(s.round_id == round_id, s.active.is_(True))
+            .where(s.round_id == round_id, s.active == true())
             .order_by(s.score.desc(), s.idea_id)
             .limit(RESULTS_SHOWN)
         )

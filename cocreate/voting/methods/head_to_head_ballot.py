@@ -118,6 +118,7 @@ def _fragment_or_page(
 ) -> Response:
     """The next pair with `message`: the pair's block for htmx (always 200, so htmx swaps
     it), else the ballot page (with `status`) or a redirect back to it."""
+    response: Response
     if is_htmx_fragment_request(request):
         context = {
             "campaign": opened.campaign,
