@@ -39,7 +39,7 @@ from cocreate.headtohead import estimate, store
 from cocreate.headtohead.models import ChoiceStatus, HeadToHeadChoice, HeadToHeadStats
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
-from cocreate.security.access import SIGNED_IN, current_user, db, route
+from cocreate.security.access import SIGNED_IN, current_user, route
 from cocreate.voting.methods.base import Column, Tally, TieBreak, VotingMethod
 from cocreate.voting.methods.standings import rank
 from cocreate.voting.results_models import RoundResult
@@ -161,10 +161,9 @@ class HeadToHead(VotingMethod):
         user = current_user(request)
         if user is None or user.id is None:
             return {}
-        from cocreate.voting.methods.head_to_head_ballot import enter_entrants, pair_context
+        from cocreate.voting.methods.head_to_head_ballot import ballot_pair
 
-        enter_entrants(db(request), opened)
-        return pair_context(request, opened, user.id)
+        return ballot_pair(request, opened, user)
 
     def tally(self) -> BattleCount:  # type: ignore[override]
         return BattleCount(self.name)

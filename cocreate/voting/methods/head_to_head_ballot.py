@@ -40,6 +40,7 @@ from cocreate.voting.signals import remember_device, vote_signals
 from cocreate.web import is_htmx_fragment_request, redirect
 
 if TYPE_CHECKING:
+    from cocreate.accounts.models import User
     from cocreate.voting.open_round import OpenRound
     from cocreate.voting.service import Signals
 
@@ -65,6 +66,18 @@ def enter_entrants(session: Session, opened: OpenRound) -> None:
         store.enter_ideas(session=session, round_id=round_.id, idea_ids=enter, rng=rng)  # type: ignore[arg-type]
         store.withdraw_ideas(session=session, round_id=round_.id, idea_ids=leave)
         session.commit()
+
+
+def ballot_pair(request: Request, opened: OpenRound, voter: User) -> dict[str, Any]:
+    """The ballot page's pair: none for a voter who may not vote (the page says why)."""
+    session = db(request)
+    problem, _country = ballots.voter_problem(
+        session=session, round_=opened.round, voter=voter, now=now_of(request)
+    )
+    if problem is not None or voter.id is None:
+        return {}
+    enter_entrants(session, opened)
+    return pair_context(request, opened, voter.id)
 
 
 @dataclass(frozen=True)
