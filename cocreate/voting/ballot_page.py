@@ -76,7 +76,11 @@ def ballot(
     user = current_user(request)
     round_, campaign = opened.round, opened.campaign
     method = method_of(round_)
-    ideas = ballots.entrants(session=session, round_=round_, first_round=opened.first_round)
+    ideas = (
+        ballots.entrants(session=session, round_=round_, first_round=opened.first_round)
+        if method.lists_entrants
+        else []
+    )
     tally = (
         ballots.tally_of(session=session, round_id=round_.id)
         if round_.visibility != Visibility.HIDDEN

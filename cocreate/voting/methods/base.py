@@ -93,6 +93,8 @@ class VotingMethod:
     live_score: ClassVar[str] = "votes"
     # The ballot's part of the ballot page (`voting/ballot.html` includes it).
     ballot_template: ClassVar[str] = "voting/_ballot_ideas.html"
+    # The ballot page lists every idea of the round (a head-to-head ballot shows two).
+    lists_entrants: ClassVar[bool] = True
 
     def routes(self) -> Sequence[BaseRoute]:
         """Routes of the method's own (a ballot sent otherwise than vote by vote)."""

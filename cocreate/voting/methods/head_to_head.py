@@ -111,6 +111,7 @@ class HeadToHead(VotingMethod):
     name = "head_to_head"
     votes_on_ideas = False
     ballot_template = TEMPLATE
+    lists_entrants = False
 
     def routes(self) -> Sequence[BaseRoute]:
         from cocreate.voting.methods.head_to_head_ballot import choose
