@@ -87,7 +87,12 @@ def bench(url: str, *, ideas: int, voters: int, posts: int, pages: int) -> None:
                 if n == 0:
                     assert 'id="battle"' in answer.text, answer.text[:500]
             log(f"{engine.dialect.name}: choice POST (htmx, next pair) {percentiles(timings)}")
-            log(f"  answers by status: {outcomes}")
+            with engine.connect() as conn:
+                stored = conn.execute(
+                    text("SELECT count(*) FROM head_to_head_choices WHERE cast_at > :t"),
+                    {"t": now},
+                ).scalar_one()
+            log(f"  answers by status: {outcomes}; choices stored by them: {stored}")
             page_times = []
             for n in range(pages):
                 cookie, _csrf = voter_cookies(1 + n)
