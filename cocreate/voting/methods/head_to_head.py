@@ -208,7 +208,10 @@ class HeadToHead(VotingMethod):
             "h2h_rows": result_rows(session, round_.id or 0, showing),
             "h2h_counts": showing != "ranks",
             "h2h_ideas": session.execute(
-                core_select(func.count()).where(STATS.c.round_id == round_.id)
+                core_select(func.count()).where(
+                    STATS.c.round_id == round_.id,
+                    true() if showing == "certified" else STATS.c.active == true(),
+                )
             ).scalar_one(),
             "h2h_choices": session.execute(
                 core_select(func.count()).where(

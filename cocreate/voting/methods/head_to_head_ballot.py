@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cocreate.db import begin_write
 from cocreate.forms import Form, form_read
 from cocreate.headtohead import chooser, offer, store
 from cocreate.headtohead.models import ChoiceStatus
@@ -62,6 +63,7 @@ def enter_entrants(session: Session, opened: OpenRound) -> None:
     active = {idea_id for idea_id, is_active in rows if is_active}
     enter, leave = votable - active, active - votable
     if enter or leave:
+        begin_write(session)
         rng = random.Random()
         store.enter_ideas(session=session, round_id=round_.id, idea_ids=enter, rng=rng)  # type: ignore[arg-type]
         store.withdraw_ideas(session=session, round_id=round_.id, idea_ids=leave)
@@ -195,6 +197,7 @@ def choose(request: Request) -> Response:
     if isinstance(screened, cast.Refused):
         return answers.refused(request, slug, cast.RANKING)
     assert not isinstance(screened, cast.Challenged)  # held instead, as a ranked ballot
+    begin_write(session)  # SQLite: a writer from here (the reads above were a snapshot)
     ids = [pair.left_idea_id, pair.right_idea_id]
     if (
         len(
