@@ -103,6 +103,7 @@ def test_choices_by_htmx_and_plain_form_then_certified_and_verified(
     log_in(client, voter)
     page = client.get(world.ballot_url)
     assert "Which idea do you prefer?" in page.text
+    assert "you can make up to 60 choices a minute." in page.text
     pair_token, titles = shown_pair(page.text)
     csrf = token(client, world.ballot_url)
     # A plain form: a redirect back to the ballot, with the message.

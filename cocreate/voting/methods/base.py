@@ -141,6 +141,11 @@ class VotingMethod:
         """What the voter is asked to do, at the top of the ballot."""
         raise NotImplementedError
 
+    def frequency_text(self, round_: RoundLike) -> str | None:
+        """How often the voter may vote, when the method says it otherwise than "once in
+        this round" / "every day" (`display.frequency_explained`)."""
+        return None
+
     def counter(self, round_: RoundLike, state: BallotState) -> str:
         """What the voter has left ("Votes left: 3 of 5")."""
         values = {"num": state.votes_left, "total": state.max_votes}

@@ -38,6 +38,7 @@ from cocreate.db import stream_rows
 from cocreate.headtohead import estimate, store
 from cocreate.headtohead.models import ChoiceStatus, HeadToHeadChoice, HeadToHeadStats
 from cocreate.i18n import gettext as _
+from cocreate.i18n import ngettext
 from cocreate.ideas.models import Idea
 from cocreate.security.access import SIGNED_IN, current_user, route
 from cocreate.voting.methods.base import Column, Tally, TieBreak, VotingMethod
@@ -151,6 +152,13 @@ class HeadToHead(VotingMethod):
             "Two ideas at a time: pick the one you prefer, or say you can't decide. Go on "
             "as long as you like; each pair is shown to you once."
         )
+
+    def frequency_text(self, round_: RoundLike) -> str | None:
+        return ngettext(
+            "Each pair is shown to you once; you can make up to %(num)d choice a minute.",
+            "Each pair is shown to you once; you can make up to %(num)d choices a minute.",
+            round_.max_votes,
+        ) % {"num": round_.max_votes}
 
     def counter(self, round_: RoundLike, state: Any) -> str:
         return ""
