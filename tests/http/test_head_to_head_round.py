@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.fraud.loader import read_round_log
-from cocreate.headtohead.models import HeadToHeadChoice
+from cocreate.headtohead.models import HeadToHeadChoice, HeadToHeadStats
 from cocreate.voting.methods import registry
 from cocreate.voting.methods.head_to_head import HeadToHead
 from cocreate.voting.models import Round
@@ -285,3 +285,36 @@ def test_other_rounds_do_not_take_choices(
         follow_redirects=False,
     )
     assert answer.status_code == 303 and choices(session) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ({"challenge_above": 0, "refuse_above": 100}, "held"),  # a challenge: held instead
+        ({"challenge_above": 0, "refuse_above": 5}, "refused"),
+    ],
+)
+def test_fraud_layer_one_holds_or_refuses_a_choice(
+    policy: dict[str, int],
+    expected: str,
+    client: TestClient,
+    session: Session,
+    clock: FrozenClock,
+    make_user: Callable[..., User],
+) -> None:
+    """A brand-new account scores above 0 % (its age): the round's policy decides."""
+    world = world_of(session, make_user("owner@example.com"), clock, fraud_policy=policy)
+    log_in(client, make_user("voter@example.com"))
+    pair_token, _titles = shown_pair(client.get(world.ballot_url).text)
+    csrf = token(client, world.ballot_url)
+    answer = htmx_post(client, choice_url(world), csrf, {"pair": pair_token, "outcome": "left"})
+    made = choices(session)
+    if expected == "held":
+        assert "It will be checked before it counts." in answer.text
+        assert [(c.status, c.risk_score > 0) for c in made] == [("held", True)]
+        assert made[0].status_reason and made[0].status_reason.startswith("held")
+        stats = session.exec(select(HeadToHeadStats)).all()
+        assert sum(s.comparisons for s in stats) == 0  # a held choice moves nothing
+    else:
+        assert "We could not accept this vote" in answer.text
+        assert made == []
