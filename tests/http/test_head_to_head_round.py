@@ -248,6 +248,10 @@ def test_refusals(
         choice_url(world), data={"csrf_token": csrf_new, "pair": pair_token, "outcome": "left"}
     )
     assert late.status_code == 403 and "This round needs a confirmed email address" in late.text
+    by_htmx = htmx_post(
+        client, choice_url(world), csrf_new, {"pair": pair_token, "outcome": "left"}
+    )
+    assert by_htmx.headers["HX-Redirect"] == world.ballot_url and 'name="pair"' not in by_htmx.text
     # A closed round: back to the ballot with the reason, nothing stored.
     client.cookies.clear()
     log_in(client, voter)

@@ -132,8 +132,11 @@ def _fragment_or_page(
     request: Request, opened: OpenRound, voter_id: int, message: str, status: int
 ) -> Response:
     """The next pair with `message`: the pair's block for htmx (always 200, so htmx swaps
-    it), else the ballot page (with `status`) or a redirect back to it."""
+    it), else the ballot page (with `status`) or a redirect back to it. A voter who may not
+    vote gets no pair: the ballot (htmx: reloaded) says why."""
     response: Response
+    if status == 403 and is_htmx_fragment_request(request):  # no pair: the ballot says why
+        return answers.reload(request, opened.campaign.slug, message)
     if is_htmx_fragment_request(request):
         context = {
             "campaign": opened.campaign,
