@@ -17,7 +17,9 @@ from starlette.testclient import TestClient
 from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.fraud.loader import read_round_log
+from cocreate.headtohead import chooser, offer
 from cocreate.headtohead.models import HeadToHeadChoice, HeadToHeadStats
+from cocreate.ideas.models import Idea, IdeaStatus
 from cocreate.voting.methods import registry
 from cocreate.voting.methods.head_to_head import HeadToHead
 from cocreate.voting.models import Round
@@ -322,3 +324,45 @@ def test_fraud_layer_one_holds_or_refuses_a_choice(
     else:
         assert "We could not accept this vote" in answer.text
         assert made == []
+
+
+def test_the_offered_ideas_follow_the_ballot(
+    client: TestClient,
+    app: Any,
+    session: Session,
+    clock: FrozenClock,
+    make_user: Callable[..., User],
+) -> None:
+    """An idea hidden by reports leaves the pairs (a choice about it is refused with a new
+    pair), a newly approved one joins them, once the round's ideas are brought up to date."""
+    world = world_of(session, make_user("owner@example.com"), clock)
+    apple, basil = world.ideas[0], world.ideas[1]
+    voter = make_user("voter@example.com")
+    log_in(client, voter)
+    client.get(world.ballot_url)  # the four ideas enter
+    apple.hidden_at = clock.now()
+    late = Idea(
+        campaign_id=world.campaign.id,  # type: ignore[arg-type]
+        author_id=voter.id,  # type: ignore[arg-type]
+        title="Idea Late",
+        description="Approved during the vote.",
+        status=IdeaStatus.APPROVED,
+        submitted_at=clock.now(),
+    )
+    session.add_all([apple, late])
+    session.commit()
+    shown = offer.sign_pair(
+        secret_key=app.state.settings.secret_key,
+        round_id=world.round.id or 0,
+        voter_id=voter.id or 0,
+        pair=chooser.Pair(apple.id or 0, basil.id or 0),
+    )
+    csrf = token(client, world.ballot_url)
+    answer = htmx_post(client, choice_url(world), csrf, {"pair": shown, "outcome": "left"})
+    assert "One of these ideas left the round: here is another pair." in answer.text
+    assert choices(session) == []
+    app.state.rate_limiter.reset()  # as when the round's ideas are next brought up to date
+    client.get(world.ballot_url)
+    session.rollback()
+    offered = {s.idea_id: s.active for s in session.exec(select(HeadToHeadStats)).all()}
+    assert offered == {apple.id: False, late.id: True} | {i.id: True for i in world.ideas[1:]}

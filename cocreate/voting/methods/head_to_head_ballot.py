@@ -48,10 +48,15 @@ if TYPE_CHECKING:
 
 # --- The ballot: which ideas the chooser offers, and the voter's next pair --------------------
 
+ENTER_EVERY = 30  # seconds: the ballot pages of a round bring its ideas up to date this often
+
 
 def enter_entrants(session: Session, opened: OpenRound) -> None:
     """Offer the chooser exactly the ideas that may be voted for now (`on_ballot`): new ones
-    enter, hidden or rejected ones are withdrawn (their statistics stay)."""
+    enter, hidden or rejected ones are withdrawn (their statistics stay). Two reads of every
+    idea of the round (0.3 s at 100,000): done by a ballot page at most every `ENTER_EVERY`
+    seconds per round, on any worker sharing the rate-limit store. Meanwhile a new idea
+    waits, and a choice about an idea that left is refused with a new pair."""
     round_ = opened.round
     assert round_.id is not None
     votable = set(
@@ -78,7 +83,9 @@ def ballot_pair(request: Request, opened: OpenRound, voter: User) -> dict[str, A
     )
     if problem is not None or voter.id is None:
         return {}
-    enter_entrants(session, opened)
+    limiter = answers.guard_of(request).limiter
+    if limiter.first_use(f"head-to-head-entrants:{opened.round.id}", ENTER_EVERY):
+        enter_entrants(session, opened)
     return pair_context(request, opened, voter.id)
 
 
