@@ -311,6 +311,13 @@ def rebuild_statistics(
     """Recount every idea's statistics from the log and replace the running scores by the
     full estimate (after fraud review, or periodically as a job)."""
     ranking = rank_round(session=session, round_id=round_id, prior_sd=prior_sd, ties=ties)
+    save_ranking(session=session, round_id=round_id, ranking=ranking)
+    return ranking
+
+
+def save_ranking(*, session: Session, round_id: int, ranking: Ranking) -> None:
+    """Replace the statistics of the ranking's ideas (those with a statistics row) by its
+    counts and full estimate: after a rebuild, or the certified count of a closed round."""
     fitted = ranking.estimate
     rows = [
         {
@@ -332,4 +339,3 @@ def rebuild_statistics(
             ),
             rows,
         )
-    return ranking

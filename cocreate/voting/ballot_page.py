@@ -76,7 +76,11 @@ def ballot(
     user = current_user(request)
     round_, campaign = opened.round, opened.campaign
     method = method_of(round_)
-    ideas = ballots.entrants(session=session, round_=round_, first_round=opened.first_round)
+    ideas = (
+        ballots.entrants(session=session, round_=round_, first_round=opened.first_round)
+        if method.lists_entrants
+        else []
+    )
     tally = (
         ballots.tally_of(session=session, round_id=round_.id)
         if round_.visibility != Visibility.HIDDEN
@@ -135,6 +139,7 @@ def ballot(
         "errors": errors or {},
         "login_url": "/login?next=" + ballot_url(campaign.slug),
         **method.ballot_context(opened, ideas, state.my_votes if state else {}, sent),
+        **method.ballot_extras(request, opened),
     }
     response = render(request, "voting/ballot.html", context, status_code=status_code)
     return remember_device(request, response)

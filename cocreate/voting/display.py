@@ -24,6 +24,9 @@ def method_explained(round_: RoundLike) -> str:
 
 
 def frequency_explained(round_: RoundLike, renews_at: datetime | None, timezone: str) -> str:
+    own = method_of(round_).frequency_text(round_)
+    if own is not None:
+        return own
     if round_.frequency == Frequency.DAILY:
         if renews_at is not None:
             return _("You get new votes every day. Your next votes: %(time)s.") % {

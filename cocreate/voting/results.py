@@ -380,7 +380,7 @@ def vote_log_csv(*, session: Session, round_: Round) -> Iterator[str]:
     """The anonymised vote log as CSV text chunks: a header line, then one line per vote."""
     key = vote_log_key(session=session, campaign_id=round_.campaign_id)
     pseudonym = Pseudonyms(key)
-    yield LOG_HEADER
+    yield method_of(round_).log_header()
     for rows in method_of(round_).vote_log(session, _id(round_.id)):
         yield "".join([log_line(row, pseudonym) for row in rows])
 

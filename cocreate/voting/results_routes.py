@@ -113,8 +113,8 @@ def results_page(request: Request) -> Response:
             session.get(RoundCertification, info.round.id) if info.round.certified_at else None
         )
         method = method_of(info.round)
-        if showing == Showing.CERTIFIED:  # what the method shows beyond the standings
-            context.update(method.results_extras(session, info.round))
+        if page is not None:  # what the method shows beyond the standings
+            context.update(method.results_extras(session, info.round, str(showing)))
         context.update(
             {
                 "showing": showing,

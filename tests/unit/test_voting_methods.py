@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ROOT / "cocreate" / "voting" / "methods"
-NAMES = {"approval", "single", "points", "ranked"}
+NAMES = {"approval", "single", "points", "ranked", "head_to_head"}
 
 
 # --- Nothing outside the methods branches on a method -------------------------------------------
@@ -68,7 +68,7 @@ def branches_of(source: str) -> list[str]:
 
 
 TEMPLATE_BRANCH = re.compile(
-    r"""\.method\s*(==|!=|\bin\b)|(==|!=|\bin\b)\s*\(?\s*["'](approval|single|points|ranked)["']"""
+    r"""\.method\s*(==|!=|\bin\b)|(==|!=|\bin\b)\s*\(?\s*["'](approval|single|points|ranked|head_to_head)["']"""
 )
 
 
@@ -117,8 +117,8 @@ def test_the_database_does_not_list_the_methods() -> None:
     assert not [check for check in checks if "method" in check]
 
 
-def test_the_registry_holds_the_four_methods_that_come_with_cocreate() -> None:
-    assert registry.names() == ["approval", "single", "points", "ranked"]
+def test_the_registry_holds_the_methods_that_come_with_cocreate() -> None:
+    assert registry.names() == ["approval", "single", "points", "ranked", "head_to_head"]
     assert all(method.label() and method.choice() for method in registry)
 
 

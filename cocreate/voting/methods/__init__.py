@@ -17,6 +17,7 @@ from cocreate.voting.methods.approval import Approval
 from cocreate.voting.methods.base import Column as Column
 from cocreate.voting.methods.base import Tally as Tally
 from cocreate.voting.methods.base import VotingMethod as VotingMethod
+from cocreate.voting.methods.head_to_head import HeadToHead
 from cocreate.voting.methods.points import Points
 from cocreate.voting.methods.ranked import Ranked
 from cocreate.voting.methods.ranked import pairwise_preferences as pairwise_preferences
@@ -37,6 +38,7 @@ class Method(enum.StrEnum):
     SINGLE = "single"
     POINTS = "points"
     RANKED = "ranked"
+    HEAD_TO_HEAD = "head_to_head"
 
 
 DEFAULT = Method.APPROVAL.value
@@ -72,7 +74,7 @@ class Registry:
             self._methods = before
 
 
-registry = Registry([Approval(), Single(), Points(), Ranked()])
+registry = Registry([Approval(), Single(), Points(), Ranked(), HeadToHead()])
 
 
 def method_named(name: str) -> VotingMethod:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlmodel import Session
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from cocreate.forms import Form
@@ -92,6 +93,8 @@ class VotingMethod:
     live_score: ClassVar[str] = "votes"
     # The ballot's part of the ballot page (`voting/ballot.html` includes it).
     ballot_template: ClassVar[str] = "voting/_ballot_ideas.html"
+    # The ballot page lists every idea of the round (a head-to-head ballot shows two).
+    lists_entrants: ClassVar[bool] = True
 
     def routes(self) -> Sequence[BaseRoute]:
         """Routes of the method's own (a ballot sent otherwise than vote by vote)."""
@@ -138,6 +141,11 @@ class VotingMethod:
         """What the voter is asked to do, at the top of the ballot."""
         raise NotImplementedError
 
+    def frequency_text(self, round_: RoundLike) -> str | None:
+        """How often the voter may vote, when the method says it otherwise than "once in
+        this round" / "every day" (`display.frequency_explained`)."""
+        return None
+
     def counter(self, round_: RoundLike, state: BallotState) -> str:
         """What the voter has left ("Votes left: 3 of 5")."""
         values = {"num": state.votes_left, "total": state.max_votes}
@@ -163,6 +171,11 @@ class VotingMethod:
         """What the method's ballot template needs beyond the ballot page's own values
         (`ideas`: the round's, by id; `my_votes`: the voter's, idea -> weight; `sent`: what
         the voter sent, when the ballot comes back with problems)."""
+        return {}
+
+    def ballot_extras(self, request: Request, opened: OpenRound) -> dict[str, Any]:
+        """What the ballot template needs that only the request gives (the voter, the
+        platform's secret, the session): a head-to-head round's next pair, signed."""
         return {}
 
     # --- The count -------------------------------------------------------------------------
@@ -195,8 +208,11 @@ class VotingMethod:
     def certified(self, session: Session, round_id: int, tally: Tally) -> None:
         """Store what the certified results show beyond the standings (nothing here)."""
 
-    def results_extras(self, session: Session, round_: RoundLike) -> dict[str, Any]:
-        """What the certified results page shows beyond the standings."""
+    def results_extras(
+        self, session: Session, round_: RoundLike, showing: str = "certified"
+    ) -> dict[str, Any]:
+        """What the results page shows beyond the standings (`showing`: "certified", "live"
+        or "ranks"). A `results_template` in it replaces the standings table."""
         return {}
 
     # --- The log ---------------------------------------------------------------------------
@@ -207,6 +223,12 @@ class VotingMethod:
         from cocreate.voting.results import stream_log
 
         return stream_log(session=session, round_id=round_id)
+
+    def log_header(self) -> str:
+        """The first line of the log's CSV (the column names of `vote_log`'s lines)."""
+        from cocreate.voting.results import LOG_HEADER
+
+        return LOG_HEADER
 
     def fraud_log(self, session: Session, round_id: int) -> LoadedVotes:
         """The round's live votes as the fraud detectors read them, and a way back from a

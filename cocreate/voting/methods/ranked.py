@@ -232,7 +232,11 @@ class Ranked(VotingMethod):
         if rows:
             session.execute(insert(RoundPairwise), rows)
 
-    def results_extras(self, session: Session, round_: RoundLike) -> dict[str, Any]:
+    def results_extras(
+        self, session: Session, round_: RoundLike, showing: str = "certified"
+    ) -> dict[str, Any]:
+        if showing != "certified":
+            return {}
         return {"matrix": pairwise_matrix(session=session, round_id=round_.id)}
 
 
