@@ -31,6 +31,7 @@ HANDLER_MODULES = (
     "cocreate.voting.certify_job",
     "cocreate.fraud.scan_job",
     "cocreate.moderation.purge_job",
+    "cocreate.voting.jury_mail",
 )
 
 

@@ -1,0 +1,82 @@
+"""Jurors are told by email, once, when a jury stage opens, in their own language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.header import decode_header, make_header
+from email.message import Message
+
+from sqlmodel import Session, select
+
+from cocreate.audit.models import AuditEvent
+from cocreate.campaigns.models import CampaignStatus, StageKind
+from cocreate.voting.jury_mail import NOTICE, tell_jurors
+from cocreate.voting.models import Advancement
+from cocreate.voting.results import certify_round
+from tests.conftest import Mailbox
+from tests.results_support import DAY, T0, add_juror, make_contest, write_votes
+
+BASE = "http://testserver"
+
+
+def subject(mail: Message) -> str:
+    return str(make_header(decode_header(mail["Subject"])))
+
+
+def body(mail: Message) -> str:
+    payload = mail.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def test_each_juror_is_told_once_when_scoring_opens(
+    session: Session, mailbox: Mailbox, deliver: Callable[[], int]
+) -> None:
+    contest = make_contest(
+        session,
+        ideas=3,
+        voters=2,
+        advancement=Advancement.MIN_VOTES,
+        advancement_value=1,
+        later=(StageKind.JURY,),
+    )
+    v, (a, b, _c) = contest.voters, contest.ideas
+    write_votes(session, contest.round, [(v[0], a, 1), (v[1], b, 1)])
+    certify_round(session=session, round_=contest.round, now=T0 + 10 * DAY)
+    ana = add_juror(session, contest.brand, "ana@example.com")
+    lea = add_juror(session, contest.brand, "lea@example.com")
+    lea.locale = "fr"
+    gone = add_juror(session, contest.brand, "gone@example.com")
+    gone.disabled = True
+    session.add_all([lea, gone])
+    session.commit()
+
+    assert tell_jurors(session=session, base_url=BASE, now=T0 + 9 * DAY) == 0  # not yet
+    assert tell_jurors(session=session, base_url=BASE, now=T0 + 11 * DAY) == 2
+    assert tell_jurors(session=session, base_url=BASE, now=T0 + 12 * DAY) == 0  # once
+    assert deliver() == 2
+    mails = {m["To"]: m for m in mailbox.messages}
+    assert set(mails) == {ana.email, lea.email}
+    english = mails[ana.email]
+    assert subject(english) == "Scoring is open: Flavour"
+    text = body(english)
+    assert "2 ideas of Flavour wait for your scores" in text
+    assert f"{BASE}/brands/crispy/campaigns/flavour/jury" in text
+    assert "Mar 21, 2026" in text  # when scoring closes, in the campaign's time zone
+    french = mails[lea.email]
+    assert subject(french) == "Les notes sont ouvertes : Flavour"
+    assert "21 mars 2026" in body(french)
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == NOTICE)).one()
+    assert event.subject_id == contest.jury_stage.id and event.data["jurors"] == 2
+
+
+def test_no_mail_for_a_campaign_that_is_not_published_or_a_stage_already_closed(
+    session: Session,
+) -> None:
+    contest = make_contest(session, later=(StageKind.JURY,))
+    add_juror(session, contest.brand, "ana@example.com")
+    assert tell_jurors(session=session, base_url=BASE, now=T0 + 25 * DAY) == 0  # closed
+    contest.campaign.status = CampaignStatus.DRAFT
+    session.add(contest.campaign)
+    session.commit()
+    assert tell_jurors(session=session, base_url=BASE, now=T0 + 11 * DAY) == 0
