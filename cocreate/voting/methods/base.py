@@ -203,8 +203,8 @@ class VotingMethod:
 
     def vote_log(self, session: Session, round_id: int) -> Iterator[Sequence[Any]]:
         """The round's log, every entry in id order, for the certified digest and the CSV:
-        here the votes table (`results.stream_log`)."""
-        from cocreate.voting.results import stream_log
+        here the votes table (`vote_log.stream_log`)."""
+        from cocreate.voting.vote_log import stream_log
 
         return stream_log(session=session, round_id=round_id)
 
