@@ -1,0 +1,82 @@
+"""The hooks that let voting and results ask what is built on them (results, the jury) without
+importing it: loading the tables registers both, and asking with nothing registered is an
+error, never a silent answer. Each case runs in a fresh interpreter, where nothing else has
+imported the features yet."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_loading_the_tables_registers_what_results_and_the_jury_lend() -> None:
+    done = _run(
+        """
+        from datetime import UTC, datetime
+
+        from sqlalchemy import create_engine
+        from sqlmodel import Session, SQLModel
+
+        import cocreate.models  # every table: what the job worker and the commands import
+        from cocreate.campaigns.models import Stage, StageKind
+        from cocreate.results.advancement import stage_outcome
+        from cocreate.voting import hooks
+
+        engine = create_engine("sqlite://")
+        SQLModel.metadata.create_all(engine)
+        with Session(engine) as session:
+            when = datetime(2030, 1, 1, tzinfo=UTC)
+            stage = Stage(
+                id=7, campaign_id=1, kind=StageKind.JURY, position=1, opens_at=when,
+                closes_at=when,
+            )
+            print(stage_outcome(session=session, stage=stage))
+            print(hooks.published_order(session=session, round_id=1, idea_ids=[1, 2]))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["StageOutcome(ready=False, ideas=[])", "[]"]
+
+
+def test_a_jury_stage_without_the_jury_feature_is_an_error() -> None:
+    done = _run(
+        """
+        from cocreate.campaigns.models import Stage, StageKind
+        from cocreate.results.advancement import stage_outcome
+
+        stage_outcome(session=None, stage=Stage(kind=StageKind.JURY))
+        """
+    )
+    assert done.returncode == 1
+    assert "RuntimeError: No reader of jury stages' choices is registered" in done.stderr
+
+
+def test_a_certified_order_without_the_results_feature_is_an_error() -> None:
+    done = _run(
+        """
+        from cocreate.voting.methods.ranked import pairwise_matrix
+
+        class Rows:
+            def all(self):
+                return [type("Row", (), {"idea_id": 1})()]
+
+        class Session:
+            def exec(self, statement):
+                return Rows()
+
+        pairwise_matrix(session=Session(), round_id=1)
+        """
+    )
+    assert done.returncode == 1
+    assert "RuntimeError: No reader of certified results is registered" in done.stderr
