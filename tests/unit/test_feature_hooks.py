@@ -9,6 +9,12 @@ import subprocess
 import sys
 import textwrap
 
+from sqlmodel import Session
+
+from cocreate.results.certify import certify_round
+from cocreate.voting import hooks
+from tests.results_support import DAY, T0, make_contest, write_votes
+
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -43,10 +49,11 @@ def test_loading_the_tables_registers_what_results_and_the_jury_lend() -> None:
             )
             print(stage_outcome(session=session, stage=stage))
             print(hooks.published_order(session=session, round_id=1, idea_ids=[1, 2]))
+            print(hooks.published_order(session=session, round_id=1, first=20))
         """
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["StageOutcome(ready=False, ideas=[])", "[]"]
+    assert done.stdout.splitlines() == ["StageOutcome(ready=False, ideas=[])", "[]", "[]"]
 
 
 def test_a_jury_stage_without_the_jury_feature_is_an_error() -> None:
@@ -80,3 +87,23 @@ def test_a_certified_order_without_the_results_feature_is_an_error() -> None:
     )
     assert done.returncode == 1
     assert "RuntimeError: No reader of certified results is registered" in done.stderr
+
+
+def test_the_published_order_is_the_certified_one(session: Session) -> None:
+    contest = make_contest(session, voters=3, advancement_value=1)
+    v, (a, b, c, d, e) = contest.voters, contest.ideas
+    write_votes(session, contest.round, [(v[0], c, 1), (v[1], c, 1), (v[2], c, 1)])
+    write_votes(session, contest.round, [(v[0], e, 1), (v[1], e, 1), (v[2], a, 1)])
+    certify_round(session=session, round_=contest.round, now=T0 + 11 * DAY)
+
+    def order(**only: object) -> list[tuple[str, int, int, bool | None]]:
+        rows = hooks.published_order(session=session, round_id=contest.round.id, **only)  # type: ignore[arg-type]
+        return [(r.title[-1], r.position, r.rank, r.advanced) for r in rows]
+
+    assert order(first=3) == [("C", 1, 1, True), ("E", 2, 2, False), ("A", 3, 3, False)]
+    assert order(idea_ids=[d.id, c.id, b.id]) == [
+        ("C", 1, 1, True),
+        ("B", 4, 4, False),
+        ("D", 5, 4, False),
+    ]
+    assert [row[0] for row in order()] == ["C", "E", "A", "B", "D"]

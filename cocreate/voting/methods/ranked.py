@@ -244,7 +244,7 @@ def pairwise_matrix(*, session: Session, round_id: int | None) -> Matrix | None:
     ids = {r.idea_id for r in rows}
     ordered = hooks.published_order(session=session, round_id=round_id, idea_ids=ids)
     return Matrix(
-        ordered,
+        [(r.idea_id, r.title) for r in ordered],
         {(r.idea_id, r.other_id): r.preferred for r in rows},
         {(r.idea_id, r.other_id): r.strongest for r in rows},
     )
