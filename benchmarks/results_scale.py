@@ -311,8 +311,8 @@ def certify_here(url: str, round_id: int) -> None:
 
     import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
     from cocreate.db import make_engine
+    from cocreate.results.certify import certify_round
     from cocreate.voting.models import Round
-    from cocreate.voting.results import certify_round
 
     engine = make_engine(url)
     with Session(engine, expire_on_commit=False) as session:

@@ -27,7 +27,9 @@ from cocreate.fraud import routes as fraud
 from cocreate.ideas import routes as ideas
 from cocreate.jobs import routes as jobs
 from cocreate.jobs.service import make_jobs
+from cocreate.jury import routes as jury
 from cocreate.moderation import routes as moderation
+from cocreate.results import routes as results
 from cocreate.security import passwords
 from cocreate.security.bodylimit import BodySizeLimitMiddleware
 from cocreate.security.headers import SecurityHeadersMiddleware
@@ -35,7 +37,6 @@ from cocreate.security.ratelimit import RateLimiter
 from cocreate.security.sessions import SessionMiddleware
 from cocreate.security.tokens import Tokens
 from cocreate.settings import Settings
-from cocreate.voting import jury_routes, results_routes
 from cocreate.voting import routes as voting
 from cocreate.web import STATIC_DIR, make_templates
 
@@ -57,8 +58,8 @@ def all_routes(settings: Settings) -> list[BaseRoute]:
         *storage.routes,
         *moderation.routes,
         *fraud.routes,
-        *results_routes.routes,
-        *jury_routes.routes,
+        *results.routes,
+        *jury.routes,
         *jobs.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from cocreate.db import Database
-    from cocreate.voting.results import RoundInfo
+    from cocreate.results.rounds import RoundInfo
 
 
 def _settings() -> Settings:
@@ -95,7 +95,7 @@ def _chosen_rounds(session: Session, args: argparse.Namespace) -> list[RoundInfo
     from sqlmodel import select
 
     from cocreate.campaigns.models import Campaign
-    from cocreate.voting.results import campaign_rounds
+    from cocreate.results.rounds import campaign_rounds
 
     campaign = session.exec(select(Campaign).where(Campaign.slug == args.campaign)).first()
     if campaign is None or campaign.id is None:
@@ -114,7 +114,7 @@ def cmd_verify_results(args: argparse.Namespace) -> int:
     """Recount certified rounds and recompute their digests from the vote log."""
     import cocreate.models  # noqa: F401  (every table, for the ORM's foreign keys)
     from cocreate.db import Database, make_engine
-    from cocreate.voting.results import verify_round
+    from cocreate.results.verify import verify_round
 
     settings = _settings()
     database = Database(make_engine(settings.database_url))

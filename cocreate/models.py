@@ -8,6 +8,7 @@ from cocreate.fraud.models import FraudCase, FraudCaseVote
 from cocreate.headtohead.models import HeadToHeadChoice, HeadToHeadStats  # noqa: F401
 from cocreate.ideas.models import Idea, IdeaTerm
 from cocreate.jobs.models import Job
+from cocreate.jury.models import JuryCriterion, JuryOutcome, JuryPanel, JuryScore
 from cocreate.moderation.models import (
     MergeCredit,
     ModerationClaim,
@@ -17,6 +18,7 @@ from cocreate.moderation.models import (
     Report,
 )
 from cocreate.notifications.models import OutboxEmail
+from cocreate.results.models import Announcement, RoundCertification, RoundResult, VoteLogKey
 from cocreate.sharing.models import ShareArrival  # noqa: F401
 from cocreate.voting.models import (
     Ballot,
@@ -24,18 +26,8 @@ from cocreate.voting.models import (
     IdeaTally,
     Round,
     RoundEntrant,
-    Vote,
-)
-from cocreate.voting.results_models import (
-    Announcement,
-    JuryCriterion,
-    JuryOutcome,
-    JuryPanel,
-    JuryScore,
-    RoundCertification,
     RoundPairwise,
-    RoundResult,
-    VoteLogKey,
+    Vote,
 )
 
 __all__ = [

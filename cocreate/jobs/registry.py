@@ -28,10 +28,10 @@ from cocreate.storage import Storage
 # the features that use it.
 HANDLER_MODULES = (
     "cocreate.notifications.jobs",
-    "cocreate.voting.certify_job",
+    "cocreate.results.certify_job",
     "cocreate.fraud.scan_job",
     "cocreate.moderation.purge_job",
-    "cocreate.voting.jury_mail",
+    "cocreate.jury.mail",
 )
 
 

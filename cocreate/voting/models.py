@@ -224,3 +224,16 @@ class DeclaredCountry(SQLModel, table=True):
     voter_id: int = Field(foreign_key="users.id", primary_key=True)
     country: str = Field(max_length=2)
     declared_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RoundPairwise(SQLModel, table=True):
+    """The Schulze matrices of a certified ranked round, for the results page (written by the
+    ranked method when the round is certified: `methods.ranked.Ranked.certified`)."""
+
+    __tablename__ = "round_pairwise"
+
+    round_id: int = Field(foreign_key="rounds.id", primary_key=True)
+    idea_id: int = Field(foreign_key="ideas.id", primary_key=True)
+    other_id: int = Field(foreign_key="ideas.id", primary_key=True)
+    preferred: int = Field(default=0)  # voters who rank idea above other
+    strongest: int = Field(default=0)  # strength of the strongest path idea -> other

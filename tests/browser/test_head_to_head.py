@@ -19,9 +19,9 @@ from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.headtohead.models import HeadToHeadChoice
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.results.certify import certify_round
+from cocreate.results.models import RoundResult
 from cocreate.voting.models import Round
-from cocreate.voting.results import certify_round
-from cocreate.voting.results_models import RoundResult
 from tests.browser.a11y import assert_accessible, no_horizontal_scroll
 from tests.browser.inprocess import served
 from tests.browser.test_ballot import log_in, watch

@@ -16,7 +16,7 @@ from cocreate.brands.models import Brand, Role
 from cocreate.clock import FrozenClock
 from cocreate.fraud import cases
 from cocreate.fraud.models import FraudCase
-from cocreate.voting.results import certify_round
+from cocreate.results.certify import certify_round
 from cocreate.voting.service import live_tally, recount
 from tests.brand_factories import add_member, make_brand
 from tests.conftest import _PASSWORD_HASH, csrf_from, log_in, reload

@@ -20,11 +20,13 @@ from cocreate.fraud.loader import read_round_log
 from cocreate.headtohead import chooser, offer
 from cocreate.headtohead.models import HeadToHeadChoice, HeadToHeadStats
 from cocreate.ideas.models import Idea, IdeaStatus
+from cocreate.results.certify import certify_round
+from cocreate.results.models import RoundResult
+from cocreate.results.rounds import campaign_rounds
+from cocreate.results.verify import verify_round
 from cocreate.voting.methods import registry
 from cocreate.voting.methods.head_to_head import HeadToHead
 from cocreate.voting.models import Round
-from cocreate.voting.results import campaign_rounds, certify_round, verify_round
-from cocreate.voting.results_models import RoundResult
 from tests.conftest import log_in
 from tests.voting_support import DAY, T0, VotingWorld, htmx_post, make_voting_world, token
 

@@ -20,8 +20,8 @@ from cocreate.brands.models import Brand, Role
 from cocreate.clock import FrozenClock
 from cocreate.forms import ValidationFailed
 from cocreate.fraud import cases, held
+from cocreate.results.certify import certification_blockers, certify_round
 from cocreate.voting.models import Vote, VoteStatus
-from cocreate.voting.results import certification_blockers, certify_round
 from cocreate.voting.service import live_tally, recount
 from tests.brand_factories import add_member, make_brand
 from tests.conftest import csrf_from, log_in

@@ -22,10 +22,13 @@ from cocreate.campaigns.models import StageKind
 from cocreate.clock import FrozenClock
 from cocreate.csv_cells import FORMULA_STARTS, neutral_cell
 from cocreate.ideas.models import Idea
+from cocreate.jury.models import JuryScore
+from cocreate.results.certify import certify_round
+from cocreate.results.models import Announcement
+from cocreate.results.rounds import campaign_rounds
+from cocreate.results.verify import verify_round
 from cocreate.voting.methods import Method
 from cocreate.voting.models import Advancement, TieBreak, Visibility
-from cocreate.voting.results import campaign_rounds, certify_round, verify_round
-from cocreate.voting.results_models import Announcement, JuryScore
 from tests.campaigns_support import visible_text
 from tests.conftest import log_in as first_log_in
 from tests.conftest import post_form

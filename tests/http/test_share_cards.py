@@ -15,9 +15,9 @@ from starlette.testclient import TestClient
 from cocreate.campaigns.models import Campaign, CampaignStatus
 from cocreate.clock import FrozenClock
 from cocreate.ideas.models import IdeaStatus
+from cocreate.results.certify import certify_round
 from cocreate.settings import Settings
 from cocreate.sharing.serve import TEXT_KEY
-from cocreate.voting.results import certify_round
 from tests.conftest import reload
 from tests.http.test_results_pages import CLOSED, voted
 from tests.ideas_fixtures import jpeg_bytes

@@ -282,7 +282,7 @@ def test_a_ranked_ballot_stores_weight_equal_to_rank_and_schulze_reads_it_so(
     """Weight = rank, 1 = first, in the vote log; the certified tally (Schulze over the log)
     reads a smaller weight as a preference. Three voters put Cherry first, two put Apple
     first with Cherry last: Cherry wins 3 to 2 against Apple and against Basil."""
-    from cocreate.voting.results import read_vote_log
+    from cocreate.results.digest import read_vote_log
 
     world, opened = _ranked(session, owner)
     apple, basil, cherry = (i.id for i in world.ideas[:3])

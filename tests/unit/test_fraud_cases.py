@@ -21,8 +21,8 @@ from cocreate.forms import ValidationFailed
 from cocreate.fraud import cases
 from cocreate.fraud.log import MISSING, Finding, FindingKind
 from cocreate.fraud.models import CaseStatus, FraudCase, FraudCaseVote
+from cocreate.results.certify import certification_blockers, certify_round
 from cocreate.voting.models import Round, Vote, VoteStatus
-from cocreate.voting.results import certification_blockers, certify_round
 from cocreate.voting.service import live_tally, recount
 from tests.fraud_support import RING_AT, Attacked, add_vote, make_attacked
 from tests.results_support import DAY, T0, decide_held_votes

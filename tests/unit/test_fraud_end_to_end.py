@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 from cocreate.forms import ValidationFailed
 from cocreate.fraud import cases
 from cocreate.fraud.models import FraudCase
+from cocreate.results.certify import certify_round
+from cocreate.results.models import RoundResult
 from cocreate.voting.models import Vote
-from cocreate.voting.results import certify_round
-from cocreate.voting.results_models import RoundResult
 from cocreate.voting.service import live_tally, recount
 from tests.results_support import DAY, T0, make_contest, rebuild_tallies
 

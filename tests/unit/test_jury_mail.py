@@ -7,12 +7,13 @@ from email.header import decode_header, make_header
 from email.message import Message
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from cocreate.audit.models import AuditEvent
 from cocreate.campaigns.models import CampaignStatus, StageKind
-from cocreate.voting.jury_mail import NOTICE, tell_jurors
+from cocreate.jury.mail import NOTICE, tell_jurors
+from cocreate.results.certify import certify_round
 from cocreate.voting.models import Advancement
-from cocreate.voting.results import certify_round
 from tests.conftest import Mailbox
 from tests.results_support import DAY, T0, add_juror, make_contest, write_votes
 
@@ -30,8 +31,9 @@ def body(mail: Message) -> str:
 
 
 def test_each_juror_is_told_once_when_scoring_opens(
-    session: Session, mailbox: Mailbox, deliver: Callable[[], int]
+    session: Session, mailbox: Mailbox, deliver: Callable[[], int], client: TestClient
 ) -> None:
+    # `client` runs the app's lifespan, whose end closes the pool `deliver` sends through.
     contest = make_contest(
         session,
         ideas=3,

@@ -10,10 +10,11 @@ from cocreate.audit.models import AuditEvent
 from cocreate.campaigns.models import StageKind
 from cocreate.clock import FrozenClock
 from cocreate.forms import ValidationFailed
-from cocreate.voting import jury
+from cocreate.jury import finalise, panel, scoring, settings
+from cocreate.jury.models import JuryScore
+from cocreate.results.advancement import winners
+from cocreate.results.certify import certify_round
 from cocreate.voting.models import Advancement, RoundEntrant
-from cocreate.voting.results import certify_round, winners
-from cocreate.voting.results_models import JuryScore
 from tests.results_support import DAY, T0, Contest, add_juror, make_contest, write_votes
 
 JURY_OPEN = T0 + 12 * DAY  # round 1: T0..T0+10d, jury: T0+10d..T0+20d, round 2 after
@@ -37,7 +38,7 @@ def contest(session: Session, clock: FrozenClock) -> Contest:
 
 
 def criteria(session: Session, contest: Contest) -> tuple[int, int]:
-    taste = jury.add_criterion(
+    taste = settings.add_criterion(
         session=session,
         stage=contest.jury_stage,
         name="Taste",
@@ -45,7 +46,7 @@ def criteria(session: Session, contest: Contest) -> tuple[int, int]:
         weight=3,
         actor_id=None,
     )
-    originality = jury.add_criterion(
+    originality = settings.add_criterion(
         session=session,
         stage=contest.jury_stage,
         name="Originality",
@@ -59,7 +60,7 @@ def criteria(session: Session, contest: Contest) -> tuple[int, int]:
 def score(
     session: Session, contest: Contest, juror: object, idea: object, marks: dict[int, int]
 ) -> int:  # noqa: E501
-    return jury.score_idea(
+    return scoring.score_idea(
         session=session,
         campaign=contest.campaign,
         stage=contest.jury_stage,
@@ -77,12 +78,12 @@ def test_weighted_average_scores_pick_the_ideas_that_go_on(
     one = add_juror(session, contest.brand, "one@example.com")
     two = add_juror(session, contest.brand, "two@example.com")
     a, b, c = contest.ideas
-    candidates = jury.candidates_of(session=session, stage=contest.jury_stage)
+    candidates = panel.candidates_of(session=session, stage=contest.jury_stage)
     assert candidates.ready and candidates.ideas == [a.id, b.id]  # C had no vote
     score(session, contest, one, a, {taste: 8, originality: 4})
     score(session, contest, one, b, {taste: 6, originality: 10})
     score(session, contest, two, a, {taste: 6, originality: 6})
-    progress = jury.progress(
+    progress = panel.progress(
         session=session,
         stage=contest.jury_stage,
         jurors=[one, two],
@@ -90,14 +91,14 @@ def test_weighted_average_scores_pick_the_ideas_that_go_on(
         criteria=2,
     )
     assert [(p.scored, p.needed, p.percent) for p in progress] == [(4, 4, 100), (2, 4, 50)]
-    assert jury.finalise_problems(
+    assert finalise.finalise_problems(
         session=session, campaign=contest.campaign, stage=contest.jury_stage, now=JURY_OPEN
     ) == ["The stage is still open and not every juror has scored every idea."]
     score(session, contest, two, b, {taste: 6, originality: 8})
     # A: taste mean 7, originality 5 -> (3*7 + 1*5) / 4 = 6.5
     # B: taste mean 6, originality 9 -> (3*6 + 1*9) / 4 = 6.75
-    jury.set_picks(session=session, stage=contest.jury_stage, picks=1, actor_id=None)
-    standings = jury.finalise(
+    settings.set_picks(session=session, stage=contest.jury_stage, picks=1, actor_id=None)
+    standings = finalise.finalise(
         session=session,
         campaign=contest.campaign,
         stage=contest.jury_stage,
@@ -149,7 +150,7 @@ def test_only_the_brands_jury_scores_its_candidates_while_the_stage_is_open(
     with pytest.raises(ValidationFailed):
         score(session, contest, one, a, {taste: 11})
     with pytest.raises(ValidationFailed):
-        jury.score_idea(
+        scoring.score_idea(
             session=session,
             campaign=contest.campaign,
             stage=contest.jury_stage,
@@ -183,11 +184,11 @@ def test_a_criterion_already_scored_cannot_be_removed(session: Session, contest:
     one = add_juror(session, contest.brand, "one@example.com")
     score(session, contest, one, contest.ideas[0], {taste: 5})
     with pytest.raises(ValidationFailed):
-        jury.remove_criterion(
+        settings.remove_criterion(
             session=session, stage=contest.jury_stage, criterion_id=taste, actor_id=None
         )
-    jury.remove_criterion(
+    settings.remove_criterion(
         session=session, stage=contest.jury_stage, criterion_id=originality, actor_id=None
     )
-    names = [c.name for c in jury.criteria_of(session=session, stage_id=contest.jury_stage.id)]  # type: ignore[arg-type]
+    names = [c.name for c in panel.criteria_of(session=session, stage_id=contest.jury_stage.id)]  # type: ignore[arg-type]
     assert names == ["Taste"]

@@ -22,28 +22,25 @@ from cocreate.audit.models import AuditEvent
 from cocreate.campaigns.models import StageKind
 from cocreate.clock import FrozenClock
 from cocreate.forms import ValidationFailed
+from cocreate.results.advancement import stage_inputs, winners
+from cocreate.results.certify import certify_round
+from cocreate.results.decisions import decide_advancement, pending_decisions
+from cocreate.results.digest import vote_log_csv
+from cocreate.results.models import RoundResult
+from cocreate.results.rounds import campaign_rounds
+from cocreate.results.verify import verify_round
 from cocreate.voting.methods import Method
 from cocreate.voting.models import (
     Advancement,
     IdeaTally,
     RoundEntrant,
+    RoundPairwise,
     TieBreak,
     Vote,
     VoteStatus,
 )
-from cocreate.voting.results import (
-    LOG_HEADER,
-    campaign_rounds,
-    certify_round,
-    decide_advancement,
-    pending_decisions,
-    stage_inputs,
-    verify_round,
-    vote_log_csv,
-    winners,
-)
-from cocreate.voting.results_models import RoundPairwise, RoundResult
 from cocreate.voting.service import Outcome, cast_vote, live_tally, recount, withdraw_vote
+from cocreate.voting.vote_log import LOG_HEADER
 from tests.results_support import (
     DAY,
     T0,
@@ -376,7 +373,7 @@ def test_live_pages_follow_the_standings_across_page_boundaries(
 ) -> None:
     import random
 
-    from cocreate.voting.results import certified_results, live_results
+    from cocreate.results.standings import certified_results, live_results
 
     contest = make_contest(session, ideas=23, voters=12, method=method, max_votes=23)
     chooser = random.Random(7)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cocreate.results.tally import advancing, tally_votes
 from cocreate.voting.methods import Method, schulze
 from cocreate.voting.models import Advancement, TieBreak
-from cocreate.voting.results import advancing, tally_votes
 
 A, B, C, D, E = 1, 2, 3, 4, 5
 SUBMITTED = {A: (50.0, A), B: (40.0, B), C: (30.0, C), D: (20.0, D), E: (10.0, E)}  # E first

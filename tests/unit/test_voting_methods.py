@@ -19,10 +19,12 @@ from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.fraud.loader import read_round_log
 from cocreate.i18n import gettext as _
+from cocreate.results.certify import certify_round
+from cocreate.results.models import RoundResult
+from cocreate.results.rounds import campaign_rounds
+from cocreate.results.verify import verify_round
 from cocreate.voting.methods import VotingMethod, registry
 from cocreate.voting.models import Round, Vote
-from cocreate.voting.results import campaign_rounds, certify_round, verify_round
-from cocreate.voting.results_models import RoundResult
 from tests.conftest import log_in
 from tests.voting_support import DAY, T0, htmx_post, make_voting_world, token
 

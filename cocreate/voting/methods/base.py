@@ -219,14 +219,14 @@ class VotingMethod:
 
     def vote_log(self, session: Session, round_id: int) -> Iterator[Sequence[Any]]:
         """The round's log, every entry in id order, for the certified digest and the CSV:
-        here the votes table (`results.stream_log`)."""
-        from cocreate.voting.results import stream_log
+        here the votes table (`vote_log.stream_log`)."""
+        from cocreate.voting.vote_log import stream_log
 
         return stream_log(session=session, round_id=round_id)
 
     def log_header(self) -> str:
         """The first line of the log's CSV (the column names of `vote_log`'s lines)."""
-        from cocreate.voting.results import LOG_HEADER
+        from cocreate.voting.vote_log import LOG_HEADER
 
         return LOG_HEADER
 

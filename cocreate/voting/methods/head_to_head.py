@@ -41,9 +41,9 @@ from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
 from cocreate.ideas.models import Idea
 from cocreate.security.access import SIGNED_IN, current_user, route
+from cocreate.voting.hooks import published_order
 from cocreate.voting.methods.base import Column, Tally, TieBreak, VotingMethod
 from cocreate.voting.methods.standings import rank
-from cocreate.voting.results_models import RoundResult
 
 if TYPE_CHECKING:
     from cocreate.forms import Form
@@ -307,9 +307,9 @@ class HeadToHead(VotingMethod):
 
 
 def _utc(session: Session, column: Any) -> Any:
-    from cocreate.voting.results import _utc_text
+    from cocreate.voting.vote_log import utc_text
 
-    return _utc_text(session, column)
+    return utc_text(session, column)
 
 
 # --- The results page ----------------------------------------------------------------------------
@@ -332,53 +332,61 @@ class ResultLine:
 
 def result_rows(session: Session, round_id: int, showing: str) -> list[ResultLine]:
     """The first ideas: in the certified order once certified, else by running score."""
-    s = STATS.c
-    columns: list[Any] = [
-        s.idea_id,
-        col(Idea.title),
-        s.score,
-        s.information,
-        s.comparisons,
-        s.wins,
-        s.losses,
-        s.ties,
-    ]
-    query: Any
     if showing == "certified":
-        query = (
-            core_select(*columns, col(RoundResult.rank), col(RoundResult.advanced))
-            .join(Idea, col(Idea.id) == s.idea_id)
-            .join(
-                RoundResult,
-                (col(RoundResult.round_id) == round_id) & (col(RoundResult.idea_id) == s.idea_id),
+        return _certified_rows(session, round_id)
+    s = STATS.c
+    query = (
+        core_select(*_stat_columns(), col(Idea.title))
+        .join(Idea, col(Idea.id) == s.idea_id)
+        .where(s.round_id == round_id, s.active == true())
+        .order_by(s.score.desc(), s.idea_id)
+        .limit(RESULTS_SHOWN)
+    )
+    return [
+        _line(row, row.title, n, None)
+        for n, row in enumerate(session.execute(query).all(), start=1)
+    ]
+
+
+def _stat_columns() -> list[Any]:
+    s = STATS.c
+    return [s.idea_id, s.score, s.information, s.comparisons, s.wins, s.losses, s.ties]
+
+
+def _line(row: Any, title: str, rank: int, advanced: bool | None) -> ResultLine:
+    half = Z95 / float(row.information) ** 0.5
+    return ResultLine(
+        row.idea_id,
+        title,
+        rank,
+        row.score,
+        row.score - half,
+        row.score + half,
+        row.comparisons,
+        row.wins,
+        row.losses,
+        row.ties,
+        advanced,
+    )
+
+
+def _certified_rows(session: Session, round_id: int) -> list[ResultLine]:
+    """The certified order as results publish it (`voting.hooks`), with each idea's final
+    estimate: voting never reads the results' tables itself."""
+    published = published_order(session=session, round_id=round_id, first=RESULTS_SHOWN)
+    if not published:
+        return []
+    s = STATS.c
+    stats = {
+        row.idea_id: row
+        for row in session.execute(
+            core_select(*_stat_columns()).where(
+                s.round_id == round_id, s.idea_id.in_([p.idea_id for p in published])
             )
-            .where(s.round_id == round_id, col(RoundResult.position) <= RESULTS_SHOWN)
-            .order_by(col(RoundResult.position))
-        )
-    else:
-        query = (
-            core_select(*columns)
-            .join(Idea, col(Idea.id) == s.idea_id)
-            .where(s.round_id == round_id, s.active == true())
-            .order_by(s.score.desc(), s.idea_id)
-            .limit(RESULTS_SHOWN)
-        )
-    lines = []
-    for n, row in enumerate(session.execute(query).all(), start=1):
-        half = Z95 / float(row.information) ** 0.5
-        lines.append(
-            ResultLine(
-                row.idea_id,
-                row.title,
-                row.rank if showing == "certified" else n,
-                row.score,
-                row.score - half,
-                row.score + half,
-                row.comparisons,
-                row.wins,
-                row.losses,
-                row.ties,
-                row.advanced if showing == "certified" else None,
-            )
-        )
-    return lines
+        ).all()
+    }
+    return [
+        _line(stats[p.idea_id], p.title, p.rank, p.advanced)
+        for p in published
+        if p.idea_id in stats
+    ]

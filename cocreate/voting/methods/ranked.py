@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from starlette.routing import BaseRoute
 
 from cocreate.forms import Form
 from cocreate.i18n import gettext as _
 from cocreate.i18n import ngettext
 from cocreate.ideas.models import Idea
+from cocreate.voting import hooks
 from cocreate.voting.methods.base import Column, Tally, TieBreak, VotingMethod
 from cocreate.voting.methods.standings import Standing, rank
-from cocreate.voting.results_models import RoundPairwise, RoundResult
+from cocreate.voting.models import RoundPairwise
 
 if TYPE_CHECKING:
     from cocreate.voting.forms import RoundInput
@@ -245,14 +246,9 @@ def pairwise_matrix(*, session: Session, round_id: int | None) -> Matrix | None:
     if not rows:
         return None
     ids = {r.idea_id for r in rows}
-    ordered = session.exec(
-        select(RoundResult.idea_id, Idea.title)
-        .join(Idea, col(Idea.id) == RoundResult.idea_id)
-        .where(RoundResult.round_id == round_id, col(RoundResult.idea_id).in_(ids))
-        .order_by(col(RoundResult.position))
-    ).all()
+    ordered = hooks.published_order(session=session, round_id=round_id, idea_ids=ids)
     return Matrix(
-        [(i, t) for i, t in ordered],
+        [(r.idea_id, r.title) for r in ordered],
         {(r.idea_id, r.other_id): r.preferred for r in rows},
         {(r.idea_id, r.other_id): r.strongest for r in rows},
     )

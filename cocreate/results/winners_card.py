@@ -15,10 +15,10 @@ from cocreate.i18n import current_locale
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.images import variant_key
+from cocreate.results.advancement import Winners, winners
 from cocreate.security.access import db
 from cocreate.sharing.card import Card
 from cocreate.sharing.serve import card_response, versioned
-from cocreate.voting.results import Winners, winners
 
 
 def winners_card(session: Session, campaign: Campaign, brand: Brand, found: Winners) -> Card:

@@ -21,8 +21,8 @@ from cocreate.brands.models import Brand
 from cocreate.campaigns.display import local_time
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.jobs.registry import JobContext, periodic
+from cocreate.jury.panel import candidates_of, jurors_of
 from cocreate.notifications.service import queue_email
-from cocreate.voting.jury import candidates_of, jurors_of
 
 NOTICE = "jury.scoring_opened"
 INTERVAL_SECONDS = 60.0

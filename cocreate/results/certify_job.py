@@ -9,8 +9,8 @@ from cocreate.campaigns.timeline import stage_name
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
 from cocreate.jobs.registry import JobContext, JobFailed, task
+from cocreate.results.certify import certify_round
 from cocreate.voting.models import Round
-from cocreate.voting.results import certify_round
 
 CERTIFY = "results.certify"
 PROGRESS_EVERY = 1.0  # seconds between two progress reports
