@@ -38,9 +38,17 @@ def jury_stages(*, session: Session, campaign_id: int) -> list[Stage]:
     )
 
 
+DEFAULT_PICKS = 3
+
+
 def panel_of(*, session: Session, stage: Stage) -> JuryPanel:
-    """The stage's settings; the defaults (not yet saved) when the marketer set none."""
-    return session.get(JuryPanel, stage.id) or JuryPanel(stage_id=_id(stage.id))
+    """The stage's settings; the defaults (not yet saved) when the marketer set none: the
+    jury picks three ideas, or every candidate when there are fewer."""
+    saved = session.get(JuryPanel, stage.id)
+    if saved is not None:
+        return saved
+    candidates = len(candidates_of(session=session, stage=stage).ideas)
+    return JuryPanel(stage_id=_id(stage.id), picks=max(1, min(DEFAULT_PICKS, candidates)))
 
 
 def criteria_of(*, session: Session, stage_id: int) -> list[JuryCriterion]:

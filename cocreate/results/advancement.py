@@ -102,6 +102,7 @@ class Winners:
     ready: bool
     stage: Stage | None
     ideas: list[WinnerRow]
+    announce_at: datetime | None = None  # not public before the announcement stage opens
 
 
 def winners(*, session: Session, campaign_id: int) -> Winners:
@@ -116,6 +117,19 @@ def winners(*, session: Session, campaign_id: int) -> Winners:
     titles = _titles(session, outcome.ideas)
     rows = [WinnerRow(i, titles.get(i, ""), n) for n, i in enumerate(outcome.ideas, start=1)]
     return Winners(True, last, rows)
+
+
+def public_winners(*, session: Session, campaign_id: int, now: datetime) -> Winners:
+    """The winners as the public may see them: once decided, and, when the campaign has a
+    "winners announced" stage, not before that stage opens (the brand announces them)."""
+    announcement = session.exec(
+        select(Stage)
+        .where(Stage.campaign_id == campaign_id, Stage.kind == StageKind.ANNOUNCEMENT)
+        .order_by(col(Stage.position))
+    ).first()
+    if announcement is not None and announcement.opens_at > now:
+        return Winners(False, None, [], announce_at=announcement.opens_at)
+    return winners(session=session, campaign_id=campaign_id)
 
 
 def _titles(session: Session, idea_ids: Sequence[int]) -> dict[int, str]:

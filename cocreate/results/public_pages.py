@@ -23,7 +23,7 @@ from cocreate.campaigns.page_helpers import now_of
 from cocreate.integers import int_param
 from cocreate.markdown import render_markdown
 from cocreate.results import digest, exports
-from cocreate.results.advancement import winners
+from cocreate.results.advancement import public_winners
 from cocreate.results.announcement import announcement_of
 from cocreate.results.funnel import funnel
 from cocreate.results.models import RoundCertification
@@ -160,7 +160,7 @@ def votes_csv(request: Request) -> Response:
 def winners_page(request: Request) -> Response:
     campaign, brand = _public_campaign(request)
     session = db(request)
-    found = winners(session=session, campaign_id=campaign.id or 0)
+    found = public_winners(session=session, campaign_id=campaign.id or 0, now=now_of(request))
     announcement = announcement_of(session=session, campaign_id=campaign.id or 0)
     card = winners_card_path(session, campaign, brand, found) if found.ideas else None
     base_url = request.app.state.settings.base_url
@@ -172,6 +172,9 @@ def winners_page(request: Request) -> Response:
             "brand": brand,
             "winners": found,
             "card_url": f"{base_url}{card}" if found.ready and card else None,
+            "announce_when": local_time(found.announce_at, campaign.timezone)
+            if found.announce_at
+            else None,
             "canonical_url": f"{base_url}/c/{campaign.slug}/winners",
             "announcement": render_markdown(announcement.body)
             if announcement and announcement.body and found.ready

@@ -10,12 +10,13 @@ from starlette.responses import Response
 from cocreate.brands.models import Brand
 from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.models import Campaign
+from cocreate.campaigns.page_helpers import now_of
 from cocreate.campaigns.theme import brand_colours
 from cocreate.i18n import current_locale
 from cocreate.i18n import gettext as _
 from cocreate.ideas.models import Idea
 from cocreate.images import variant_key
-from cocreate.results.advancement import Winners, winners
+from cocreate.results.advancement import Winners, public_winners
 from cocreate.security.access import db
 from cocreate.sharing.card import Card
 from cocreate.sharing.serve import card_response, versioned
@@ -56,7 +57,7 @@ def winners_card_image(request: Request) -> Response:
     if found_campaign is None:
         raise HTTPException(404)
     campaign, brand = found_campaign
-    found = winners(session=session, campaign_id=campaign.id or 0)
+    found = public_winners(session=session, campaign_id=campaign.id or 0, now=now_of(request))
     if not (found.ready and found.ideas):
         raise HTTPException(404)
     card = winners_card(session, campaign, brand, found)

@@ -254,7 +254,8 @@ def test_the_announcement_opens_the_winners_page_once_they_are_known(
     assert stored.body == "We have a **winner**!" and stored.updated_by_id == marketer.id
 
     before = client.get("/c/flavour/winners")
-    assert "not known yet" in visible_text(before.text)
+    # Before the announcement stage opens the page says when the brand announces them.
+    assert "will be announced on Mar 11, 2026" in visible_text(before.text)
     assert "<strong>winner</strong>" not in before.text
     clock.at = CLOSED
     certify_round(session=session, round_=contest.round, now=CLOSED)

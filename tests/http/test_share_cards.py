@@ -21,6 +21,7 @@ from cocreate.sharing.serve import TEXT_KEY
 from tests.conftest import reload
 from tests.http.test_results_pages import CLOSED, voted
 from tests.ideas_fixtures import jpeg_bytes
+from tests.results_support import DAY
 
 
 def og_image(page: str) -> str:
@@ -138,3 +139,23 @@ def test_the_winners_card_exists_once_the_winners_are_known(
     assert address.startswith("/c/flavour/winners/card.png?v=")
     assert Image.open(io.BytesIO(answer.content)).size == (1200, 630)
     reload(session, contest.campaign)
+
+
+def test_winners_stay_private_until_the_announcement_stage_opens(
+    client: TestClient, session: Session, clock: FrozenClock
+) -> None:
+    contest = voted(session, advancement_value=1, later=())
+    announcement = contest.stages[-1]
+    announcement.opens_at, announcement.closes_at = CLOSED + 4 * DAY, CLOSED + 10 * DAY
+    session.add(announcement)
+    session.commit()
+    clock.at = CLOSED
+    certify_round(session=session, round_=contest.round, now=CLOSED)  # decided: A won
+    page = client.get("/c/flavour/winners").text
+    assert "Idea A" not in page and "og:image" not in page
+    assert "The winners will be announced on Mar 16, 2026" in page
+    assert client.get("/c/flavour/winners/card.png").status_code == 404
+    clock.at = CLOSED + 4 * DAY  # the brand's announcement opens
+    page = client.get("/c/flavour/winners").text
+    assert "Idea A" in page and "og:image" in page
+    assert client.get("/c/flavour/winners/card.png").status_code == 200

@@ -192,3 +192,25 @@ def test_a_criterion_already_scored_cannot_be_removed(session: Session, contest:
     )
     names = [c.name for c in panel.criteria_of(session=session, stage_id=contest.jury_stage.id)]  # type: ignore[arg-type]
     assert names == ["Taste"]
+
+
+def test_the_jury_picks_three_by_default_or_every_candidate_when_fewer(
+    session: Session, contest: Contest
+) -> None:
+    # Two ideas went on from round 1: a jury that "picks 3" of 2 would be a surprise.
+    assert len(panel.candidates_of(session=session, stage=contest.jury_stage).ideas) == 2
+    assert panel.panel_of(session=session, stage=contest.jury_stage).picks == 2
+    settings.set_picks(session=session, stage=contest.jury_stage, picks=1, actor_id=None)
+    assert panel.panel_of(session=session, stage=contest.jury_stage).picks == 1  # as saved
+    more = make_contest(
+        session,
+        slug="more",
+        brand_slug="more",
+        ideas=6,
+        voters=1,
+        advancement=Advancement.TOP_N,
+        advancement_value=5,
+        later=(StageKind.JURY,),
+    )
+    certify_round(session=session, round_=more.round, now=T0 + 11 * DAY)
+    assert panel.panel_of(session=session, stage=more.jury_stage).picks == panel.DEFAULT_PICKS
