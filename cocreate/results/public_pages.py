@@ -30,6 +30,7 @@ from cocreate.results.models import RoundCertification
 from cocreate.results.rounds import RoundInfo, campaign_rounds, find_round
 from cocreate.results.rules import rule_sentences
 from cocreate.results.standings import Showing, certified_results, live_results, what_to_show
+from cocreate.results.winners_card import winners_card_path
 from cocreate.security.access import current_user, db
 from cocreate.security.permissions import has_brand_role
 from cocreate.voting.methods import method_of
@@ -161,6 +162,8 @@ def winners_page(request: Request) -> Response:
     session = db(request)
     found = winners(session=session, campaign_id=campaign.id or 0)
     announcement = announcement_of(session=session, campaign_id=campaign.id or 0)
+    card = winners_card_path(session, campaign, brand, found) if found.ideas else None
+    base_url = request.app.state.settings.base_url
     return render(
         request,
         "voting/winners.html",
@@ -168,6 +171,8 @@ def winners_page(request: Request) -> Response:
             "campaign": campaign,
             "brand": brand,
             "winners": found,
+            "card_url": f"{base_url}{card}" if found.ready and card else None,
+            "canonical_url": f"{base_url}/c/{campaign.slug}/winners",
             "announcement": render_markdown(announcement.body)
             if announcement and announcement.body and found.ready
             else None,
