@@ -345,14 +345,16 @@ def test_a_marketer_defines_criteria_and_a_juror_scores(
     assert "2 / 4" in visible_text(client.get(jury_page).text)
 
 
+JURY_PAGE = "/brands/crispy/campaigns/flavour/jury"
+
+
 def test_the_marketer_closes_the_jury_scoring_and_its_pick_wins(
     client: TestClient, session: Session, jury_contest: Contest, make_user: Callable[..., User]
 ) -> None:
-    marketer = member(session, jury_contest, make_user(), Role.MARKETER)
-    juror = add_juror(session, jury_contest.brand, "juror@example.com")
-    jury_page = "/brands/crispy/campaigns/flavour/jury"
-    stage_id = str(jury_contest.jury_stage.id)
+    jury_page, stage_id = JURY_PAGE, str(jury_contest.jury_stage.id)
     a, b, _c = jury_contest.ideas
+    juror = add_juror(session, jury_contest.brand, "juror@example.com")
+    marketer = member(session, jury_contest, make_user(), Role.MARKETER)
     log_in(client, marketer)
     early = post_form(client, jury_page + "/finalise", {"stage_id": stage_id}, page=jury_page)
     assert early.status_code == 400 and "Define at least one criterion first." in early.text
