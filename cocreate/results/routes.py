@@ -1,6 +1,6 @@
 """The results feature's addresses: a round's public results and its CSV exports, the
-winners, and the brand's results console (certification, the winners' announcement).
-Handlers in public_pages.py and console_pages.py."""
+winners and their share card, and the brand's results console (certification, the winners'
+announcement). Handlers in public_pages.py, winners_card.py and console_pages.py."""
 
 from __future__ import annotations
 

@@ -346,6 +346,39 @@ def test_a_marketer_defines_criteria_and_a_juror_scores(
     assert "2 / 4" in visible_text(client.get(jury_page).text)
 
 
+JURY_PAGE = "/brands/crispy/campaigns/flavour/jury"
+
+
+def test_the_marketer_closes_the_jury_scoring_and_its_pick_wins(
+    client: TestClient, session: Session, jury_contest: Contest, make_user: Callable[..., User]
+) -> None:
+    jury_page, stage_id = JURY_PAGE, str(jury_contest.jury_stage.id)
+    a, b, _c = jury_contest.ideas
+    juror = add_juror(session, jury_contest.brand, "juror@example.com")
+    marketer = member(session, jury_contest, make_user(), Role.MARKETER)
+    log_in(client, marketer)
+    early = post_form(client, jury_page + "/finalise", {"stage_id": stage_id}, page=jury_page)
+    assert early.status_code == 400 and "Define at least one criterion first." in early.text
+    for path, data in (
+        ("/criteria", {"stage_id": stage_id, "name": "Taste", "weight": "1"}),
+        ("/settings", {"stage_id": stage_id, "picks": "1"}),
+    ):
+        assert post_form(client, jury_page + path, data, page=jury_page).status_code == 303
+    log_in(client, juror)
+    for idea, value in ((a, "4"), (b, "9")):
+        form_page = f"{jury_page}/score?stage={stage_id}&idea={idea.id}"
+        (taste,) = re.findall(r'name="(score-\d+)"', client.get(form_page).text)
+        sent = {"stage_id": stage_id, "idea_id": str(idea.id), taste: value}
+        assert post_form(client, jury_page + "/score", sent, page=form_page).status_code == 303
+    log_in(client, marketer)
+    closed = post_form(client, jury_page + "/finalise", {"stage_id": stage_id}, page=jury_page)
+    assert closed.status_code == 303
+    assert "Idea B" in visible_text(client.get("/c/flavour/winners").text)
+    assert "Idea A" not in visible_text(client.get("/c/flavour/winners").text)
+    again = post_form(client, jury_page + "/finalise", {"stage_id": stage_id}, page=jury_page)
+    assert again.status_code == 400 and "already closed" in again.text
+
+
 def test_a_juror_of_another_brand_cannot_score(
     client: TestClient, session: Session, jury_contest: Contest
 ) -> None:
