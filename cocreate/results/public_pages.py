@@ -8,6 +8,7 @@ session is closed as soon as the handler returns, before the body is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session
@@ -23,7 +24,7 @@ from cocreate.campaigns.page_helpers import now_of
 from cocreate.integers import int_param
 from cocreate.markdown import render_markdown
 from cocreate.results import digest, exports
-from cocreate.results.advancement import public_winners
+from cocreate.results.advancement import public_winners, winners
 from cocreate.results.announcement import announcement_of
 from cocreate.results.funnel import funnel
 from cocreate.results.models import RoundCertification
@@ -161,6 +162,12 @@ def winners_page(request: Request) -> Response:
     campaign, brand = _public_campaign(request)
     session = db(request)
     found = public_winners(session=session, campaign_id=campaign.id or 0, now=now_of(request))
+    preview = False
+    if found.announce_at is not None and _is_staff(request, brand):
+        # The brand sees its winners before it announces them, marked as a preview.
+        decided = winners(session=session, campaign_id=campaign.id or 0)
+        if decided.ready:
+            found, preview = replace(decided, announce_at=found.announce_at), True
     announcement = announcement_of(session=session, campaign_id=campaign.id or 0)
     card = winners_card_path(session, campaign, brand, found) if found.ideas else None
     base_url = request.app.state.settings.base_url
@@ -171,7 +178,8 @@ def winners_page(request: Request) -> Response:
             "campaign": campaign,
             "brand": brand,
             "winners": found,
-            "card_url": f"{base_url}{card}" if found.ready and card else None,
+            "card_url": f"{base_url}{card}" if found.ready and card and not preview else None,
+            "preview": preview,
             "announce_when": local_time(found.announce_at, campaign.timezone)
             if found.announce_at
             else None,

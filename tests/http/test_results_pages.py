@@ -350,7 +350,11 @@ JURY_PAGE = "/brands/crispy/campaigns/flavour/jury"
 
 
 def test_the_marketer_closes_the_jury_scoring_and_its_pick_wins(
-    client: TestClient, session: Session, jury_contest: Contest, make_user: Callable[..., User]
+    client: TestClient,
+    session: Session,
+    jury_contest: Contest,
+    make_user: Callable[..., User],
+    clock: FrozenClock,
 ) -> None:
     jury_page, stage_id = JURY_PAGE, str(jury_contest.jury_stage.id)
     a, b, _c = jury_contest.ideas
@@ -373,8 +377,16 @@ def test_the_marketer_closes_the_jury_scoring_and_its_pick_wins(
     log_in(client, marketer)
     closed = post_form(client, jury_page + "/finalise", {"stage_id": stage_id}, page=jury_page)
     assert closed.status_code == 303
+    # Decided, but public only once the brand's announcement stage opens (issue 19); the
+    # brand sees a preview meanwhile.
+    staff_view = visible_text(client.get("/c/flavour/winners").text)
+    assert "Preview for Crispy" in staff_view and "Idea B" in staff_view
+    client.cookies.clear()
+    assert "Idea B" not in visible_text(client.get("/c/flavour/winners").text)
+    clock.at = jury_contest.stages[-1].opens_at
     assert "Idea B" in visible_text(client.get("/c/flavour/winners").text)
     assert "Idea A" not in visible_text(client.get("/c/flavour/winners").text)
+    log_in(client, marketer)
     again = post_form(client, jury_page + "/finalise", {"stage_id": stage_id}, page=jury_page)
     assert again.status_code == 400 and "already closed" in again.text
 
