@@ -67,6 +67,10 @@ class RiskInputs:
     device_votes: int = 0  # votes from the same device cookie in DEVICE_WINDOW
     account_votes: int = 0  # votes of the account in VELOCITY_WINDOW
     mailbox_siblings: int = 0  # other accounts of the same canonical mailbox voting in the round
+    # How many of the method's ballot actions a person makes where a ballot of votes has one
+    # (`VotingMethod.pace`): the windows' free counts grow with it. A head-to-head voter
+    # judges a pair in seconds; that is not a script's pace.
+    pace: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def assess(inputs: RiskInputs) -> Risk:
         ("shared_device", inputs.device_votes, DEVICE_FREE, SHARED_DEVICE),
         ("velocity", inputs.account_votes, VELOCITY_FREE, VELOCITY),
     ):
-        strength = ramp(count, free)
+        strength = ramp(count, max(free, round(free * inputs.pace)))
         if strength > 0:
             signals[name] = weight * strength
     if inputs.mailbox_siblings > 0:

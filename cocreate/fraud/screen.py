@@ -98,11 +98,13 @@ def screen_vote(
     solved: bool = False,
     count: bool = True,
     siblings: int | None = None,
+    pace: float = 1.0,
 ) -> Screening:
     """Score a vote attempt and decide it under the round's policy. `count`: record the
     attempt in the windows (False when re-reading them for the same attempt). `siblings`:
     the mailbox siblings when the caller already read them (`OpenRound.mailbox_siblings`,
-    read with the round); None: asked here."""
+    read with the round); None: asked here. `pace`: the method's ballot actions per vote
+    (`risk.RiskInputs.pace`)."""
     assert round_.id is not None and voter.id is not None
     keys = [(VELOCITY, str(voter.id))]
     if signals.ip_prefix_hash:  # already salted per campaign
@@ -125,6 +127,7 @@ def screen_vote(
         device_votes=device,
         account_votes=velocity,
         mailbox_siblings=siblings if siblings is not None else _siblings(session, voter, round_.id),
+        pace=pace,
     )
     risk = assess(inputs)
     policy = FraudPolicy.from_json(round_.fraud_policy)

@@ -234,6 +234,7 @@ def screen(
         solved=solved,
         count=not solved,  # the attempt was counted when the challenge was handed out
         siblings=opened.mailbox_siblings,
+        pace=method_of(round_).pace(round_),
     )
     if screening.decision == Decision.REFUSE:
         log_refusal(round_=round_, voter=voter, screening=screening)

@@ -57,8 +57,8 @@ def test_twenty_choices_then_the_ranking_certified_and_verified(
 ) -> None:
     owner = make_user("owner@example.com")
     consumer = make_user("consumer@example.com")
-    # A consumer of some standing: a new account's twenty quick choices add up to a risk
-    # the fraud policy holds for review (the velocity rule counts each choice as a vote).
+    # A consumer of some standing (tests/http/test_head_to_head_round.py shows a new
+    # account's quick choices counted too: the method's pace scales fraud layer 1).
     consumer.created_at = clock.now() - timedelta(days=60)
     session.add(consumer)
     world = make_voting_world(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -368,3 +369,34 @@ def test_the_offered_ideas_follow_the_ballot(
     session.rollback()
     offered = {s.idea_id: s.active for s in session.exec(select(HeadToHeadStats)).all()}
     assert offered == {apple.id: False, late.id: True} | {i.id: True for i in world.ideas[1:]}
+
+
+def test_a_new_voter_judging_pairs_quickly_is_not_taken_for_a_script(
+    client: TestClient, session: Session, clock: FrozenClock, make_user: Callable[..., User]
+) -> None:
+    # Fifteen choices within a minute (every pair of six ideas) by an account made today: a
+    # person's pace for pairs (the method's pace scales fraud layer 1's windows), though a
+    # script's for fifteen votes on a ballot (ten a minute are free, then velocity rises).
+    owner = make_user("owner@example.com")
+    world = make_voting_world(
+        session,
+        owner,
+        now=clock.now(),
+        ideas=6,
+        method="head_to_head",
+        max_votes=60,
+        visibility="live",
+    )
+    voter = make_user("new@example.com")
+    voter.created_at = clock.now() - timedelta(hours=2)
+    session.add(voter)
+    session.commit()
+    log_in(client, voter)
+    csrf = token(client, world.ballot_url)
+    for _n in range(15):
+        pair_token, _titles = shown_pair(client.get(world.ballot_url).text)
+        answer = htmx_post(client, choice_url(world), csrf, {"pair": pair_token, "outcome": "left"})
+        assert "Your choice is recorded." in answer.text
+    made = choices(session)
+    assert len(made) == 15 and {c.status for c in made} == {"counted"}
+    assert all("velocity" not in c.risk_signals for c in made)

@@ -121,6 +121,21 @@ def test_window_counts_fire_past_their_free_count_and_ramp_up(
     assert 0 < a_bit < half < full == pytest.approx(weight)
 
 
+@pytest.mark.parametrize("field", ["network_votes", "device_votes", "account_votes"])
+def test_a_method_whose_ballot_takes_many_actions_moves_the_free_counts(field: str) -> None:
+    # Head to head: thirty choices a minute is a person judging pairs, not a script.
+    free = {
+        "network_votes": risk.NETWORK_FREE,
+        "device_votes": risk.DEVICE_FREE,
+        "account_votes": risk.VELOCITY_FREE,
+    }[field]
+    quick = replace(HONEST, **{field: 3 * free})
+    assert assess(quick).signals  # at a ballot of votes' pace: too fast
+    assert not assess(replace(quick, pace=3.0)).signals
+    assert assess(replace(quick, **{field: 3 * free + 1}, pace=3.0)).signals  # still a limit
+    assert assess(replace(quick, pace=0.1)).signals == assess(quick).signals  # never below
+
+
 def test_accounts_of_one_mailbox_voting_in_the_round() -> None:
     one = assess(replace(HONEST, mailbox_siblings=1)).signals["mailbox_siblings"]
     many = assess(replace(HONEST, mailbox_siblings=5)).signals["mailbox_siblings"]

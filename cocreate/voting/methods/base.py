@@ -141,6 +141,12 @@ class VotingMethod:
         """What the voter is asked to do, at the top of the ballot."""
         raise NotImplementedError
 
+    def pace(self, round_: RoundLike) -> float:
+        """How many of this method's ballot actions a person makes where a ballot of votes
+        has one: fraud layer 1's windows allow that many times their usual counts before
+        they call an account, a device or a network too fast (`fraud.risk.RiskInputs`)."""
+        return 1.0
+
     def frequency_text(self, round_: RoundLike) -> str | None:
         """How often the voter may vote, when the method says it otherwise than "once in
         this round" / "every day" (`display.frequency_explained`)."""

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from cocreate.db import stream_rows
+from cocreate.fraud.risk import VELOCITY_FREE
 from cocreate.headtohead import estimate, store
 from cocreate.headtohead.models import ChoiceStatus, HeadToHeadChoice, HeadToHeadStats
 from cocreate.i18n import gettext as _
@@ -152,6 +153,11 @@ class HeadToHead(VotingMethod):
             "Two ideas at a time: pick the one you prefer, or say you can't decide. Go on "
             "as long as you like; each pair is shown to you once."
         )
+
+    def pace(self, round_: RoundLike) -> float:
+        """A pair is judged in seconds: up to the round's choices a minute is a person's
+        pace (the rate limit stops more), where a ballot of votes allows ten."""
+        return max(1.0, round_.max_votes / VELOCITY_FREE)
 
     def frequency_text(self, round_: RoundLike) -> str | None:
         return ngettext(
