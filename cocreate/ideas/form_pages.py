@@ -99,14 +99,17 @@ def _form_context(
 ) -> dict[str, Any]:
     user = signed_in_user(request)
     session = db(request)
-    used = service.ideas_used(session=session, campaign=campaign, author_id=user.id or 0)
+    exclude = idea.id if idea is not None else None
+    places = service.places(
+        session=session, campaign=campaign, author_id=user.id or 0, exclude=exclude
+    )
     return {
         "campaign": campaign,
         "brand": brand,
         "idea": idea,
         "values": values,
         "errors": errors,
-        "places_left": max(campaign.submission_limit - used, 0),
+        "places": places,
         "max_mb": images.MAX_UPLOAD_BYTES // (1024 * 1024),
         "image_url": image_url(storage_of(request), idea, "thumb") if idea else None,
     }
