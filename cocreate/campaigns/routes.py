@@ -16,6 +16,7 @@ from cocreate.campaigns.timeline_pages import (
     stage_edit,
     stage_extend,
     stage_move,
+    stage_open,
     stage_remove,
 )
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
@@ -83,6 +84,12 @@ routes = [
     route(
         "/brands/{brand}/campaigns/{slug}/stages/{stage_id:id}/close",
         stage_close,
+        access=RUN_CAMPAIGNS,
+        methods=["GET", "POST"],
+    ),
+    route(
+        "/brands/{brand}/campaigns/{slug}/stages/{stage_id:id}/open",
+        stage_open,
         access=RUN_CAMPAIGNS,
         methods=["GET", "POST"],
     ),

@@ -1,5 +1,5 @@
 """The console's timeline of a campaign: its stages and their audited history, and the forms
-that add, change, remove, move, close early or extend a stage."""
+that add, change, remove, move, close early, open early or extend a stage."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cocreate.brands.models import Brand
-from cocreate.campaigns import details, display, service, timeline_changes
+from cocreate.campaigns import details, display, service, timeline_changes, timeline_now
 from cocreate.campaigns.forms import (
     StageInput,
     local_input_value,
@@ -244,7 +244,7 @@ def stage_close(request: Request) -> Response:
     reason = read_reason(form)
     try:
         form.check()
-        timeline_changes.close_stage_early(
+        timeline_now.close_stage_early(
             session=db(request),
             campaign=campaign,
             stage=stage,
@@ -257,6 +257,36 @@ def stage_close(request: Request) -> Response:
         values = {"reason": reason}
         return _stage_page(request, template, brand, campaign, stage, values, exc.errors, 400)
     return redirect(console_url(brand, campaign), flash=_("The stage is closed."), request=request)
+
+
+def stage_open(request: Request) -> Response:
+    """Open the next stage now (after the one before closed early), with a reason."""
+    brand = load_brand(request)
+    campaign = load_campaign(request, brand)
+    stage = load_stage(request, campaign)
+    template = "campaigns/console/stage_open.html"
+    if request.method == "GET":
+        stages = service.stages_of(session=db(request), campaign_id=campaign.id or 0)
+        refusal = service.why_not_open_early(campaign, stages, stage, now_of(request))
+        errors = {"": refusal} if refusal else {}
+        return _stage_page(request, template, brand, campaign, stage, {}, errors)
+    form = Form(form_read(request))
+    reason = read_reason(form)
+    try:
+        form.check()
+        timeline_now.open_stage_early(
+            session=db(request),
+            campaign=campaign,
+            stage=stage,
+            reason=reason,
+            actor_id=actor_id_of(request),
+            now=now_of(request),
+        )
+    except ValidationFailed as exc:
+        db(request).rollback()
+        values = {"reason": reason}
+        return _stage_page(request, template, brand, campaign, stage, values, exc.errors, 400)
+    return redirect(console_url(brand, campaign), flash=_("The stage is open."), request=request)
 
 
 def stage_extend(request: Request) -> Response:
