@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cocreate.brands.models import Role
-from cocreate.campaigns import service
+from cocreate.campaigns import paths, service
 from cocreate.campaigns.console_pages import console_edit, console_list, console_new, console_status
 from cocreate.campaigns.public_pages import campaign_page, campaign_preview, campaign_theme, home
 from cocreate.campaigns.timeline_pages import (
@@ -22,6 +22,7 @@ from cocreate.campaigns.timeline_pages import (
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
 from cocreate.storage import Audience
 
+paths.register()  # the header's links to consoles and jury pages
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
 BRAND_MEMBERS = brand_role(Role.OWNER, Role.MARKETER, Role.MODERATOR, Role.JURY)
 
