@@ -7,7 +7,7 @@ violation on these pages, and the forms work with the keyboard alone."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,29 @@ def looked_at(page: Any, name: str, folder: Path) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
+def summer_of(
+    session: Session,
+    member: User,
+    role: Role,
+    kind: StageKind,
+    submission_closed: datetime,
+    next_opens: datetime,
+) -> None:
+    """Acme's published "Summer" with `member` in `role`: a submission stage that closed at
+    `submission_closed`, then a stage of `kind` from `next_opens` for a week."""
+    brand = make_brand(session, "acme", "Acme")
+    add_member(session, brand, member, role)
+    campaign = make_campaign(session, brand, "summer", status=CampaignStatus.PUBLISHED)
+    add_stages(
+        session,
+        campaign,
+        [
+            (StageKind.SUBMISSION, submission_closed - 5 * DAY, submission_closed),
+            (kind, next_opens, next_opens + 7 * DAY),
+        ],
+    )
+
+
 def test_a_marketer_opens_the_next_stage_from_the_campaign_page_with_the_keyboard(
     server: str,  # noqa: F811
     page: Any,
@@ -53,19 +76,9 @@ def test_a_marketer_opens_the_next_stage_from_the_campaign_page_with_the_keyboar
     tmp_path: Path,
 ) -> None:
     marketer = make_user("mia@example.com", name="Mia Marketer")
-    brand = make_brand(session, "acme", "Acme")
-    add_member(session, brand, marketer, Role.MARKETER)
-    campaign = make_campaign(session, brand, "summer", status=CampaignStatus.PUBLISHED)
     now = clock.now()
     # Submission closed early an hour ago; voting opens only in two days: a gap.
-    add_stages(
-        session,
-        campaign,
-        [
-            (StageKind.SUBMISSION, now - 5 * DAY, now - HOUR),
-            (StageKind.VOTING, now + 2 * DAY, now + 9 * DAY),
-        ],
-    )
+    summer_of(session, marketer, Role.MARKETER, StageKind.VOTING, now - HOUR, now + 2 * DAY)
     problems = watch(page)
     log_in(page, server, marketer, "/c/summer")
     console = page.get_by_role("link", name="Open the campaign console")
@@ -102,18 +115,8 @@ def test_a_juror_finds_the_jury_page(
     tmp_path: Path,
 ) -> None:
     juror = make_user("jules@example.com", name="Jules Juror")
-    brand = make_brand(session, "acme", "Acme")
-    add_member(session, brand, juror, Role.JURY)
-    campaign = make_campaign(session, brand, "summer", status=CampaignStatus.PUBLISHED)
     now = clock.now()
-    add_stages(
-        session,
-        campaign,
-        [
-            (StageKind.SUBMISSION, now - 5 * DAY, now - DAY),
-            (StageKind.JURY, now - HOUR, now + 5 * DAY),
-        ],
-    )
+    summer_of(session, juror, Role.JURY, StageKind.JURY, now - DAY, now - HOUR)
     log_in(page, server, juror, "/c/summer")
     expect(page.get_by_role("link", name="Jury: Summer")).to_be_visible()
     looked_at(page, "campaign page as a juror", tmp_path)
