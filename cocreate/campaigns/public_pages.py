@@ -12,10 +12,15 @@ from cocreate.campaigns import display, service
 from cocreate.campaigns.models import Campaign
 from cocreate.campaigns.page_helpers import load_brand, load_campaign, now_of
 from cocreate.campaigns.paths import campaign_paths
-from cocreate.campaigns.theme import HEX_COLOR, theme_css
+from cocreate.campaigns.theme import HEX_COLOR, brand_colours, theme_css
 from cocreate.campaigns.timeline import timeline_state
+from cocreate.i18n import current_locale
+from cocreate.i18n import gettext as _
+from cocreate.images import variant_key
 from cocreate.markdown import plain_text, render_markdown
 from cocreate.security.access import current_user, db
+from cocreate.sharing.card import Card
+from cocreate.sharing.serve import card_response, versioned
 from cocreate.web import render
 
 
@@ -35,6 +40,7 @@ def _campaign_page(
     state = timeline_state(stages, now)
     base_url = request.app.state.settings.base_url
     cover = display.cover_url(request.app.state.storage, campaign)
+    card = campaign_card(campaign, brand)
     context = {
         "campaign": campaign,
         "brand": brand,
@@ -49,7 +55,7 @@ def _campaign_page(
         "canonical_url": f"{base_url}/c/{campaign.slug}",
         "description": plain_text(campaign.summary) or plain_text(campaign.brief),
         "cover_url": cover,
-        "image_url": f"{base_url}{cover}" if cover else None,
+        "image_url": f"{base_url}{versioned(f'/c/{campaign.slug}/card.png', card)}",
         "paths": campaign_paths(
             session=db(request),
             user=current_user(request),
@@ -84,3 +90,27 @@ def campaign_theme(request: Request) -> Response:
         media_type="text/css",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
+
+
+def campaign_card(campaign: Campaign, brand: Brand) -> Card:
+    """The picture shown with a shared link to the campaign (sharing.card)."""
+    background, ink = brand_colours(campaign.primary_color)
+    cover = variant_key(campaign.cover_image, "large") if campaign.cover_image else None
+    return Card(
+        eyebrow=brand.name,
+        title=campaign.title,
+        line=plain_text(campaign.summary)[:140],
+        call=_("Share your ideas and vote"),
+        background=background,
+        ink=ink,
+        picture_key=cover,
+    )
+
+
+def campaign_card_image(request: Request) -> Response:
+    found = service.get_public_campaign(session=db(request), slug=request.path_params["slug"])
+    if found is None:
+        raise HTTPException(404)
+    campaign, brand = found
+    name = f"campaign-{campaign.id}-{current_locale()}"
+    return card_response(request, request.app.state.storage, name, campaign_card(campaign, brand))

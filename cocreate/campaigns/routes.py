@@ -8,7 +8,13 @@ from starlette.requests import Request
 from cocreate.brands.models import Role
 from cocreate.campaigns import paths, service
 from cocreate.campaigns.console_pages import console_edit, console_list, console_new, console_status
-from cocreate.campaigns.public_pages import campaign_page, campaign_preview, campaign_theme, home
+from cocreate.campaigns.public_pages import (
+    campaign_card_image,
+    campaign_page,
+    campaign_preview,
+    campaign_theme,
+    home,
+)
 from cocreate.campaigns.timeline_pages import (
     console_timeline,
     stage_add,
@@ -37,6 +43,7 @@ def cover_audience(request: Request, cover_key: str) -> Audience:
 routes = [
     route("/", home, access=PUBLIC),
     route("/c/{slug}", campaign_page, access=PUBLIC),
+    route("/c/{slug}/card.png", campaign_card_image, access=PUBLIC),
     route("/theme/{color}.css", campaign_theme, access=PUBLIC),
     route("/brands/{brand}/campaigns", console_list, access=RUN_CAMPAIGNS),
     route(

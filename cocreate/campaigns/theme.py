@@ -48,14 +48,27 @@ def readable_on_white(rgb: RGB) -> RGB:
     return shade
 
 
+def on_brand(rgb: RGB) -> tuple[RGB, RGB]:
+    """The brand colour as a background and the ink that reads on it (AA): white or dark
+    ink, or, for mid-tones that neither reads on, the colour darkened under white ink."""
+    white = (255, 255, 255)
+    ink = white if contrast(rgb, white) >= contrast(rgb, DARK_INK) else DARK_INK
+    if contrast(rgb, ink) < AA_TEXT:
+        return readable_on_white(rgb), white
+    return rgb, ink
+
+
+def brand_colours(color: str | None) -> tuple[str, str]:
+    """`on_brand` for a "#rrggbb" colour (the default red when it is not one), as hex."""
+    hex6 = (color or "").lstrip("#").lower()
+    background, ink = on_brand(_parse(hex6 if HEX_COLOR.fullmatch(hex6) else "b3261e"))
+    return _hex(background), _hex(ink)
+
+
 def theme_css(hex6: str) -> str:
     """`.campaign-theme` rules for a brand colour given as six lower-case hex digits."""
     rgb = _parse(hex6)
-    white = (255, 255, 255)
-    ink = white if contrast(rgb, white) >= contrast(rgb, DARK_INK) else DARK_INK
-    background = rgb
-    if contrast(background, ink) < AA_TEXT:  # mid-tones: neither ink reads well enough
-        background, ink = readable_on_white(rgb), white
+    background, ink = on_brand(rgb)
     return (
         ".campaign-theme {"
         f" --brand: {_hex(background)};"

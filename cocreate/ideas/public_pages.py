@@ -24,6 +24,7 @@ from cocreate.ideas.page_helpers import (
     storage_of,
 )
 from cocreate.ideas.search import similar_ideas, waiting_look_alikes
+from cocreate.ideas.share_card import idea_card_path
 from cocreate.ideas.visibility import can_view, is_publicly_visible
 from cocreate.integers import ID_MAX, int_or_none
 from cocreate.markdown import plain_text, render_markdown
@@ -57,7 +58,7 @@ def idea_page(request: Request) -> Response:
         "description_html": render_markdown(idea.description),
         "summary": plain_text(idea.description) or campaign.summary,
         "image_url": large,
-        "og_image": absolute(request, large) if large else None,
+        "og_image": absolute(request, idea_card_path(campaign, brand, idea, author_name)),
         "canonical_url": absolute(request, idea_path(campaign, idea)),
         "can_edit": is_open and service.can_edit(idea, user),
         "can_withdraw": service.can_withdraw(idea, user, submission_is_open=is_open),

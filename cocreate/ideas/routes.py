@@ -8,6 +8,7 @@ from starlette.requests import Request
 from cocreate.ideas.form_pages import edit_idea, my_ideas, new_idea, withdraw_idea
 from cocreate.ideas.permissions import IDEA_AUTHOR
 from cocreate.ideas.public_pages import gallery, idea_page, similar
+from cocreate.ideas.share_card import idea_card_image
 from cocreate.ideas.visibility import image_audience as idea_image_audience
 from cocreate.security.access import PUBLIC, SIGNED_IN, VERIFIED, current_user, db, route
 from cocreate.storage import Audience
@@ -25,6 +26,7 @@ routes = [
     route("/c/{slug}/ideas/new", new_idea, access=VERIFIED, methods=["GET", "POST"], costly=True),
     route("/c/{slug}/ideas/similar", similar, access=PUBLIC),
     route("/c/{slug}/ideas/{idea_id:id}", idea_page, access=PUBLIC),
+    route("/c/{slug}/ideas/{idea_id:id}/card.png", idea_card_image, access=PUBLIC),
     route(
         "/c/{slug}/ideas/{idea_id:id}/edit",
         edit_idea,

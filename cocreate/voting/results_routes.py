@@ -36,6 +36,7 @@ from cocreate.voting.methods import method_of
 from cocreate.voting.models import Round
 from cocreate.voting.results import RoundInfo, Showing
 from cocreate.voting.results_models import RoundCertification
+from cocreate.voting.winners_card import winners_card_image, winners_card_path
 from cocreate.web import redirect, render
 
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
@@ -188,6 +189,8 @@ def winners_page(request: Request) -> Response:
     session = db(request)
     found = results.winners(session=session, campaign_id=campaign.id or 0)
     announcement = results.announcement_of(session=session, campaign_id=campaign.id or 0)
+    card = winners_card_path(session, campaign, brand, found) if found.ideas else None
+    base_url = request.app.state.settings.base_url
     return render(
         request,
         "voting/winners.html",
@@ -195,6 +198,8 @@ def winners_page(request: Request) -> Response:
             "campaign": campaign,
             "brand": brand,
             "winners": found,
+            "card_url": f"{base_url}{card}" if found.ready and card else None,
+            "canonical_url": f"{base_url}/c/{campaign.slug}/winners",
             "announcement": render_markdown(announcement.body)
             if announcement and announcement.body and found.ready
             else None,
@@ -373,6 +378,7 @@ routes = [
     route("/c/{slug}/results.csv", results_csv, access=PUBLIC),
     route("/c/{slug}/votes.csv", votes_csv, access=PUBLIC),
     route("/c/{slug}/winners", winners_page, access=PUBLIC),
+    route("/c/{slug}/winners/card.png", winners_card_image, access=PUBLIC),
     route(CONSOLE + "/results", console_results, access=RUN_CAMPAIGNS),
     route(CONSOLE + "/results/certify", console_certify, access=RUN_CAMPAIGNS, methods=["POST"]),
     route(

@@ -85,7 +85,10 @@ def test_upload_a_cover_it_is_shown_shared_replaced_and_removed(
 
     page = as_marketer.get("/c/summer").text
     assert f'<img class="cover" src="/media/{key}/large.jpg" alt="">' in page
-    assert f'<meta property="og:image" content="http://testserver/media/{key}/large.jpg">' in page
+    card = re.search(
+        r'<meta property="og:image" content="http://testserver(/c/summer/card\.png\?v=\w+)">', page
+    )
+    assert card is not None  # the share card, drawn with the cover
     image = as_marketer.get(f"/media/{key}/large.jpg")
     assert image.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(image.content)).size == (1200, 800)
@@ -108,7 +111,9 @@ def test_upload_a_cover_it_is_shown_shared_replaced_and_removed(
     reload(session, campaign)
     assert campaign.cover_image is None and media_folders(settings) == []
     page = as_marketer.get("/c/summer").text
-    assert 'class="cover"' not in page and "og:image" not in page
+    assert 'class="cover"' not in page
+    # The share card is drawn again, without the cover: a new address.
+    assert card.group(1) not in page and "/c/summer/card.png?v=" in page
 
 
 def test_bad_covers_get_the_same_clear_errors_as_idea_images(

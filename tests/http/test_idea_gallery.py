@@ -220,7 +220,8 @@ def test_the_idea_page_has_share_links_open_graph_and_a_canonical_url(
     assert '<meta property="og:title" content="Salt &amp; vinegar">' in html
     assert '<meta property="og:description" content="Sharp &amp; tangy, like the seaside.">' in html
     assert f'<meta property="og:url" content="{url}">' in html
-    assert '<meta name="twitter:card" content="summary">' in html
+    # Even without a photo the link shows a large picture: the idea's share card.
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
     assert "<strong>Sharp</strong> &amp; tangy" in html
     assert "By Ana" in html
     encoded = f"http%3A//testserver/c/crisps/ideas/{idea.id}"
@@ -247,8 +248,13 @@ def test_an_image_is_in_the_open_graph_tags_with_an_absolute_url(
     session.add(idea)
     session.commit()
     html = client.get(f"/c/crisps/ideas/{idea.id}").text
-    image = "http://testserver/media/ideas/0123456789abcdef01234567/large.jpg"
-    assert f'<meta property="og:image" content="{image}">' in html
+    # The idea's share card (its photo, title and the brand's colours), versioned by content.
+    found = re.search(r'<meta property="og:image" content="([^"]+)">', html)
+    assert found is not None
+    image = found.group(1)
+    assert re.fullmatch(
+        rf"http://testserver/c/crisps/ideas/{idea.id}/card\.png\?v=[0-9a-f]{{16}}", image
+    )
     assert f'<meta name="twitter:image" content="{image}">' in html
     assert '<meta name="twitter:card" content="summary_large_image">' in html
 
