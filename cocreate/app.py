@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from cocreate import errors, health, images, storage
+from cocreate import errors, favicon, health, images, storage
 from cocreate.accounts import oidc
 from cocreate.accounts import routes as accounts
 from cocreate.brands import routes as brands
@@ -47,6 +47,7 @@ SESSION_DAYS = 14
 def all_routes(settings: Settings) -> list[BaseRoute]:
     return [
         *health.routes,
+        *favicon.routes,
         # Starlette tries the routes in order, matching each one's pattern: the vote
         # endpoints, the hottest, come first (no other route's pattern can match their paths).
         *voting.routes,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from typing import TYPE_CHECKING
 
 from cocreate.serving import WORKER_TIMEOUT
-from cocreate.settings import ConfigurationError, Settings
+from cocreate.settings import ConfigurationError, Settings, listening_url
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -196,6 +197,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cocreate.serving import serve
 
     settings = _settings()  # fail early, with a clear message, on a bad configuration
+    if not os.environ.get("COCREATE_BASE_URL"):
+        # Emailed links name the address this server listens on, not a fixed default port.
+        # The workers read their settings from the environment they inherit from here.
+        os.environ["COCREATE_BASE_URL"] = listening_url(args.host, args.port)
     # Behind a proxy every request comes from the proxy's address: unless its
     # X-Forwarded-For is believed, the per-IP log-in limit would lock out everyone at once.
     trusted = ",".join(settings.trusted_proxies) or None

@@ -32,6 +32,20 @@ class OIDCProvider:
         return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+
+
+def listening_url(host: str, port: int) -> str:
+    """The address a server bound to `host`:`port` answers at, as a link would name it: the
+    default COCREATE_BASE_URL of `cocreate serve` (a wildcard address is named `localhost`,
+    which a link can open; a public site sets COCREATE_BASE_URL)."""
+    if host in WILDCARD_HOSTS:
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "dev"

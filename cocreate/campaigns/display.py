@@ -15,7 +15,7 @@ from babel.dates import format_date, format_time
 
 from cocreate.audit.models import AuditEvent
 from cocreate.campaigns.models import Campaign, Stage, StageKind
-from cocreate.campaigns.service import can_close_early, can_edit_stage, can_extend
+from cocreate.campaigns.service import can_close_early, can_edit_stage, can_extend, can_open_early
 from cocreate.campaigns.timeline import (
     Countdown,
     Phase,
@@ -188,6 +188,7 @@ class ConsoleRow:
     row: TimelineRow
     can_edit: bool
     can_close: bool
+    can_open: bool
     can_extend: bool
     can_move_up: bool
     can_move_down: bool
@@ -202,6 +203,7 @@ def console_rows(campaign: Campaign, stages: Sequence[Stage], now: datetime) -> 
             row=row,
             can_edit=editable[i],
             can_close=can_close_early(campaign, row.stage, now),
+            can_open=can_open_early(campaign, ordered, row.stage, now),
             can_extend=can_extend(campaign, row.stage, now),
             can_move_up=i > 0 and editable[i] and editable[i - 1],
             can_move_down=i + 1 < len(ordered) and editable[i] and editable[i + 1],
@@ -244,6 +246,7 @@ def history_rows(
         "stage.removed": _("Stage removed"),
         "stage.moved": _("Stage moved"),
         "stage.closed_early": _("Closed early"),
+        "stage.opened_early": _("Opened early"),
         "stage.extended": _("Extended"),
     }
     rows = []

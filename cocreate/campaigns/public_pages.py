@@ -11,6 +11,7 @@ from cocreate.brands.models import Brand
 from cocreate.campaigns import display, service
 from cocreate.campaigns.models import Campaign
 from cocreate.campaigns.page_helpers import load_brand, load_campaign, now_of
+from cocreate.campaigns.paths import campaign_paths
 from cocreate.campaigns.theme import HEX_COLOR, brand_colours, theme_css
 from cocreate.campaigns.timeline import timeline_state
 from cocreate.i18n import current_locale
@@ -57,6 +58,13 @@ def _campaign_page(
         "description": plain_text(campaign.summary) or plain_text(campaign.brief),
         "cover_url": cover,
         "image_url": f"{base_url}{versioned(f'/c/{campaign.slug}/card.png', card)}",
+        "paths": campaign_paths(
+            session=db(request),
+            user=current_user(request),
+            brand=brand,
+            campaign=campaign,
+            stages=stages,
+        ),
     }
     return render(request, "campaigns/page.html", context)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cocreate.brands.models import Role
-from cocreate.campaigns import service
+from cocreate.campaigns import paths, service
 from cocreate.campaigns.console_pages import console_edit, console_list, console_new, console_status
 from cocreate.campaigns.public_pages import (
     campaign_card_image,
@@ -22,11 +22,13 @@ from cocreate.campaigns.timeline_pages import (
     stage_edit,
     stage_extend,
     stage_move,
+    stage_open,
     stage_remove,
 )
 from cocreate.security.access import PUBLIC, brand_role, current_user, db, route
 from cocreate.storage import Audience
 
+paths.register()  # the header's links to consoles and jury pages
 RUN_CAMPAIGNS = brand_role(Role.OWNER, Role.MARKETER)
 BRAND_MEMBERS = brand_role(Role.OWNER, Role.MARKETER, Role.MODERATOR, Role.JURY)
 
@@ -90,6 +92,12 @@ routes = [
     route(
         "/brands/{brand}/campaigns/{slug}/stages/{stage_id:id}/close",
         stage_close,
+        access=RUN_CAMPAIGNS,
+        methods=["GET", "POST"],
+    ),
+    route(
+        "/brands/{brand}/campaigns/{slug}/stages/{stage_id:id}/open",
+        stage_open,
         access=RUN_CAMPAIGNS,
         methods=["GET", "POST"],
     ),

@@ -7,7 +7,7 @@ Changes live next door: details and status in `details.py`, the timeline in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand, Role
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage
 from cocreate.campaigns.timeline import Phase, TimelineState, phase, timeline_state
+from cocreate.i18n import gettext as _
 from cocreate.security.permissions import has_brand_role
 from cocreate.storage import Audience
 
@@ -27,6 +28,7 @@ TIMELINE_ACTIONS = (
     "stage.removed",
     "stage.moved",
     "stage.closed_early",
+    "stage.opened_early",
     "stage.extended",
 )
 
@@ -181,3 +183,28 @@ def can_close_early(campaign: Campaign, stage: Stage, now: datetime) -> bool:
 
 def can_extend(campaign: Campaign, stage: Stage, now: datetime) -> bool:
     return is_editable(campaign) and stage.closes_at > now
+
+
+def why_not_open_early(
+    campaign: Campaign, stages: Sequence[Stage], stage: Stage, now: datetime
+) -> str | None:
+    """Why `stage` cannot open now instead of at its planned time (None: it can). Only the
+    next stage of a published campaign, once every stage before it has closed: opening it
+    then fills a gap in the timeline and overlaps nothing."""
+    if not (campaign.status == CampaignStatus.PUBLISHED and stage.opens_at > now):
+        return _("Only a stage of a published campaign that has not opened yet can open now.")
+    before = [s for s in stages if s.position < stage.position]
+    if any(s.opens_at <= now < s.closes_at for s in before):
+        return _(
+            "The stage before is still open: opening this one now would overlap it. "
+            "Close it early first."
+        )
+    if any(s.opens_at > now for s in before):
+        return _("A stage before this one has not opened yet: open that one first.")
+    return None
+
+
+def can_open_early(
+    campaign: Campaign, stages: Sequence[Stage], stage: Stage, now: datetime
+) -> bool:
+    return why_not_open_early(campaign, stages, stage, now) is None

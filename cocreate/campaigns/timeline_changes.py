@@ -1,5 +1,6 @@
 """Changes of a campaign's timeline: add, change, remove or move a stage while it has not
-opened; close an open stage early or extend it (each with a reason).
+opened; extend an open stage (with a reason). Closing a stage early and opening the next one
+early are in `timeline_now.py`, on the helpers here.
 
 A timeline that is saved is always valid (ordered, no overlap, voting after submission): a
 change is checked on detached copies of the stages before anything is written, with the
@@ -18,12 +19,7 @@ from sqlmodel import Session, col, select
 from cocreate.audit.service import record
 from cocreate.campaigns.forms import StageInput
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage
-from cocreate.campaigns.service import (
-    can_close_early,
-    can_edit_stage,
-    can_extend,
-    is_editable,
-)
+from cocreate.campaigns.service import can_edit_stage, can_extend, is_editable
 from cocreate.campaigns.timeline import TimelineProblem, swap_slots, timeline_issues
 from cocreate.forms import ValidationFailed
 from cocreate.i18n import gettext as _
@@ -34,7 +30,7 @@ def _id(value: int | None) -> int:
     return value
 
 
-def _lock(session: Session, campaign: Campaign) -> list[Stage]:
+def lock_stages(session: Session, campaign: Campaign) -> list[Stage]:
     """Serialise timeline changes of one campaign (PostgreSQL row lock), then read its stages."""
     session.exec(
         select(Campaign)
@@ -52,7 +48,7 @@ def _lock(session: Session, campaign: Campaign) -> list[Stage]:
     )
 
 
-def _copy(stage: Stage, **changes: object) -> Stage:
+def stage_copy(stage: Stage, **changes: object) -> Stage:
     """A detached stand-in to check a timeline before anything is written."""
     values = {
         "id": stage.id,
@@ -67,7 +63,7 @@ def _copy(stage: Stage, **changes: object) -> Stage:
     return Stage(**values)  # type: ignore[arg-type]
 
 
-def _refuse_problems(problems: list[TimelineProblem], position: int | None) -> None:
+def refuse_problems(problems: list[TimelineProblem], position: int | None) -> None:
     """Raise the problems as form errors: on the fields of the stage at `position` when they
     are about it, for the whole form otherwise."""
     if not problems:
@@ -86,7 +82,7 @@ def _refuse_problems(problems: list[TimelineProblem], position: int | None) -> N
     raise ValidationFailed(errors)
 
 
-def _refuse_unless_editable(campaign: Campaign) -> None:
+def refuse_unless_editable(campaign: Campaign) -> None:
     if not is_editable(campaign):
         raise ValidationFailed(
             {"": _("Archived campaigns cannot be changed. Move it back to draft first.")}
@@ -124,7 +120,7 @@ def _set_positions(session: Session, targets: Sequence[tuple[Stage, int]]) -> No
     session.flush()
 
 
-def _timeline_event(
+def timeline_event(
     session: Session,
     *,
     campaign: Campaign,
@@ -148,11 +144,11 @@ def _timeline_event(
     event.at = now
 
 
-def _times(stage: Stage) -> dict[str, str]:
+def stage_times(stage: Stage) -> dict[str, str]:
     return {"opens_at": stage.opens_at.isoformat(), "closes_at": stage.closes_at.isoformat()}
 
 
-def _commit_timeline(session: Session) -> None:
+def commit_timeline(session: Session) -> None:
     try:
         session.commit()
     except IntegrityError:  # another change of the same timeline won the race
@@ -166,9 +162,9 @@ def add_stage(
     *, session: Session, campaign: Campaign, data: StageInput, actor_id: int | None, now: datetime
 ) -> Stage:
     """Insert a stage in time order; the timeline must stay valid."""
-    _refuse_unless_editable(campaign)
+    refuse_unless_editable(campaign)
     _refuse_past_opening(campaign, data.opens_at, now)
-    stages = _lock(session, campaign)
+    stages = lock_stages(session, campaign)
     position = sum(1 for s in stages if s.opens_at <= data.opens_at)
     new = Stage(
         campaign_id=_id(campaign.id),
@@ -178,21 +174,21 @@ def add_stage(
         opens_at=data.opens_at,
         closes_at=data.closes_at,
     )
-    candidate = [_copy(s, position=s.position + (s.position >= position)) for s in stages]
-    _refuse_problems(timeline_issues([*candidate, _copy(new)]), position)
+    candidate = [stage_copy(s, position=s.position + (s.position >= position)) for s in stages]
+    refuse_problems(timeline_issues([*candidate, stage_copy(new)]), position)
     _set_positions(session, [(s, s.position + 1) for s in stages if s.position >= position])
     session.add(new)
     session.flush()
-    _timeline_event(
+    timeline_event(
         session,
         campaign=campaign,
         stage=new,
         action="stage.added",
         actor_id=actor_id,
         now=now,
-        after=_times(new),
+        after=stage_times(new),
     )
-    _commit_timeline(session)
+    commit_timeline(session)
     return new
 
 
@@ -205,22 +201,22 @@ def update_stage(
     actor_id: int | None,
     now: datetime,
 ) -> None:
-    _refuse_unless_editable(campaign)
-    stages = _lock(session, campaign)
+    refuse_unless_editable(campaign)
+    stages = lock_stages(session, campaign)
     _refuse_started(campaign, stage, now)
     _refuse_past_opening(campaign, data.opens_at, now)
     candidate = [
-        _copy(s, kind=data.kind, opens_at=data.opens_at, closes_at=data.closes_at)
+        stage_copy(s, kind=data.kind, opens_at=data.opens_at, closes_at=data.closes_at)
         if s.id == stage.id
-        else _copy(s)
+        else stage_copy(s)
         for s in stages
     ]
-    _refuse_problems(timeline_issues(candidate), stage.position)
-    before = _times(stage)
+    refuse_problems(timeline_issues(candidate), stage.position)
+    before = stage_times(stage)
     stage.kind, stage.title = data.kind, data.title
     stage.opens_at, stage.closes_at = data.opens_at, data.closes_at
     session.add(stage)
-    _timeline_event(
+    timeline_event(
         session,
         campaign=campaign,
         stage=stage,
@@ -228,35 +224,35 @@ def update_stage(
         actor_id=actor_id,
         now=now,
         before=before,
-        after=_times(stage),
+        after=stage_times(stage),
     )
-    _commit_timeline(session)
+    commit_timeline(session)
 
 
 def remove_stage(
     *, session: Session, campaign: Campaign, stage: Stage, actor_id: int | None, now: datetime
 ) -> None:
-    _refuse_unless_editable(campaign)
-    stages = _lock(session, campaign)
+    refuse_unless_editable(campaign)
+    stages = lock_stages(session, campaign)
     _refuse_started(campaign, stage, now)
     rest = [s for s in stages if s.id != stage.id]
     if campaign.status == CampaignStatus.PUBLISHED and not rest:
         raise ValidationFailed({"": _("A published campaign needs at least one stage.")})
-    candidate = [_copy(s, position=index) for index, s in enumerate(rest)]
-    _refuse_problems(timeline_issues(candidate), None)
-    _timeline_event(
+    candidate = [stage_copy(s, position=index) for index, s in enumerate(rest)]
+    refuse_problems(timeline_issues(candidate), None)
+    timeline_event(
         session,
         campaign=campaign,
         stage=stage,
         action="stage.removed",
         actor_id=actor_id,
         now=now,
-        before=_times(stage),
+        before=stage_times(stage),
     )
     session.delete(stage)
     session.flush()
     _set_positions(session, [(s, index) for index, s in enumerate(rest)])
-    _commit_timeline(session)
+    commit_timeline(session)
 
 
 def move_stage(
@@ -270,8 +266,8 @@ def move_stage(
 ) -> None:
     """Trade places with the stage before (or after): each keeps its length, the pair keeps
     its span, so the rest of the timeline does not move."""
-    _refuse_unless_editable(campaign)
-    stages = _lock(session, campaign)
+    refuse_unless_editable(campaign)
+    stages = lock_stages(session, campaign)
     index = next((i for i, s in enumerate(stages) if s.id == stage.id), None)
     if index is None:  # removed by someone else since the page was shown
         raise ValidationFailed(
@@ -288,22 +284,26 @@ def move_stage(
     for s in stages:
         if s.id == first.id:
             candidate.append(
-                _copy(s, position=second.position, opens_at=first_opens, closes_at=first_closes)
+                stage_copy(
+                    s, position=second.position, opens_at=first_opens, closes_at=first_closes
+                )
             )
         elif s.id == second.id:
             candidate.append(
-                _copy(s, position=first.position, opens_at=second_opens, closes_at=second_closes)
+                stage_copy(
+                    s, position=first.position, opens_at=second_opens, closes_at=second_closes
+                )
             )
         else:
-            candidate.append(_copy(s))
-    _refuse_problems(timeline_issues(candidate), None)
-    before = _times(stage)
+            candidate.append(stage_copy(s))
+    refuse_problems(timeline_issues(candidate), None)
+    before = stage_times(stage)
     first.opens_at, first.closes_at = first_opens, first_closes
     second.opens_at, second.closes_at = second_opens, second_closes
     reordered = list(stages)
     reordered[index], reordered[other_index] = reordered[other_index], reordered[index]
     _set_positions(session, [(s, index) for index, s in enumerate(reordered)])
-    _timeline_event(
+    timeline_event(
         session,
         campaign=campaign,
         stage=stage,
@@ -311,41 +311,10 @@ def move_stage(
         actor_id=actor_id,
         now=now,
         before=before,
-        after=_times(stage),
+        after=stage_times(stage),
         direction="up" if up else "down",
     )
-    _commit_timeline(session)
-
-
-def close_stage_early(
-    *,
-    session: Session,
-    campaign: Campaign,
-    stage: Stage,
-    reason: str,
-    actor_id: int | None,
-    now: datetime,
-) -> None:
-    """Close an open stage now, with a reason that goes into the audit trail."""
-    _refuse_unless_editable(campaign)
-    _lock(session, campaign)
-    if not can_close_early(campaign, stage, now):
-        raise ValidationFailed({"": _("Only an open stage can be closed early.")})
-    before = _times(stage)
-    stage.closes_at = now
-    session.add(stage)
-    _timeline_event(
-        session,
-        campaign=campaign,
-        stage=stage,
-        action="stage.closed_early",
-        actor_id=actor_id,
-        now=now,
-        reason=reason,
-        before=before,
-        after=_times(stage),
-    )
-    _commit_timeline(session)
+    commit_timeline(session)
 
 
 def extend_stage(
@@ -359,8 +328,8 @@ def extend_stage(
     now: datetime,
 ) -> None:
     """Move a stage's closing later, with a reason; it may not run into the next stage."""
-    _refuse_unless_editable(campaign)
-    stages = _lock(session, campaign)
+    refuse_unless_editable(campaign)
+    stages = lock_stages(session, campaign)
     if not can_extend(campaign, stage, now):
         raise ValidationFailed({"": _("This stage has closed: it can no longer be extended.")})
     if closes_at <= stage.closes_at:
@@ -376,12 +345,14 @@ def extend_stage(
                 )
             }
         )
-    candidate = [_copy(s, closes_at=closes_at) if s.id == stage.id else _copy(s) for s in stages]
-    _refuse_problems(timeline_issues(candidate), stage.position)
-    before = _times(stage)
+    candidate = [
+        stage_copy(s, closes_at=closes_at) if s.id == stage.id else stage_copy(s) for s in stages
+    ]
+    refuse_problems(timeline_issues(candidate), stage.position)
+    before = stage_times(stage)
     stage.closes_at = closes_at
     session.add(stage)
-    _timeline_event(
+    timeline_event(
         session,
         campaign=campaign,
         stage=stage,
@@ -390,6 +361,6 @@ def extend_stage(
         now=now,
         reason=reason,
         before=before,
-        after=_times(stage),
+        after=stage_times(stage),
     )
-    _commit_timeline(session)
+    commit_timeline(session)

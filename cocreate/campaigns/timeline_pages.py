@@ -1,8 +1,9 @@
 """The console's timeline of a campaign: its stages and their audited history, and the forms
-that add, change, remove, move, close early or extend a stage."""
+that add, change, remove, move, close early, open early or extend a stage."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cocreate.brands.models import Brand
-from cocreate.campaigns import details, display, service, timeline_changes
+from cocreate.campaigns import details, display, service, timeline_changes, timeline_now
 from cocreate.campaigns.forms import (
     StageInput,
     local_input_value,
@@ -233,18 +234,27 @@ def stage_move(request: Request) -> Response:
     return redirect(console_url(brand, campaign), flash=_("Stage moved."), request=request)
 
 
-def stage_close(request: Request) -> Response:
+def _change_now(
+    request: Request,
+    template: str,
+    change: Callable[..., None],
+    done: str,
+    refusal: Callable[[Campaign, Stage], str | None],
+) -> Response:
+    """A timeline change that takes effect now with a reason (timeline_now.py): GET shows
+    its form, or why it cannot be made; POST makes it."""
     brand = load_brand(request)
     campaign = load_campaign(request, brand)
     stage = load_stage(request, campaign)
-    template = "campaigns/console/stage_close.html"
     if request.method == "GET":
-        return _stage_page(request, template, brand, campaign, stage, {}, {})
+        refused = refusal(campaign, stage)
+        errors = {"": refused} if refused else {}
+        return _stage_page(request, template, brand, campaign, stage, {}, errors)
     form = Form(form_read(request))
     reason = read_reason(form)
     try:
         form.check()
-        timeline_changes.close_stage_early(
+        change(
             session=db(request),
             campaign=campaign,
             stage=stage,
@@ -256,7 +266,34 @@ def stage_close(request: Request) -> Response:
         db(request).rollback()
         values = {"reason": reason}
         return _stage_page(request, template, brand, campaign, stage, values, exc.errors, 400)
-    return redirect(console_url(brand, campaign), flash=_("The stage is closed."), request=request)
+    return redirect(console_url(brand, campaign), flash=done, request=request)
+
+
+def stage_close(request: Request) -> Response:
+    """Close an open stage now, with a reason (the page says when it cannot)."""
+    return _change_now(
+        request,
+        "campaigns/console/stage_close.html",
+        timeline_now.close_stage_early,
+        _("The stage is closed."),
+        lambda campaign, stage: None,
+    )
+
+
+def stage_open(request: Request) -> Response:
+    """Open the next stage now (after the one before closed early), with a reason."""
+
+    def refusal(campaign: Campaign, stage: Stage) -> str | None:
+        stages = service.stages_of(session=db(request), campaign_id=campaign.id or 0)
+        return service.why_not_open_early(campaign, stages, stage, now_of(request))
+
+    return _change_now(
+        request,
+        "campaigns/console/stage_open.html",
+        timeline_now.open_stage_early,
+        _("The stage is open."),
+        refusal,
+    )
 
 
 def stage_extend(request: Request) -> Response:

@@ -99,14 +99,17 @@ def _form_context(
 ) -> dict[str, Any]:
     user = signed_in_user(request)
     session = db(request)
-    used = service.ideas_used(session=session, campaign=campaign, author_id=user.id or 0)
+    exclude = idea.id if idea is not None else None
+    places = service.places(
+        session=session, campaign=campaign, author_id=user.id or 0, exclude=exclude
+    )
     return {
         "campaign": campaign,
         "brand": brand,
         "idea": idea,
         "values": values,
         "errors": errors,
-        "places_left": max(campaign.submission_limit - used, 0),
+        "places": places,
         "max_mb": images.MAX_UPLOAD_BYTES // (1024 * 1024),
         "image_url": image_url(storage_of(request), idea, "thumb") if idea else None,
     }
@@ -219,8 +222,17 @@ def _save(request: Request, campaign: Campaign, brand: Brand, idea: Idea | None)
 
 
 def withdraw_idea(request: Request) -> Response:
+    """GET asks for confirmation (a page, no script needed); its form POSTs the withdrawal."""
     campaign, _brand = load_campaign(request)
     idea = load_idea(request, campaign)
+    if request.method == "GET":
+        now = request.app.state.clock.now()
+        is_open = service.submission_open(session=db(request), campaign=campaign, now=now)
+        if not service.can_withdraw(idea, signed_in_user(request), submission_is_open=is_open):
+            message = _("This idea can no longer be withdrawn.")
+            return redirect(idea_path(campaign, idea), flash=message, request=request)
+        context = {"campaign": campaign, "idea": idea}
+        return render(request, "ideas/withdraw.html", context)
     try:
         service.withdraw_idea(
             session=db(request),

@@ -38,7 +38,7 @@ routes = [
         "/c/{slug}/ideas/{idea_id:id}/withdraw",
         withdraw_idea,
         access=IDEA_AUTHOR,
-        methods=["POST"],
+        methods=["GET", "POST"],
     ),
     route("/me/ideas", my_ideas, access=SIGNED_IN),
 ]

@@ -4,7 +4,7 @@ condition, and look-alike titles (for the submission form and moderation's merge
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, func, insert, intersect, true, union_all
+from sqlalchemy import ColumnElement, and_, delete, func, insert, intersect, not_, true, union_all
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -17,6 +17,8 @@ CANDIDATES_PER_TERM = 2000
 MAX_CANDIDATES = 300
 # A search matching at most this many ideas reads their ids first (see search_filter).
 SEARCH_ID_LIST_MAX = 1000
+# Look-alikes waiting for moderation counted at most (the hint says a number, not a list).
+WAITING_MAX = 20
 
 
 def _id(value: int | None) -> int:
@@ -84,7 +86,46 @@ def similar_ideas(
 ) -> list[Idea]:
     """Ideas of the campaign whose title looks like `title`, best first: the ones the public
     sees in a campaign of `moderation_mode`, or, without it, approved ones (moderation's
-    merge candidates, hidden or not).
+    merge candidates, hidden or not)."""
+    shown = (
+        col(Idea.status) == IdeaStatus.APPROVED
+        if moderation_mode is None
+        else publicly_visible(moderation_mode)
+    )
+    ranked = _look_alikes(session, campaign_id, title, shown, exclude=exclude, limit=limit)
+    if not ranked:
+        return []
+    by_id = {
+        idea.id: idea for idea in session.exec(select(Idea).where(col(Idea.id).in_(ranked))).all()
+    }
+    return [by_id[idea_id] for idea_id in ranked if idea_id in by_id]
+
+
+def waiting_look_alikes(
+    *,
+    session: Session,
+    campaign_id: int,
+    title: str,
+    moderation_mode: str,
+    exclude: int | None = None,
+) -> int:
+    """How many ideas whose title looks like `title` wait for moderation out of the public's
+    sight (only a number: their titles are not for others to read)."""
+    waiting = and_(col(Idea.status) == IdeaStatus.PENDING, not_(publicly_visible(moderation_mode)))
+    found = _look_alikes(session, campaign_id, title, waiting, exclude=exclude, limit=WAITING_MAX)
+    return len(found)
+
+
+def _look_alikes(
+    session: Session,
+    campaign_id: int,
+    title: str,
+    status: ColumnElement[bool],
+    *,
+    exclude: int | None,
+    limit: int,
+) -> list[int]:
+    """Ids of the campaign's ideas meeting `status` whose title looks like `title`, best first.
 
     Candidates come from the database in one query (ideas sharing title word prefixes with
     `title`, those sharing the most first); rapidfuzz then ranks at most MAX_CANDIDATES of
@@ -122,11 +163,7 @@ def similar_ideas(
     candidates = (
         select(Idea.id, Idea.search_key)
         .join(shared, shared.c.idea_id == Idea.id)
-        .where(
-            Idea.status == IdeaStatus.APPROVED
-            if moderation_mode is None
-            else publicly_visible(moderation_mode)
-        )
+        .where(status)
         .order_by(shared.c.words.desc(), col(Idea.id).desc())
         .limit(MAX_CANDIDATES)
     )
@@ -134,12 +171,4 @@ def similar_ideas(
         candidates = candidates.where(Idea.id != exclude)
     keys = session.exec(candidates).all()
     ranked = rank_similar(title, ((_id(i), k) for i, k in keys), limit=limit)
-    if not ranked:
-        return []
-    by_id = {
-        idea.id: idea
-        for idea in session.exec(
-            select(Idea).where(col(Idea.id).in_([idea_id for idea_id, _score in ranked]))
-        ).all()
-    }
-    return [by_id[idea_id] for idea_id, _score in ranked if idea_id in by_id]
+    return [idea_id for idea_id, _score in ranked]

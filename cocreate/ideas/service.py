@@ -29,13 +29,12 @@ from cocreate.storage import Storage
 
 TITLE_MAX = 120
 DESCRIPTION_MAX = 5000
-# Ideas that use one of the author's places in a campaign (drafts and withdrawn ones do not).
-COUNTED_STATUSES = (
-    IdeaStatus.PENDING,
-    IdeaStatus.APPROVED,
-    IdeaStatus.REJECTED,
-    IdeaStatus.MERGED,
-)
+# Ideas that use one of the author's places in a campaign. Drafts and withdrawn ideas do not,
+# nor rejected ones: the rejection mail invites the author to submit another.
+COUNTED_STATUSES = (IdeaStatus.PENDING, IdeaStatus.APPROVED, IdeaStatus.MERGED)
+# Whatever became of them (rejected, withdrawn), nobody sends a campaign's moderators more
+# than this many times its limit: a freed place must not become a way to flood the queue.
+SUBMITTED_CEILING = 3
 EDITABLE_STATUSES = (IdeaStatus.DRAFT, IdeaStatus.PENDING)
 # Drafts cost nothing against the limit; this only stops a script from filling the table.
 MAX_DRAFTS = 20
@@ -101,17 +100,42 @@ def author_of(*, session: Session, idea: Idea) -> User | None:
     return session.get(User, idea.author_id)
 
 
-def ideas_used(*, session: Session, campaign: Campaign, author_id: int) -> int:
-    """How many of the author's places in the campaign are taken."""
-    return session.exec(
-        select(func.count())
-        .select_from(Idea)
-        .where(
-            Idea.campaign_id == campaign.id,
-            Idea.author_id == author_id,
-            col(Idea.status).in_(COUNTED_STATUSES),
-        )
-    ).one()
+@dataclass(frozen=True)
+class Places:
+    """The author's places in a campaign: `used` by ideas that count against the limit, and
+    `submitted` ever (rejected and withdrawn ones too), against the ceiling."""
+
+    limit: int
+    used: int
+    submitted: int
+
+    @property
+    def ceiling(self) -> int:
+        return self.limit * SUBMITTED_CEILING
+
+    @property
+    def at_ceiling(self) -> bool:
+        return self.submitted >= self.ceiling
+
+    @property
+    def left(self) -> int:
+        return max(0, min(self.limit - self.used, self.ceiling - self.submitted))
+
+
+def places(
+    *, session: Session, campaign: Campaign, author_id: int, exclude: int | None = None
+) -> Places:
+    """The author's places in the campaign; `exclude` (an idea being submitted) is not counted."""
+    counted = col(Idea.status).in_(COUNTED_STATUSES)
+    ever_submitted = col(Idea.submitted_at).is_not(None)
+    query = select(
+        func.count().filter(counted),
+        func.count().filter(ever_submitted),
+    ).where(Idea.campaign_id == campaign.id, Idea.author_id == author_id)
+    if exclude is not None:
+        query = query.where(Idea.id != exclude)
+    used, submitted = session.exec(query).one()
+    return Places(limit=campaign.submission_limit, used=used, submitted=submitted)
 
 
 def ideas_of_author(*, session: Session, author_id: int) -> list[tuple[Idea, Campaign]]:
@@ -166,16 +190,17 @@ def _serialise_author(session: Session, author_id: int) -> None:
 def _check_limits(
     session: Session, campaign: Campaign, author_id: int, *, submitting: bool, exclude: int | None
 ) -> None:
-    base = (
-        select(func.count())
-        .select_from(Idea)
-        .where(Idea.campaign_id == campaign.id, Idea.author_id == author_id)
-    )
-    if exclude is not None:
-        base = base.where(Idea.id != exclude)
     if submitting:
-        used = session.exec(base.where(col(Idea.status).in_(COUNTED_STATUSES))).one()
-        if used >= campaign.submission_limit:
+        found = places(session=session, campaign=campaign, author_id=author_id, exclude=exclude)
+        if found.at_ceiling:
+            raise IdeaRefused(
+                _(
+                    "You have sent %(n)d ideas to this campaign, rejected and withdrawn ones "
+                    "included: that is the most it takes from one person."
+                )
+                % {"n": found.submitted}
+            )
+        if found.left == 0:
             raise IdeaRefused(
                 _(
                     "You have already submitted %(n)d ideas to this campaign, the most it "
@@ -183,13 +208,24 @@ def _check_limits(
                 )
                 % {"n": campaign.submission_limit}
             )
-    else:
-        drafts = session.exec(base.where(Idea.status == IdeaStatus.DRAFT)).one()
-        if drafts >= MAX_DRAFTS:
-            raise IdeaRefused(
-                _("You have %(n)d drafts in this campaign. Submit or withdraw one first.")
-                % {"n": drafts}
-            )
+        return
+    base = (
+        select(func.count())
+        .select_from(Idea)
+        .where(
+            Idea.campaign_id == campaign.id,
+            Idea.author_id == author_id,
+            Idea.status == IdeaStatus.DRAFT,
+        )
+    )
+    if exclude is not None:
+        base = base.where(Idea.id != exclude)
+    drafts = session.exec(base).one()
+    if drafts >= MAX_DRAFTS:
+        raise IdeaRefused(
+            _("You have %(n)d drafts in this campaign. Submit or withdraw one first.")
+            % {"n": drafts}
+        )
 
 
 def create_idea(

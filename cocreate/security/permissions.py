@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 from starlette.requests import Request
@@ -90,6 +92,17 @@ class NavLink:
     url: str
 
 
+# What features add to the header for a signed-in person, given their brand memberships
+# (campaigns adds the consoles and jury pages), without this module importing them.
+NavPart = Callable[[Session, User, Sequence[tuple[Brand, Role]], datetime], list[NavLink]]
+_nav_parts: list[NavPart] = []
+
+
+def register_nav_part(part: NavPart) -> None:
+    if part not in _nav_parts:
+        _nav_parts.append(part)
+
+
 def navigation(request: Request, user: User | None) -> list[NavLink]:
     """What the current person may do, for the header: only links they are allowed to use."""
     from cocreate.security.access import db
@@ -100,6 +113,11 @@ def navigation(request: Request, user: User | None) -> list[NavLink]:
     links.append(NavLink(_("My ideas"), "/me/ideas"))
     if can_create_brands(user):
         links.append(NavLink(_("Brands"), "/admin/brands"))
-    for brand, _role in brand_memberships(session=db(request), user=user):
+    session = db(request)
+    memberships = brand_memberships(session=session, user=user)
+    for brand, _role in memberships:
         links.append(NavLink(brand.name, f"/brands/{brand.slug}"))
+    now = request.app.state.clock.now()
+    for part in _nav_parts:
+        links.extend(part(session, user, memberships, now))
     return links

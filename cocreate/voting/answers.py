@@ -86,8 +86,8 @@ def answer(request: Request, outcome: Answer) -> Response:
             return reload(request, slug, method_of(opened.round).other_ballot_message())
         case Refused(Reason.NOT_ENTRANT):
             return reload(request, slug, _("This idea is not part of this voting round."))
-        case Refused(Reason.RISK):
-            return refused(request, slug, request.path_params["idea_id"])
+        case Refused(Reason.RISK, opened):
+            return refused(request, slug, request.path_params["idea_id"], opened)
         case Refused(reason, opened, block) if opened is not None and block is not None:
             return _with_block(request, opened, block, reason)
     raise AssertionError(f"no answer for {outcome}")
@@ -149,8 +149,10 @@ def moved_to_ballot(request: Request, slug: str, idea_id: int, message: str) -> 
     return remember_device(request, moved)
 
 
-def refused(request: Request, slug: str, idea_id: int) -> Response:
-    """The fraud policy refused the attempt: nothing was stored."""
+def refused(request: Request, slug: str, idea_id: int, opened: OpenRound | None = None) -> Response:
+    """The fraud policy refused the attempt: nothing was stored. The htmx answer keeps a
+    usable vote button (a person who clicked fast may simply try again), or, for a ranking,
+    a way back to the ballot."""
     if not is_htmx_fragment_request(request):
         anchor = "" if idea_id == RANKING else f"#idea-{idea_id}"
         moved = redirect(ballot_url(slug) + anchor, flash=refused_message(), request=request)
@@ -159,7 +161,19 @@ def refused(request: Request, slug: str, idea_id: int) -> Response:
     return remember_device(
         request,
         fragment(
-            request, "fraud/_refused.html", {"idea_id": idea_id, "message": refused_message()}
+            request,
+            "fraud/_refused.html",
+            {
+                "idea_id": idea_id,
+                "slug": slug,
+                "message": refused_message(),
+                "ranking": idea_id == RANKING,
+                "points_budget": (
+                    opened.round.points_budget
+                    if opened is not None and method_of(opened.round).gives_points
+                    else None
+                ),
+            },
         ),
     )
 

@@ -96,6 +96,8 @@ CONSOLE_PAGES = [
     ("POST", CONSOLE + "/summer/stages/{stage}/move"),
     ("GET", CONSOLE + "/summer/stages/{stage}/close"),
     ("POST", CONSOLE + "/summer/stages/{stage}/close"),
+    ("GET", CONSOLE + "/summer/stages/{stage}/open"),
+    ("POST", CONSOLE + "/summer/stages/{stage}/open"),
     ("GET", CONSOLE + "/summer/stages/{stage}/extend"),
     ("POST", CONSOLE + "/summer/stages/{stage}/extend"),
 ]
@@ -498,6 +500,44 @@ def test_close_a_stage_early_with_a_reason(
     assert (
         response.status_code == 400 and "Only an open stage can be closed early." in response.text
     )
+
+
+def test_open_the_next_stage_now_after_closing_one_early(
+    as_marketer: TestClient,
+    session: Session,
+    live: tuple[Stage, Stage],
+    marketer: User,
+    frozen: FrozenClock,
+) -> None:
+    submission, voting = live
+    path = f"{CONSOLE}/summer/stages/{voting.id}/open"
+    timeline_path = f"{CONSOLE}/summer/timeline"
+    # While submission is open, opening voting would overlap it: no link, a clear refusal.
+    assert path not in as_marketer.get(timeline_path).text
+    page = as_marketer.get(path).text
+    assert "opening this one now would overlap it" in page and "Open it now" not in page
+    response = post(as_marketer, path, {"reason": "Impatient"})
+    assert response.status_code == 400 and "would overlap it" in response.text
+    reload(session, voting)
+    assert voting.opens_at == T0 + 7 * DAY
+
+    post(as_marketer, f"{CONSOLE}/summer/stages/{submission.id}/close", {"reason": "Enough"})
+    frozen.advance(minutes=10)
+    timeline = as_marketer.get(timeline_path).text
+    assert f'href="{path}"' in timeline and "Open it now" in timeline
+    assert "Open it now" in as_marketer.get(path).text
+    response = post(as_marketer, path, {"reason": ""})
+    assert response.status_code == 400 and "This field is required." in response.text
+    response = post(as_marketer, path, {"reason": f"No gap {SCRIPT}"})
+    assert response.status_code == 303
+    assert "The stage is open." in as_marketer.get(response.headers["location"]).text
+    reload(session, voting)
+    assert (voting.opens_at, voting.closes_at) == (frozen.now(), T0 + 14 * DAY)
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "stage.opened_early")).one()
+    assert event.actor_id == marketer.id and event.data["reason"] == f"No gap {SCRIPT}"
+    timeline = as_marketer.get(timeline_path).text
+    assert "Opened early" in timeline and "No gap &lt;script&gt;" in timeline
+    assert "Voting closes in" in visible_text(as_marketer.get("/c/summer").text)
 
 
 def test_extend_a_stage_with_a_reason_up_to_the_next_one(

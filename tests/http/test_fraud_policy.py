@@ -231,7 +231,30 @@ def test_a_vote_above_the_refusal_threshold_is_refused_and_logged_not_stored(
     assert response.status_code == 200
     assert "We could not accept this vote" in response.text
     assert 'name="altcha"' not in response.text
+    # The block keeps a usable vote button: nothing was recorded, a person may try again.
+    idea_id = world.ideas[0].id
+    url = f"/c/{world.campaign.slug}/vote/{idea_id}"
+    assert response.text.startswith(f'<div class="entrant-vote" id="vote-{idea_id}">')
+    assert f'hx-post="{url}" hx-target="#vote-{idea_id}" hx-swap="outerHTML"' in response.text
+    assert f'<form method="post" action="{url}"' in response.text
+    assert re.search(r'name="csrf_token" value="[^"]+"', response.text)
+    assert f'<button type="submit" id="vote-button-{idea_id}"' in response.text
     assert votes_of(session, voter) == []
+    # That button works: pressed from an ordinary browser, the vote is taken.
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert csrf
+    again = web.post(
+        url,
+        data={"csrf_token": csrf.group(1)},
+        headers={
+            "User-Agent": BROWSER,
+            "HX-Request": "true",
+            "HX-Current-URL": "http://testserver/",
+        },
+    )
+    assert again.status_code == 200 and "We could not accept this vote" not in again.text
+    assert [v.idea_id for v in votes_of(session, voter)] == [idea_id]
+    unvote(web, world, world.ideas[0])
     [line] = [r.getMessage() for r in caplog.records if r.name == "cocreate.fraud"]
     assert f"voter={voter.id}" in line and "disposable_email=0.30" in line
     assert IP not in line

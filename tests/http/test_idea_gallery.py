@@ -353,6 +353,42 @@ def test_an_idea_of_another_campaign_is_not_found_under_this_one(
     assert client.get(f"/c/{one.slug}/ideas/99999999999999999999999/edit").status_code == 404
 
 
+def test_similar_ideas_waiting_for_moderation_are_counted_not_shown(
+    client: TestClient,
+    make_campaign: MakeCampaign,
+    make_user: Any,
+    make_idea: Any,
+    session: Session,
+) -> None:
+    # Pre-moderated: nobody sees a pending idea, so without a count nobody is warned that
+    # the duplicate they are typing is already in the queue.
+    campaign = make_campaign()
+    author = make_user()
+    make_idea(campaign, author, "Fraises au chocolat")
+    make_idea(campaign, author, "Fraise secrète", status=IdeaStatus.PENDING)
+    editing = make_idea(campaign, author, "Fraises des bois", status=IdeaStatus.PENDING)
+    make_idea(campaign, author, "Fraise rejetée", status=IdeaStatus.REJECTED)
+    make_idea(campaign, author, "Paprika en attente", status=IdeaStatus.PENDING)
+    url = f"/c/{campaign.slug}/ideas/similar"
+    fragment = client.get(url, params={"title": "Fraise"}, headers=HTMX).text
+    assert "2 similar ideas are waiting for moderation." in fragment
+    assert "Fraises au chocolat" in fragment
+    assert "secrète" not in fragment and "des bois" not in fragment  # titles stay private
+    # The idea being edited is not its own look-alike.
+    params = {"title": "Fraise", "exclude": str(editing.id)}
+    assert "1 similar idea is waiting for moderation." in client.get(url, params=params).text
+    # Only pending look-alikes: nothing is said for another title.
+    fragment = client.get(url, params={"title": "Chocolat noir"}, headers=HTMX).text
+    assert "waiting for moderation" not in fragment
+    # Post-moderated: pending ideas are public, listed by title, not counted as waiting.
+    campaign.moderation_mode = "post"
+    session.add(campaign)
+    session.commit()
+    fragment = client.get(url, params={"title": "Fraise"}, headers=HTMX).text
+    assert "waiting for moderation" not in fragment
+    assert "Fraise secrète" in fragment
+
+
 def test_similar_ideas_are_approved_look_alikes_of_the_same_campaign(
     client: TestClient, make_campaign: MakeCampaign, make_user: Any, make_idea: Any
 ) -> None:

@@ -188,20 +188,75 @@ def test_drafts_do_not_count_against_the_limit_submitted_ideas_do(
     assert submit(client, campaign, title="Draft 0", path=edit).status_code == 303
 
 
-def test_rejected_and_approved_ideas_count_too(
+def test_approved_ideas_count_rejected_and_withdrawn_ones_free_their_place(
     client: TestClient,
     make_campaign: MakeCampaign,
     make_user: Any,
     make_idea: Any,
 ) -> None:
+    # The rejection mail says "you are welcome to submit another": a rejected idea gives its
+    # place back, like a withdrawn one.
     campaign = make_campaign(limit=2)
     user = make_user()
     make_idea(campaign, user, "Approved one", status=IdeaStatus.APPROVED)
     make_idea(campaign, user, "Rejected one", status=IdeaStatus.REJECTED)
     make_idea(campaign, user, "Withdrawn one", status=IdeaStatus.WITHDRAWN)
     log_in(client, user)
-    assert "You can submit 0 more ideas" in client.get(new_path(campaign)).text
-    assert submit(client, campaign).status_code == 409
+    assert "You can submit 1 more idea to this campaign." in client.get(new_path(campaign)).text
+    assert submit(client, campaign, title="Second try").status_code == 303
+    page = client.get(new_path(campaign)).text
+    assert "You have no place left in this campaign" in page
+    assert submit(client, campaign, title="Third").status_code == 409
+
+
+def test_rejections_cannot_be_used_to_flood_the_moderators(
+    client: TestClient,
+    make_campaign: MakeCampaign,
+    make_user: Any,
+    make_idea: Any,
+    session: Session,
+) -> None:
+    # At most three times the limit ever go to moderation, whatever became of them.
+    campaign = make_campaign(limit=2)
+    user = make_user()
+    for n in range(5):
+        make_idea(campaign, user, f"Rejected {n}", status=IdeaStatus.REJECTED)
+    log_in(client, user)
+    assert "You can submit 1 more idea to this campaign." in client.get(new_path(campaign)).text
+    assert submit(client, campaign, title="Sixth").status_code == 303
+    response = submit(client, campaign, title="Seventh")
+    assert response.status_code == 409
+    assert "You have sent 6 ideas to this campaign, rejected and withdrawn ones" in response.text
+    # Rejecting the sixth too frees a place under the limit, not under the ceiling.
+    sixth = next(i for i in ideas_of(session, user) if i.title == "Sixth")
+    sixth.status = IdeaStatus.REJECTED
+    session.add(sixth)
+    session.commit()
+    page = client.get(new_path(campaign)).text
+    assert "You have sent all the ideas this campaign takes from one person" in page
+    assert submit(client, campaign, title="Seventh").status_code == 409
+    # Drafts stay possible.
+    assert submit(client, campaign, title="Kept for later", action="draft").status_code == 303
+
+
+def test_with_no_place_left_the_form_says_so_first_and_offers_only_a_draft(
+    client: TestClient, make_campaign: MakeCampaign, make_user: Any, make_idea: Any
+) -> None:
+    campaign = make_campaign(limit=1)
+    user = make_user()
+    make_idea(campaign, user, "Pending one", status=IdeaStatus.PENDING)
+    log_in(client, user)
+    page = client.get(new_path(campaign)).text
+    notice = page.index("You have no place left in this campaign")
+    assert notice < page.index('id="f-title"')  # above the form, before any typing
+    assert 'value="draft"' in page
+    assert 'value="submit"' not in page
+    assert "Submit my idea" not in page
+    # With a place, both buttons.
+    other = make_campaign(limit=2)
+    page = client.get(new_path(other)).text
+    assert 'value="submit"' in page and 'value="draft"' in page
+    assert "You have no place left" not in page
 
 
 def test_the_limit_holds_when_one_person_submits_in_parallel(
@@ -242,7 +297,7 @@ def test_the_limit_holds_when_one_person_submits_in_parallel(
         thread.join()
     assert sorted(outcomes) == ["refused"] * 4 + ["saved"] * 2
     with Session(engine) as session:
-        assert service.ideas_used(session=session, campaign=campaign, author_id=user.id) == 2
+        assert service.places(session=session, campaign=campaign, author_id=user.id).used == 2
 
 
 def test_submissions_are_refused_before_and_after_the_submission_stage(

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from cocreate.audit.models import AuditEvent
 from cocreate.brands.models import Brand
 from cocreate.campaigns import details as campaign_details
-from cocreate.campaigns import service, timeline_changes
+from cocreate.campaigns import service, timeline_changes, timeline_now
 from cocreate.campaigns.forms import CampaignInput, StageInput
 from cocreate.campaigns.models import Campaign, CampaignStatus, Stage, StageKind
 from cocreate.campaigns.timeline import Phase
@@ -241,7 +241,7 @@ def test_an_archived_campaign_does_not_change(session: Session, brand: Brand) ->
     with pytest.raises(ValidationFailed):
         add(session, campaign, stage_input(StageKind.JURY, 11, 12))
     with pytest.raises(ValidationFailed):
-        timeline_changes.close_stage_early(
+        timeline_now.close_stage_early(
             session=session,
             campaign=campaign,
             stage=stage,
@@ -281,7 +281,7 @@ def test_closing_early_before_during_and_after(
     actor = make_user(name="Marketer")
 
     def close(now: datetime) -> None:
-        timeline_changes.close_stage_early(
+        timeline_now.close_stage_early(
             session=session,
             campaign=campaign,
             stage=submission,

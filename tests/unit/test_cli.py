@@ -16,8 +16,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from cocreate.app import create_app
-from cocreate.settings import Settings
-from tests.conftest import free_port
+from cocreate.settings import Settings, listening_url
+from tests.conftest import Mailbox, free_port
+from tests.processes import running
 
 COCREATE = Path(sys.executable).parent / "cocreate"
 KEY = "cli-test-secret-" + "k" * 32
@@ -235,3 +236,57 @@ def test_serve_believes_x_forwarded_for_only_from_trusted_proxies(
         server.wait(timeout=30)
         if server.stderr:
             server.stderr.close()
+
+
+@pytest.mark.parametrize("explicit", [None, "http://ideas.example.com"])
+def test_emailed_links_name_the_port_the_server_listens_on(
+    run: Run,
+    environment: dict[str, str],
+    tmp_path: Path,
+    smtp: tuple[str, Mailbox],
+    explicit: str | None,
+) -> None:
+    """Without COCREATE_BASE_URL the links in mails lead to the address `cocreate serve`
+    listens on (not port 8000 whatever the port); an explicit COCREATE_BASE_URL wins."""
+    assert run("migrate").returncode == 0
+    port = free_port()
+    env = {**environment, "COCREATE_SMTP_URL": smtp[0], "COCREATE_OUTBOX_INTERVAL": "0.2"}
+    if explicit is not None:
+        env["COCREATE_BASE_URL"] = explicit
+    base = f"http://127.0.0.1:{port}"
+    with running(
+        [str(COCREATE), "serve", "--port", str(port)],
+        env=env,
+        ready_url=f"{base}/readyz",
+        log_path=tmp_path / "server.log",
+    ):
+        with httpx.Client(base_url=base) as c:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/signup").text)
+            assert token
+            form = {
+                "csrf_token": token.group(1),
+                "email": "newcomer@example.com",
+                "display_name": "Newcomer",
+                "password": "a long enough passphrase",
+            }
+            assert c.post("/signup", data=form).status_code == 200
+        deadline = time.monotonic() + 15
+        while not smtp[1].to("newcomer@example.com"):
+            assert time.monotonic() < deadline, "no verification mail"
+            time.sleep(0.1)
+    link = smtp[1].last_link("newcomer@example.com")
+    assert link.startswith(f"{explicit or base}/verify/"), link
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8123"),
+        ("0.0.0.0", "http://localhost:8123"),
+        ("::", "http://localhost:8123"),
+        ("::1", "http://[::1]:8123"),
+        ("ideas.local", "http://ideas.local:8123"),
+    ],
+)
+def test_the_listening_url_is_one_a_link_can_open(host: str, url: str) -> None:
+    assert listening_url(host, 8123) == url
