@@ -24,7 +24,7 @@ from cocreate.ideas.page_helpers import (
     load_idea,
     storage_of,
 )
-from cocreate.ideas.search import similar_ideas, waiting_look_alikes
+from cocreate.ideas.search import similar_and_waiting
 from cocreate.ideas.share_card import idea_card_path
 from cocreate.ideas.visibility import can_view, is_publicly_visible
 from cocreate.integers import ID_MAX, int_or_none
@@ -165,12 +165,12 @@ def similar(request: Request) -> Response:
     campaign, _brand = load_campaign(request)
     title = clean_text(request.query_params.get("title", ""))[: service.TITLE_MAX]
     exclude = _natural(request.query_params.get("exclude", ""))
-    session, campaign_id, mode = db(request), campaign.id or 0, campaign.moderation_mode
-    shown = similar_ideas(
-        session=session, campaign_id=campaign_id, title=title, exclude=exclude, moderation_mode=mode
-    )
-    waiting = waiting_look_alikes(
-        session=session, campaign_id=campaign_id, title=title, exclude=exclude, moderation_mode=mode
+    shown, waiting = similar_and_waiting(
+        session=db(request),
+        campaign_id=campaign.id or 0,
+        title=title,
+        exclude=exclude,
+        moderation_mode=campaign.moderation_mode,
     )
     context = {"campaign": campaign, "title": title, "ideas": shown, "waiting": waiting}
     return render(request, "ideas/similar.html", context, fragment="ideas/_similar.html")

@@ -4,7 +4,21 @@ condition, and look-alike titles (for the submission form and moderation's merge
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, intersect, not_, true, union_all
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    intersect,
+    not_,
+    or_,
+    true,
+    union_all,
+)
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -92,40 +106,47 @@ def similar_ideas(
         if moderation_mode is None
         else publicly_visible(moderation_mode)
     )
-    ranked = _look_alikes(session, campaign_id, title, shown, exclude=exclude, limit=limit)
-    if not ranked:
-        return []
-    by_id = {
-        idea.id: idea for idea in session.exec(select(Idea).where(col(Idea.id).in_(ranked))).all()
-    }
-    return [by_id[idea_id] for idea_id in ranked if idea_id in by_id]
+    [ranked] = _look_alikes(session, campaign_id, title, [(shown, limit)], exclude=exclude)
+    return _in_order(session, ranked)
 
 
-def waiting_look_alikes(
+def similar_and_waiting(
     *,
     session: Session,
     campaign_id: int,
     title: str,
     moderation_mode: str,
+    limit: int = 5,
     exclude: int | None = None,
-) -> int:
-    """How many ideas whose title looks like `title` wait for moderation out of the public's
-    sight (only a number: their titles are not for others to read)."""
-    waiting = and_(col(Idea.status) == IdeaStatus.PENDING, not_(publicly_visible(moderation_mode)))
-    found = _look_alikes(session, campaign_id, title, waiting, exclude=exclude, limit=WAITING_MAX)
-    return len(found)
+) -> tuple[list[Idea], int]:
+    """The submission form's hint, in one look-up: the look-alikes the public sees (best
+    first), and how many more wait for moderation out of the public's sight (a number only:
+    their titles are not for others to read)."""
+    shown = publicly_visible(moderation_mode)
+    waiting = and_(col(Idea.status) == IdeaStatus.PENDING, not_(shown))
+    ranked, pending = _look_alikes(
+        session, campaign_id, title, [(shown, limit), (waiting, WAITING_MAX)], exclude=exclude
+    )
+    return _in_order(session, ranked), len(pending)
+
+
+def _in_order(session: Session, ids: list[int]) -> list[Idea]:
+    if not ids:
+        return []
+    by_id = {idea.id: idea for idea in session.exec(select(Idea).where(col(Idea.id).in_(ids)))}
+    return [by_id[idea_id] for idea_id in ids if idea_id in by_id]
 
 
 def _look_alikes(
     session: Session,
     campaign_id: int,
     title: str,
-    status: ColumnElement[bool],
+    groups: Sequence[tuple[ColumnElement[bool], int]],
     *,
     exclude: int | None,
-    limit: int,
-) -> list[int]:
-    """Ids of the campaign's ideas meeting `status` whose title looks like `title`, best first.
+) -> list[list[int]]:
+    """For each (condition, limit) group: ids of the campaign's ideas meeting the condition
+    whose title looks like `title`, best first (an idea goes to the first group it meets).
 
     Candidates come from the database in one query (ideas sharing title word prefixes with
     `title`, those sharing the most first); rapidfuzz then ranks at most MAX_CANDIDATES of
@@ -133,7 +154,7 @@ def _look_alikes(
     """
     words = terms(title, limit=8)
     if not words:
-        return []
+        return [[] for _group in groups]
     per_word = []
     for word in words:
         # Five letters are enough to find the word's family and forgive a typo further on.
@@ -160,15 +181,19 @@ def _look_alikes(
         .limit(MAX_CANDIDATES * 2)
         .subquery()
     )
+    group = case(*((condition, index) for index, (condition, _limit) in enumerate(groups)))
     candidates = (
-        select(Idea.id, Idea.search_key)
+        select(Idea.id, Idea.search_key, group)
         .join(shared, shared.c.idea_id == Idea.id)
-        .where(status)
+        .where(or_(*(condition for condition, _limit in groups)))
         .order_by(shared.c.words.desc(), col(Idea.id).desc())
         .limit(MAX_CANDIDATES)
     )
     if exclude is not None:
         candidates = candidates.where(Idea.id != exclude)
-    keys = session.exec(candidates).all()
-    ranked = rank_similar(title, ((_id(i), k) for i, k in keys), limit=limit)
-    return [idea_id for idea_id, _score in ranked]
+    rows = session.exec(candidates).all()
+    ranked: list[list[int]] = []
+    for index, (_condition, limit) in enumerate(groups):
+        keys = ((_id(i), k) for i, k, g in rows if g == index)
+        ranked.append([idea_id for idea_id, _score in rank_similar(title, keys, limit=limit)])
+    return ranked
