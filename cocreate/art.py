@@ -65,9 +65,7 @@ def idea_picture(
     Written in Python, not a macro: the ballot shows it for up to thousands of ideas."""
     if src:
         loading = ' loading="lazy"' if lazy else ""
-        return Markup('<img class="thumb" src="{}" alt="{}"{}>').format(
-            src, title, Markup(loading)
-        )
+        return Markup('<img class="thumb" src="{}" alt="{}"{}>').format(src, title, Markup(loading))
     a = idea_art(idea_id, title, suffix)
     first, last = ("b", "a") if a.flipped else ("a", "b")
     text = (
