@@ -132,12 +132,14 @@ def test_the_keyboard_reaches_the_vote_buttons_and_they_turn_off_at_no_vote_left
     )
     page.keyboard.press("Enter")  # votes for the focused idea
     expect(page.locator("#ballot-counter")).to_have_text("Votes left: 1 of 2")
+    expect(page.locator(".entrant-vote.voted")).to_have_count(1)  # htmx settled the swap
 
     reason = page.locator("#no-votes-left")
     expect(reason).to_be_hidden()
     others = page.locator(".entrant-vote:not(.voted) button[id^='vote-button-']")
     others.first.click()
     expect(page.locator("#ballot-counter")).to_have_text("Votes left: 0 of 2")
+    expect(page.locator(".entrant-vote.voted")).to_have_count(2)
     expect(reason).to_be_visible()
     for button in others.all():
         expect(button).to_be_disabled()
@@ -145,6 +147,7 @@ def test_the_keyboard_reaches_the_vote_buttons_and_they_turn_off_at_no_vote_left
 
     page.locator(".entrant-vote.voted button").first.click()  # take one back
     expect(page.locator("#ballot-counter")).to_have_text("Votes left: 1 of 2")
+    expect(page.locator(".entrant-vote.voted")).to_have_count(1)
     expect(reason).to_be_hidden()
     for button in page.locator(".entrant-vote:not(.voted) button[id^='vote-button-']").all():
         expect(button).to_be_enabled()
