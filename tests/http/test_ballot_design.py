@@ -12,23 +12,12 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from cocreate.accounts.models import User
-from cocreate.clock import FrozenClock
 from tests.campaigns_support import visible_text
 from tests.conftest import log_in
-from tests.voting_support import T0, VotingWorld, htmx_post, make_voting_world, token
+from tests.http.test_ballot import frozen, voter  # noqa: F401  (fixtures: T0, Vera)
+from tests.voting_support import VotingWorld, htmx_post, make_voting_world, token
 
 REASON = "You have used all your votes: take one back to vote for another idea."
-
-
-@pytest.fixture(autouse=True)
-def frozen(clock: FrozenClock) -> FrozenClock:
-    clock.at = T0
-    return clock
-
-
-@pytest.fixture
-def voter(make_user: Callable[..., User]) -> User:
-    return make_user("voter@example.com", name="Vera")
 
 
 @pytest.fixture
@@ -51,7 +40,9 @@ def reason_shown(html: str) -> bool:
 
 
 def test_at_no_vote_left_the_other_buttons_are_off_and_say_why(
-    client: TestClient, world: VotingWorld, voter: User
+    client: TestClient,
+    world: VotingWorld,
+    voter: User,  # noqa: F811  (the fixture imported above)
 ) -> None:
     log_in(client, voter)
     apple, basil, cherry, date = world.ideas
@@ -77,7 +68,9 @@ def test_at_no_vote_left_the_other_buttons_are_off_and_say_why(
 
 
 def test_the_htmx_answer_tells_the_page_to_turn_the_buttons_off_and_on(
-    client: TestClient, world: VotingWorld, voter: User
+    client: TestClient,
+    world: VotingWorld,
+    voter: User,  # noqa: F811  (the fixture imported above)
 ) -> None:
     log_in(client, voter)
     apple, basil = world.ideas[:2]
