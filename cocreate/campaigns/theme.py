@@ -16,10 +16,9 @@ DARK_INK = (0x1D, 0x1B, 0x20)
 AA_TEXT = 4.5
 WHITE = (255, 255, 255)
 # The darkest light background and the lightest dark one text sits on (static/app.css:
-# --surface-2 in each scheme), and the dark scheme's paper.
+# --surface-2 in each scheme).
 LIGHT_SURFACE = (0xF1, 0xEF, 0xF4)
 DARK_SURFACE = (0x27, 0x24, 0x2D)
-DARK_PAPER = (0x14, 0x12, 0x18)
 
 RGB = tuple[int, int, int]
 
@@ -111,7 +110,7 @@ def second_colour(rgb: RGB, ink: RGB) -> RGB:
 def theme_css(hex6: str) -> str:
     """`.campaign-theme` tokens for a brand colour given as six lower-case hex digits: the
     brand as a background with its ink, the gradient's second colour, and the accent (links,
-    buttons) made readable on the light scheme's paper and, in a dark scheme, on its paper."""
+    buttons) made readable on the light scheme's surfaces and, in a dark scheme, on its own."""
     rgb = _parse(hex6)
     background, ink = on_brand(rgb)
     accent_dark = readable_on(rgb, DARK_SURFACE)
@@ -120,13 +119,11 @@ def theme_css(hex6: str) -> str:
         f" --brand: {_hex(background)};"
         f" --brand-ink: {_hex(ink)};"
         f" --brand-2: {_hex(second_colour(background, ink))};"
-        f" --brand-soft: {_hex(mix(rgb, WHITE, 0.88))};"
         f" --accent: {_hex(readable_on(rgb, LIGHT_SURFACE))};"
         " --accent-ink: #ffffff;"
         " }\n"
         "@media (prefers-color-scheme: dark) { .campaign-theme {"
         f" --accent: {_hex(accent_dark)};"
         f" --accent-ink: {_hex(DARK_INK)};"
-        f" --brand-soft: {_hex(mix(rgb, DARK_PAPER, 0.8))};"
         " } }\n"
     )

@@ -14,7 +14,7 @@ from cocreate.accounts.models import User
 from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time
 from cocreate.campaigns.timeline import stage_name
-from cocreate.images import variant_key
+from cocreate.images import url_of
 from cocreate.markdown import summary_html
 from cocreate.security.access import current_user, db
 from cocreate.voting import ballots, display
@@ -110,9 +110,7 @@ def ballot(
             my_weight=state.my_votes.get(idea.id or 0) if state else None,
             count=ballots.shown_count(round_, tally, idea.id or 0),
             rank=rank,
-            picture_url=storage.url(variant_key(idea.image_key, "thumb"))
-            if idea.image_key
-            else None,
+            picture_url=url_of(storage, idea.image_key, "thumb"),
             summary_html=summary_html(idea.description),
         )
         for idea, rank in ordered
