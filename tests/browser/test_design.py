@@ -154,3 +154,28 @@ def test_the_keyboard_reaches_the_vote_buttons_and_they_turn_off_at_no_vote_left
 
     page.reload()  # without the script's help: the server says the same
     expect(page.locator("#no-votes-left")).to_be_hidden()
+
+
+def test_the_current_console_tab_is_visible_in_both_schemes(
+    server: str,  # noqa: F811
+    app: Any,
+    page: Any,
+    session: Session,
+    clock: FrozenClock,
+    tmp_path: Path,
+    make_user: Callable[..., User],
+) -> None:
+    owner = make_user("owner@example.com")
+    world = ballot_world(app, session, clock, owner)
+    timeline = f"/brands/{world.brand.slug}/campaigns/{world.campaign.slug}/timeline"
+    log_in(page, server, owner, timeline)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.reload()
+        current = page.locator('.tabs a[aria-current="page"]')
+        expect(current).to_have_count(1)
+        colours = current.evaluate(
+            "a => { const s = getComputedStyle(a); return [s.color, s.backgroundColor]; }"
+        )
+        assert colours[0] != colours[1], colours  # it was text on its own colour
+        assert_accessible(page, f"console-timeline-{scheme}", tmp_path)
