@@ -39,7 +39,6 @@ from cocreate.security.sessions import SessionMiddleware
 from cocreate.security.tokens import Tokens
 from cocreate.settings import Settings
 from cocreate.voting import routes as voting
-from cocreate.voting.winner_stories import winner_stories
 from cocreate.web import STATIC_DIR, make_templates
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,6 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     app.state.storage = storage.make_storage(settings)
     # Staff pages that show an idea's photo (moderation item, jury scoring) ask for its address.
     app.state.templates.env.globals["image_url"] = partial(images.url_of, app.state.storage)
-    app.state.templates.env.globals["winner_stories"] = winner_stories  # the winners page
     app.state.jobs = make_jobs(
         settings=settings, engine=engine, clock=clock, storage=app.state.storage
     )

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from cocreate.accounts.models import User
 from cocreate.clock import FrozenClock
 from cocreate.images import process_image, store_image
-from cocreate.voting.results import certify_round
+from cocreate.results.certify import certify_round
 from tests.browser.a11y import assert_accessible, no_horizontal_scroll
 from tests.browser.test_ballot import log_in, server, watch  # noqa: F401  (server: fixture)
 from tests.results_support import make_contest, write_votes

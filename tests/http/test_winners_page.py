@@ -8,7 +8,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from cocreate.clock import FrozenClock
-from cocreate.voting.results import certify_round
+from cocreate.results.certify import certify_round
 from cocreate.web import STATIC_DIR
 from tests.campaigns_support import visible_text
 from tests.http.test_results_pages import CLOSED, voted

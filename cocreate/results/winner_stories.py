@@ -1,11 +1,5 @@
-"""What the winners page tells of each winner: picture, author and story, by rank.
-
-The winners page's route (cocreate/voting/results_routes.py, being moved into
-cocreate/results/ as this is written) hands the template the winners' ids and titles; the
-template asks for their stories through the `winner_stories` global (cocreate/app.py), one
-query for all of them. When the route settles in its new home it can put
-`winner_stories(request, found)` in its context instead.
-"""
+"""What the winners page tells of each winner: picture, author and story, by rank (one
+query for all of them)."""
 
 from __future__ import annotations
 
