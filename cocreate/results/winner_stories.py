@@ -3,9 +3,7 @@ query for all of them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from markupsafe import Markup
 from sqlmodel import col, select
@@ -15,20 +13,8 @@ from cocreate.accounts.models import User
 from cocreate.ideas.models import Idea
 from cocreate.images import url_of
 from cocreate.markdown import summary_html
+from cocreate.results.advancement import Winners
 from cocreate.security.access import db
-
-
-class WinnerLike(Protocol):
-    idea_id: int
-    title: str
-    place: int
-
-
-class WinnersLike(Protocol):
-    ready: bool
-
-    @property
-    def ideas(self) -> Sequence[WinnerLike]: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +27,7 @@ class WinnerStory:
     story_html: Markup
 
 
-def winner_stories(request: Request, found: WinnersLike) -> list[WinnerStory]:
+def winner_stories(request: Request, found: Winners) -> list[WinnerStory]:
     if not found.ready or not found.ideas:
         return []
     session = db(request)
