@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -123,6 +124,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     app.state.clock = clock
     app.state.storage = storage.make_storage(settings)
+    # Staff pages that show an idea's photo (moderation item, jury scoring) ask for its address.
+    app.state.templates.env.globals["image_url"] = partial(images.url_of, app.state.storage)
     app.state.jobs = make_jobs(
         settings=settings, engine=engine, clock=clock, storage=app.state.storage
     )

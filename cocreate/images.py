@@ -328,6 +328,11 @@ def variant_key(image_key: str, name: str) -> str:
     return f"{image_key}/{name}.{EXTENSIONS[VARIANTS[name][1]]}"
 
 
+def url_of(storage: Storage, image_key: str | None, variant: str) -> str | None:
+    """The address of one variant of a stored image; None when there is no image."""
+    return storage.url(variant_key(image_key, variant)) if image_key else None
+
+
 def delete_image(storage: Storage, image_key: str) -> None:
     for name in VARIANTS:
         storage.delete(variant_key(image_key, name))

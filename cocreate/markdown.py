@@ -55,3 +55,11 @@ def plain_text(text: str, limit: int = 200) -> str:
     html = _md.render(text or "")
     stripped = " ".join(html_lib.unescape(nh3.clean(html, tags=set())).split())
     return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"
+
+
+def summary_html(text: str, limit: int = 600) -> Markup:
+    """The start of a description for a list (the ballot): rendered in full when short, else
+    its plain text cut at `limit // 2` characters, so that no cut leaves a raw `**`."""
+    if len(text or "") <= limit:
+        return render_markdown(text)
+    return Markup("<p>{}</p>").format(plain_text(text, limit // 2))

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from cocreate import i18n
+from cocreate.art import idea_picture
 from cocreate.security.csrf import csrf_token
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -83,6 +84,7 @@ def make_templates() -> Jinja2Templates:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
     )
+    env.globals["idea_picture"] = idea_picture  # a photo or placeholder art (cocreate/art.py)
     return Jinja2Templates(env=env, context_processors=[_context])
 
 

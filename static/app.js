@@ -196,3 +196,17 @@
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   document.addEventListener("htmx:load", function (event) { scan(event.target.parentNode || document); });
 })();
+
+// The ballot: at 0 votes left the other ideas' vote buttons go off, and on again once a vote
+// is taken back. The server says which after each htmx vote (HX-Trigger-After-Swap); without
+// this script the ballot page it sends back after a vote shows them the same way.
+document.addEventListener("ballot-votes", function (event) {
+  var out = Boolean(event.detail && event.detail.out);
+  var why = document.getElementById("no-votes-left");
+  if (why) why.hidden = !out;
+  document.querySelectorAll(".entrant-vote:not(.voted) button[id^='vote-button-']").forEach(function (button) {
+    button.disabled = out;
+    if (out) button.setAttribute("aria-describedby", "no-votes-left");
+    else button.removeAttribute("aria-describedby");
+  });
+});

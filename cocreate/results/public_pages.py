@@ -31,6 +31,7 @@ from cocreate.results.models import RoundCertification
 from cocreate.results.rounds import RoundInfo, campaign_rounds, find_round
 from cocreate.results.rules import rule_sentences
 from cocreate.results.standings import Showing, certified_results, live_results, what_to_show
+from cocreate.results.winner_stories import winner_stories
 from cocreate.results.winners_card import winners_card_path
 from cocreate.security.access import current_user, db
 from cocreate.security.permissions import has_brand_role
@@ -178,6 +179,7 @@ def winners_page(request: Request) -> Response:
             "campaign": campaign,
             "brand": brand,
             "winners": found,
+            "stories": winner_stories(request, found),
             "card_url": f"{base_url}{card}" if found.ready and card and not preview else None,
             "preview": preview,
             "announce_when": local_time(found.announce_at, campaign.timezone)

@@ -118,6 +118,10 @@ def _with_block(
             "refused": reason is not None,
         },
     )
+    # The other ideas' vote buttons go off at 0 votes left and on again after a take-back
+    # (static/app.js); without JS the ballot page itself shows them so.
+    out = display.out_of_votes(round_, block.state)
+    response.headers["HX-Trigger-After-Swap"] = json.dumps({"ballot-votes": {"out": out}})
     return remember_device(request, response)
 
 

@@ -14,6 +14,8 @@ from cocreate.accounts.models import User
 from cocreate.campaigns import service as campaigns
 from cocreate.campaigns.display import local_time
 from cocreate.campaigns.timeline import stage_name
+from cocreate.images import url_of
+from cocreate.markdown import summary_html
 from cocreate.security.access import current_user, db
 from cocreate.voting import ballots, display
 from cocreate.voting.answers import ballot_url
@@ -99,6 +101,7 @@ def ballot(
             session=session, round_=round_, voter=user, now=now
         )
         device_id(request)  # the device cookie is set before the first vote
+    storage = request.app.state.storage
     views = [
         EntrantView(
             idea_id=idea.id or 0,
@@ -107,6 +110,8 @@ def ballot(
             my_weight=state.my_votes.get(idea.id or 0) if state else None,
             count=ballots.shown_count(round_, tally, idea.id or 0),
             rank=rank,
+            picture_url=url_of(storage, idea.image_key, "thumb"),
+            summary_html=summary_html(idea.description),
         )
         for idea, rank in ordered
     ]
@@ -120,6 +125,7 @@ def ballot(
         "entrants": views,
         "state": state,
         "counter": display.counter_text(round_, state) if state else "",
+        "out_of_votes": state is not None and display.out_of_votes(round_, state),
         "can_vote": user is not None and problem is None,
         "problem": problem,
         "country": country,

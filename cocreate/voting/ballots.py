@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -67,6 +68,8 @@ class EntrantView:
     my_weight: int | None  # None: the voter has no live vote for it; else 1, points or rank
     count: int | None  # shown only when the round shows live counts
     rank: int | None  # shown when the round shows ranks or live counts
+    picture_url: str | None = None  # the ballot page's thumbnail of the idea's photo
+    summary_html: Markup | None = None  # the ballot page's rendered start of the description
 
     @property
     def voted(self) -> bool:

@@ -51,6 +51,11 @@ def counter_text(round_: RoundLike, state: BallotState) -> str:
     return method_of(round_).counter(round_, state)
 
 
+def out_of_votes(round_: RoundLike, state: BallotState) -> bool:
+    """No vote (or, for points, no point) left: the ballot's other vote buttons are off."""
+    return state.votes_left <= 0 or (method_of(round_).gives_points and state.points_left <= 0)
+
+
 def outcome_message(round_: RoundLike, result: VoteResult, title: str) -> str:
     """What a vote or unvote did, for the flash (no JS) or the inline message (htmx)."""
     outcome = result.outcome

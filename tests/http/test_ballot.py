@@ -403,7 +403,7 @@ def test_what_the_ballot_shows_of_the_counts(
     _vote_for(client, world, make_user(), cherry, basil)
     _vote_for(client, world, make_user(), cherry)
     page = client.get(world.ballot_url).text
-    order = [m for m in re.findall(r"<h3 class=\"entrant-title\">Idea (\w+)</h3>", page)]
+    order = re.findall(r"<h3 class=\"entrant-title\"><a href=\"[^\"]+\">Idea (\w+)</a></h3>", page)
     if visibility == "hidden":
         assert "entrant-count" not in page and "No. 1" not in page
         assert sorted(order) == ["Apple", "Basil", "Cherry", "Dill"]

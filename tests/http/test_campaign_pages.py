@@ -252,7 +252,11 @@ def test_drafts_are_hidden_from_the_public_and_previewed_by_the_brand(
 
 def test_the_brand_colour_stylesheet(client: TestClient, campaign: Campaign) -> None:
     page = client.get("/c/summer").text
-    assert '<link rel="stylesheet" href="/theme/b3261e.css">' in page
+    assert '<link rel="stylesheet" href="/theme/b3261e.css?v=2">' in page
+    assert '<body class="campaign-theme"' in page  # the header and every button wear it too
+    gallery = client.get("/c/summer/ideas").text
+    assert '<link rel="stylesheet" href="/theme/b3261e.css?v=2">' in gallery
+    assert "/theme/" not in client.get("/").text  # the platform's own pages keep its colours
     css = client.get("/theme/b3261e.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert "--brand: #b3261e;" in css.text and "immutable" in css.headers["cache-control"]

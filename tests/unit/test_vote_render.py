@@ -21,6 +21,7 @@ from jinja2 import Environment
 
 from cocreate import i18n
 from cocreate.campaigns.models import Campaign
+from cocreate.markdown import summary_html
 from cocreate.voting.ballots import BallotState, EntrantView
 from cocreate.voting.models import Round
 from cocreate.web import make_templates
@@ -75,11 +76,24 @@ def answer_cases(locale: str) -> Iterator[tuple[str, dict[str, Any]]]:
 def _entrants() -> list[EntrantView]:
     return [
         EntrantView(
-            idea_id=1, title=TITLE, description=DESCRIPTION, my_weight=None, count=0, rank=1
+            idea_id=1,
+            title=TITLE,
+            description=DESCRIPTION,
+            my_weight=None,
+            count=0,
+            rank=1,
+            summary_html=summary_html(DESCRIPTION),
         ),
         EntrantView(idea_id=2, title="Plain", description="", my_weight=1, count=1, rank=2),
         EntrantView(
-            idea_id=3, title="Hidden", description="Short.", my_weight=3, count=None, rank=None
+            idea_id=3,
+            title="Hidden",
+            description="Short.",
+            my_weight=3,
+            count=None,
+            rank=None,
+            picture_url="/media/ideas/3/thumb.webp",
+            summary_html=summary_html("**Short.**"),
         ),
     ]
 
