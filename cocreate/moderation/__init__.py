@@ -5,6 +5,7 @@ registers moderation's part in ideas (`idea_hooks`). The app imports it, as does
 that loads the tables (`cocreate.models`).
 """
 
-from cocreate.moderation import idea_hooks
+from cocreate.moderation import idea_hooks, nav
 
 idea_hooks.register()
+nav.register()

@@ -107,3 +107,36 @@ def test_a_moderator_sees_neither_link(
     page = client.get("/c/summer").text
     assert TIMELINE not in hrefs(page) and JURY not in hrefs(page)
     assert CONSOLE not in hrefs(client.get("/").text)
+
+
+def test_a_moderator_finds_the_queue_and_how_many_ideas_wait_in_the_header(
+    client: TestClient,
+    session: Session,
+    make_user: Any,
+    acme: Brand,
+    summer: Campaign,
+    clock: FrozenClock,
+) -> None:
+    from cocreate.ideas.models import Idea, IdeaStatus
+
+    moderator = member(session, make_user, acme, Role.MODERATOR)
+    author = make_user("author@example.com")
+    for n, status in enumerate([IdeaStatus.PENDING, IdeaStatus.PENDING, IdeaStatus.APPROVED]):
+        session.add(
+            Idea(
+                campaign_id=summer.id or 0,
+                author_id=author.id or 0,
+                title=f"Idea {n}",
+                description="",
+                status=status,
+                submitted_at=clock.now(),
+            )
+        )
+    session.commit()
+    log_in(client, moderator)
+    header = client.get("/").text
+    assert "/brands/acme/moderation" in hrefs(header)
+    assert "Moderation Acme: 2 waiting" in header
+    client.cookies.clear()
+    log_in(client, member(session, make_user, acme, Role.MARKETER))
+    assert "/brands/acme/moderation" not in hrefs(client.get("/").text)  # not theirs
