@@ -12,10 +12,9 @@ from starlette.testclient import TestClient
 from cocreate.audit.models import AuditEvent
 from cocreate.campaigns.models import CampaignStatus, StageKind
 from cocreate.jury.mail import NOTICE, tell_jurors
-from cocreate.results.certify import certify_round
-from cocreate.voting.models import Advancement
 from tests.conftest import Mailbox
-from tests.results_support import DAY, T0, add_juror, make_contest, write_votes
+from tests.http.test_results_pages import jury_contest  # noqa: F401  (fixture)
+from tests.results_support import DAY, T0, Contest, add_juror, make_contest
 
 BASE = "http://testserver"
 
@@ -31,20 +30,14 @@ def body(mail: Message) -> str:
 
 
 def test_each_juror_is_told_once_when_scoring_opens(
-    session: Session, mailbox: Mailbox, deliver: Callable[[], int], client: TestClient
+    session: Session,
+    mailbox: Mailbox,
+    deliver: Callable[[], int],
+    client: TestClient,
+    jury_contest: Contest,  # noqa: F811
 ) -> None:
     # `client` runs the app's lifespan, whose end closes the pool `deliver` sends through.
-    contest = make_contest(
-        session,
-        ideas=3,
-        voters=2,
-        advancement=Advancement.MIN_VOTES,
-        advancement_value=1,
-        later=(StageKind.JURY,),
-    )
-    v, (a, b, _c) = contest.voters, contest.ideas
-    write_votes(session, contest.round, [(v[0], a, 1), (v[1], b, 1)])
-    certify_round(session=session, round_=contest.round, now=T0 + 10 * DAY)
+    contest = jury_contest  # two ideas went on to the jury
     ana = add_juror(session, contest.brand, "ana@example.com")
     lea = add_juror(session, contest.brand, "lea@example.com")
     lea.locale = "fr"
