@@ -54,7 +54,9 @@ def _campaign_page(
         "now_iso": now.isoformat(),
         "now_panel": display.what_you_can_do(campaign, stages, state, now),
         "canonical_url": f"{base_url}/c/{campaign.slug}",
-        "share_url": share_url(request, f"{base_url}/c/{campaign.slug}", campaign.id, None),
+        "share_url": share_url(
+            request, f"{base_url}/c/{campaign.slug}", campaign.id, None, _user_id(request)
+        ),
         "description": plain_text(campaign.summary) or plain_text(campaign.brief),
         "cover_url": cover,
         "image_url": f"{base_url}{versioned(f'/c/{campaign.slug}/card.png', card)}",
@@ -69,13 +71,17 @@ def _campaign_page(
     return render(request, "campaigns/page.html", context)
 
 
+def _user_id(request: Request) -> int | None:
+    user = current_user(request)
+    return user.id if user else None
+
+
 def campaign_page(request: Request) -> Response:
     found = service.get_public_campaign(session=db(request), slug=request.path_params["slug"])
     if found is None:
         raise HTTPException(404)
     campaign, brand = found
-    user = current_user(request)
-    note_arrival(request, db(request), campaign.id or 0, None, user.id if user else None)
+    note_arrival(request, db(request), campaign.id or 0, None, _user_id(request))
     return _campaign_page(request, campaign, brand, preview=False)
 
 

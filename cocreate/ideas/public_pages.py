@@ -65,7 +65,9 @@ def idea_page(request: Request) -> Response:
         "image_url": large,
         "og_image": absolute(request, idea_card_path(campaign, brand, idea, author_name)),
         "canonical_url": canonical,
-        "share_url": share_url(request, canonical, campaign.id or 0, idea.id),
+        "share_url": share_url(
+            request, canonical, campaign.id or 0, idea.id, user.id if user else None
+        ),
         "can_edit": is_open and service.can_edit(idea, user),
         "can_withdraw": service.can_withdraw(idea, user, submission_is_open=is_open),
         "is_public": is_public,

@@ -93,11 +93,13 @@ def visits(*, session: Session, sharer_id: int, campaign_id: int, idea_id: int |
     return int(session.exec(select(func.count()).select_from(distinct)).one())
 
 
-def share_url(request: Request, url: str, campaign_id: int, idea_id: int | None) -> str:
-    """The page's address to share: with the signed-in person's `ref`, so that what it
-    brings is counted for them."""
-    user_id = request.session.get("uid")
-    if not isinstance(user_id, int):
+def share_url(
+    request: Request, url: str, campaign_id: int, idea_id: int | None, user_id: int | None
+) -> str:
+    """The page's address to share: with the signed-in person's `ref` (`user_id`, the
+    account the request's checks found, not the cookie's claim), so that what it brings is
+    counted for them."""
+    if user_id is None:
         return url
     secret = request.app.state.settings.secret_key
     return f"{url}?ref={share_code(secret, user_id, campaign_id, idea_id)}"
